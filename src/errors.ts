@@ -1,0 +1,75 @@
+/**
+ * Every problem spinegrade reports to a user is a {@link SpinegradeError}: a one-line message that
+ * names the problem and the file, and an exit code that names its kind. The table below is the
+ * single source of the exit codes documented in the README.
+ */
+
+/** The kinds of problem spinegrade reports, each with its own process exit code. */
+export const EXIT_CODES = {
+  /** An unexpected internal error: a bug in spinegrade. */
+  INTERNAL: 1,
+  /** The command line is wrong (unknown command, missing or invalid option). */
+  USAGE: 2,
+  /** A path given on the command line does not exist. */
+  NOT_FOUND: 3,
+  /** A folder holds no file spinegrade can read as an image. */
+  NO_IMAGES: 4,
+  /** A file is not an image format spinegrade reads, or is not what its name claims. */
+  NOT_AN_IMAGE: 5,
+  /** A file ends before the data its header promises (truncated or corrupt). */
+  TRUNCATED: 6,
+  /** A DICOM file carries no pixel data. */
+  NO_PIXEL_DATA: 7,
+  /** The slices of one series disagree (matrix size, orientation, spacing, pixel format). */
+  INCONSISTENT_SERIES: 8,
+  /** Two slices of one series sit at the same position. */
+  DUPLICATE_SLICES: 9,
+  /** The input holds no series that spinegrade could grade (e.g. an axial-only study). */
+  NO_USABLE_SERIES: 10,
+  /** A header holds impossible values (non-positive sizes, spacings, or a singular orientation). */
+  INVALID_HEADER: 11,
+  /** A header claims a volume larger than spinegrade will allocate. */
+  TOO_LARGE: 12,
+  /** A valid file in a variant spinegrade does not read (transfer syntax, colour, data type). */
+  UNSUPPORTED: 13,
+  /** Following symbolic links leads in a circle. */
+  SYMLINK_LOOP: 14,
+  /** A file or folder exists but cannot be read (permissions, I/O error). */
+  UNREADABLE: 15,
+  /** An output file cannot be written (exists, or its folder is missing or read-only). */
+  OUTPUT_ERROR: 16,
+} as const;
+
+/** The name of a kind of problem, a key of {@link EXIT_CODES}. */
+export type ProblemKind = keyof typeof EXIT_CODES;
+
+/** A problem with the user's input or command, reported as one line and an exit code. */
+export class SpinegradeError extends Error {
+  /** The kind of problem; its exit code is `EXIT_CODES[kind]`. */
+  readonly kind: ProblemKind;
+  /** The file or folder the problem is about, when there is one. */
+  readonly path: string | undefined;
+
+  constructor(kind: ProblemKind, message: string, path?: string, options?: { cause?: unknown }) {
+    super(path === undefined ? message : `${path}: ${message}`, options);
+    this.name = 'SpinegradeError';
+    this.kind = kind;
+    this.path = path;
+  }
+
+  /** The process exit code for this problem. */
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** True when `error` is a {@link SpinegradeError}. */
+export function isSpinegradeError(error: unknown): error is SpinegradeError {
+  return error instanceof SpinegradeError;
+}
+
+/** The message of any thrown value, as one line. */
+export function describeError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

@@ -1,0 +1,73 @@
+/** Writes that never leave a half-written file behind. */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SpinegradeError, describeError } from '../errors.js';
+
+/** Options for {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Replace an existing file (default false: an existing file is an `OUTPUT_ERROR`). */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes `data` to a temporary file beside `path`, then renames it into place, so readers see either
+ * no file or the whole file. The temporary file is removed if anything fails.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+  await assertWritableTarget(path, options.overwrite ?? false);
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new SpinegradeError('OUTPUT_ERROR', `cannot write: ${describeError(error)}`, path, { cause: error });
+  }
+}
+
+/** Throws an `OUTPUT_ERROR` unless `path` may be written: its folder exists and, unless overwriting, it does not. */
+export async function assertWritableTarget(path: string, overwrite: boolean): Promise<void> {
+  const folder = dirname(path);
+  const folderStat = await stat(folder).catch(() => undefined);
+  if (!folderStat?.isDirectory()) {
+    throw new SpinegradeError('OUTPUT_ERROR', `output folder ${folder} does not exist`, path);
+  }
+  const existing = await stat(path).catch(() => undefined);
+  if (existing && !overwrite) {
+    throw new SpinegradeError('OUTPUT_ERROR', 'output already exists (pass --overwrite to replace it)', path);
+  }
+  if (existing?.isDirectory()) {
+    throw new SpinegradeError('OUTPUT_ERROR', 'output is a folder, expected a file path', path);
+  }
+}
+
+/**
+ * Writes a set of files into a new folder atomically: they are written into a temporary sibling
+ * folder that is renamed to `folder` only when every file is complete.
+ */
+export async function writeFolderAtomic(
+  folder: string,
+  files: ReadonlyArray<{ name: string; data: Uint8Array | string }>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const parent = dirname(folder);
+  const parentStat = await stat(parent).catch(() => undefined);
+  if (!parentStat?.isDirectory()) {
+    throw new SpinegradeError('OUTPUT_ERROR', `output folder ${parent} does not exist`, folder);
+  }
+  const existing = await stat(folder).catch(() => undefined);
+  if (existing && !(options.overwrite ?? false)) {
+    throw new SpinegradeError('OUTPUT_ERROR', 'output already exists (pass --overwrite to replace it)', folder);
+  }
+  const temporary = join(parent, `.${basename(folder)}.${randomBytes(6).toString('hex')}.partial`);
+  try {
+    await mkdir(temporary);
+    for (const file of files) await writeFile(join(temporary, file.name), file.data);
+    if (existing) await rm(folder, { recursive: true, force: true });
+    await rename(temporary, folder);
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true });
+    throw new SpinegradeError('OUTPUT_ERROR', `cannot write: ${describeError(error)}`, folder, { cause: error });
+  }
+}
