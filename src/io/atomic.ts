@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SpinegradeError, describeError } from '../errors.js';
+import { describeError, SpinegradeError } from '../errors.js';
 
 /** Options for {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -14,7 +14,11 @@ export interface AtomicWriteOptions {
  * Writes `data` to a temporary file beside `path`, then renames it into place, so readers see either
  * no file or the whole file. The temporary file is removed if anything fails.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   await assertWritableTarget(path, options.overwrite ?? false);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
   try {

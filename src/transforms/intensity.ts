@@ -30,7 +30,7 @@ export function normalizeByPercentiles(values: ArrayLike<number>, low = 1, high 
   if (range <= 0) return out;
   for (let n = 0; n < values.length; n++) {
     const v = ((values[n] as number) - lo) / range;
-    out[n] = v < 0 ? 0 : v > 1 ? 1 : v;
+    out[n] = Math.min(1, Math.max(0, v));
   }
   return out;
 }

@@ -22,10 +22,18 @@ const T1_PATTERN = /(^|[^a-z0-9])t1([^0-9]|$)|t1w/i;
 const T2_PATTERN = /(^|[^a-z0-9])t2([^0-9]|$)|t2w|space|cube|vista/i;
 
 /** Guesses the sequence family of an MR series from its names and timing (see module comment). */
-export function classifySequence(meta: Pick<
-  VolumeMetadata,
-  'seriesDescription' | 'protocolName' | 'sequenceName' | 'repetitionTime' | 'echoTime' | 'inversionTime' | 'scanningSequence'
->): SequenceGuess {
+export function classifySequence(
+  meta: Pick<
+    VolumeMetadata,
+    | 'seriesDescription'
+    | 'protocolName'
+    | 'sequenceName'
+    | 'repetitionTime'
+    | 'echoTime'
+    | 'inversionTime'
+    | 'scanningSequence'
+  >,
+): SequenceGuess {
   const names: [string, string | undefined][] = [
     ['description', meta.seriesDescription],
     ['protocol', meta.protocolName],

@@ -70,6 +70,8 @@ export interface VolumeMetadata {
   manufacturer?: string;
   /** Slice thickness, mm (may differ from the slice spacing). */
   sliceThickness?: number;
+  /** Where the spacing came from: the file's header, the user, or an assumption (1 mm) for a bare picture. */
+  spacingSource?: 'header' | 'user' | 'assumed';
   /** True when the source stored MONOCHROME1 and the values were inverted to MONOCHROME2. */
   invertedFromMonochrome1?: boolean;
 }

@@ -1,0 +1,196 @@
+/**
+ * Walks the paths a user gives, follows symbolic links safely and sorts every file by what its
+ * bytes say it is (never by its name alone). Files that are clearly not images are skipped with a
+ * reason; a file whose name claims an image format its bytes deny is an error.
+ */
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { describeError, SpinegradeError } from '../errors.js';
+import { isDicomSignature } from './dicom/read.js';
+import { isJpegSignature, isPngSignature } from './png.js';
+
+/** What a file's bytes say it is. */
+export type FileKind = 'dicom' | 'nifti' | 'metaimage' | 'png' | 'jpeg';
+
+/** A file that will be read as an image. */
+export interface FoundFile {
+  readonly path: string;
+  readonly kind: FileKind;
+  /** True when the user named this file itself rather than a folder holding it. */
+  readonly explicit: boolean;
+}
+
+/** A file left out of a folder walk, with the reason. */
+export interface SkippedFile {
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** The result of walking the input paths. */
+export interface Discovery {
+  readonly files: FoundFile[];
+  readonly skipped: SkippedFile[];
+}
+
+const CLAIMED_KINDS: Record<string, FileKind> = {
+  '.dcm': 'dicom',
+  '.dicom': 'dicom',
+  '.nii': 'nifti',
+  '.mha': 'metaimage',
+  '.mhd': 'metaimage',
+  '.png': 'png',
+  '.jpg': 'jpeg',
+  '.jpeg': 'jpeg',
+};
+
+/** Names of files that sit beside images and are never images themselves. */
+const COMPANION_EXTENSIONS = new Set(['.raw', '.zraw', '.img', '.json', '.txt', '.csv', '.md', '.xml', '.html']);
+
+/**
+ * Finds every image file under the given paths (files or folders, recursively). Throws when a path
+ * does not exist, a link loops, or a file claims a format it is not.
+ */
+export async function discoverFiles(paths: readonly string[]): Promise<Discovery> {
+  const files: FoundFile[] = [];
+  const skipped: SkippedFile[] = [];
+  const visitedFolders = new Set<string>();
+  for (const path of paths) {
+    const info = await statOrThrow(path);
+    if (info.isDirectory()) {
+      await walkFolder(path, files, skipped, visitedFolders);
+    } else {
+      const kind = await sniff(path);
+      if (!kind) throw notAnImage(path);
+      files.push({ path, kind, explicit: true });
+    }
+  }
+  return { files, skipped };
+}
+
+async function walkFolder(
+  folder: string,
+  files: FoundFile[],
+  skipped: SkippedFile[],
+  visited: Set<string>,
+): Promise<void> {
+  const real = await realpath(folder).catch((error: NodeJS.ErrnoException) => {
+    throw fileSystemError(error, folder);
+  });
+  if (visited.has(real)) return; // a link back to a folder already walked
+  visited.add(real);
+  let names: string[];
+  try {
+    names = (await readdir(folder)).sort();
+  } catch (error) {
+    throw fileSystemError(error as NodeJS.ErrnoException, folder);
+  }
+  for (const name of names) {
+    const path = join(folder, name);
+    const info = await statOrThrow(path);
+    if (info.isDirectory()) {
+      await walkFolder(path, files, skipped, visited);
+      continue;
+    }
+    if (!info.isFile()) {
+      skipped.push({ path, reason: 'not a regular file' });
+      continue;
+    }
+    const extension = extname(name).toLowerCase();
+    if (name.startsWith('.')) {
+      skipped.push({ path, reason: 'hidden file' });
+      continue;
+    }
+    if (COMPANION_EXTENSIONS.has(extension)) {
+      skipped.push({ path, reason: `${extension} file (not an image on its own)` });
+      continue;
+    }
+    const kind = await sniff(path);
+    if (kind) {
+      files.push({ path, kind, explicit: false });
+    } else if (claimedKind(path)) {
+      throw notAnImage(path);
+    } else if (name === 'DICOMDIR') {
+      skipped.push({ path, reason: 'DICOMDIR index (the images it lists are read directly)' });
+    } else {
+      skipped.push({ path, reason: 'not an image format spinegrade reads' });
+    }
+  }
+}
+
+async function statOrThrow(path: string): Promise<Awaited<ReturnType<typeof stat>>> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    throw fileSystemError(error as NodeJS.ErrnoException, path);
+  }
+}
+
+/** Turns a file-system error into the user-facing problem it means. */
+export function fileSystemError(error: NodeJS.ErrnoException, path: string): SpinegradeError {
+  switch (error.code) {
+    case 'ENOENT':
+      return new SpinegradeError('NOT_FOUND', 'no such file or folder', path);
+    case 'ELOOP':
+      return new SpinegradeError('SYMLINK_LOOP', 'symbolic links loop back on themselves', path);
+    case 'EACCES':
+    case 'EPERM':
+      return new SpinegradeError('UNREADABLE', 'permission denied', path);
+    case 'ENOTDIR':
+      return new SpinegradeError('NOT_FOUND', 'a part of the path is not a folder', path);
+    default:
+      return new SpinegradeError('UNREADABLE', `cannot read (${describeError(error)})`, path);
+  }
+}
+
+function claimedKind(path: string): FileKind | undefined {
+  return path.toLowerCase().endsWith('.nii.gz') ? 'nifti' : CLAIMED_KINDS[extname(path).toLowerCase()];
+}
+
+function notAnImage(path: string): SpinegradeError {
+  const claimed = claimedKind(path);
+  const message = claimed
+    ? `named like a ${claimed === 'metaimage' ? 'MetaImage' : claimed.toUpperCase()} file but its contents are not one`
+    : 'not an image format spinegrade reads (DICOM, NIfTI, MetaImage, PNG, JPEG)';
+  return new SpinegradeError('NOT_AN_IMAGE', message, path);
+}
+
+/** What a file is, from its first bytes; undefined when it is none of the formats spinegrade reads. */
+export async function sniff(path: string): Promise<FileKind | undefined> {
+  let head: Uint8Array;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const buffer = new Uint8Array(512);
+      const { bytesRead } = await handle.read(buffer, 0, 512, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw fileSystemError(error as NodeJS.ErrnoException, path);
+  }
+  if (isDicomSignature(head)) return 'dicom';
+  if (isPngSignature(head)) return 'png';
+  if (isJpegSignature(head)) return 'jpeg';
+  if (isNiftiHeader(head)) return 'nifti';
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    // gzip: a .nii.gz if the name says so (the NIfTI reader checks the header inside).
+    return path.toLowerCase().endsWith('.nii.gz') ? 'nifti' : undefined;
+  }
+  if (isMetaImageHeader(head)) return 'metaimage';
+  return undefined;
+}
+
+function isNiftiHeader(head: Uint8Array): boolean {
+  if (head.length < 348) return false;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const size = view.getInt32(0, true);
+  if (size !== 348 && view.getInt32(0, false) !== 348) return false;
+  const magic = String.fromCharCode(head[344]!, head[345]!, head[346]!);
+  return magic === 'n+1' || magic === 'ni1';
+}
+
+function isMetaImageHeader(head: Uint8Array): boolean {
+  const text = new TextDecoder('latin1').decode(head.subarray(0, 256));
+  return /^(ObjectType|NDims|Comment|TransformType)\s*=/m.test(text) && /(NDims|DimSize)\s*=/.test(text);
+}

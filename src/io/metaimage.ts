@@ -1,0 +1,667 @@
+/**
+ * MetaImage (ITK/MetaIO) images: `.mha` (header and data in one file) and `.mhd` (header naming a
+ * separate `.raw`/`.zraw` data file).
+ *
+ * Physical space is LPS, as in ITK; `Offset` (or `Position`/`Origin`) is the centre of voxel 0.
+ *
+ * `TransformMatrix` order, checked against ITK's `Modules/IO/Meta/src/itkMetaImageIO.cxx` and
+ * MetaIO's `metaObject.cxx`: MetaIO copies the numbers in file order into `m_TransformMatrix`, ITK's
+ * reader does `directionAxis[jj] = transformMatrix[ii * N + jj]; SetDirection(ii, directionAxis)` and
+ * its writer `transformMatrix[ii * N + jj] = GetDirection(ii)[jj]`. So the file lists the direction
+ * matrix column by column: the first N numbers are the LPS unit vector of index axis 0 (ITK's
+ * `direction[·][0]`), the next N that of axis 1, and so on. MetaIO reads `Rotation` and
+ * `Orientation` as synonyms, `TransformMatrix` winning; and `Position`, `Offset`, `Origin` as
+ * synonyms, `Origin` winning, then `Offset`.
+ *
+ * `AnatomicalOrientation` only restates the direction and is ignored on reading.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { createUnzip, deflateSync } from 'node:zlib';
+import { describeError, SpinegradeError } from '../errors.js';
+import {
+  assertValidGeometry,
+  determinant3,
+  directionFromAxes,
+  type Mat3,
+  norm,
+  type Vec3,
+  type Volume,
+  type VolumeMetadata,
+  type VoxelArray,
+  voxelCount,
+} from '../volume/volume.js';
+import { assertWritableTarget, writeFileAtomic } from './atomic.js';
+
+/** Options for {@link writeMetaImage}. */
+export interface MetaImageWriteOptions {
+  /** Replace existing files (default false). */
+  overwrite?: boolean;
+  /** zlib-compress the data (default true for `.mha`, false for `.mhd`, whose data goes to `.zraw` if true). */
+  compress?: boolean;
+}
+
+const MAX_HEADER_BYTES = 1 << 20;
+const HEADER_CHUNK = 1 << 16;
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A voxel type spinegrade reads and writes. */
+interface ElementKind {
+  readonly met: string;
+  readonly bytes: number;
+  /** A zero-filled array of `length` elements. */
+  readonly create: (length: number) => VoxelArray;
+  /** Views a whole, freshly allocated buffer as this type. */
+  readonly view: (buffer: ArrayBuffer) => VoxelArray;
+}
+
+const ELEMENT_KINDS: readonly ElementKind[] = [
+  { met: 'MET_UCHAR', bytes: 1, create: (n) => new Uint8Array(n), view: (b) => new Uint8Array(b) },
+  { met: 'MET_CHAR', bytes: 1, create: (n) => new Int8Array(n), view: (b) => new Int8Array(b) },
+  { met: 'MET_USHORT', bytes: 2, create: (n) => new Uint16Array(n), view: (b) => new Uint16Array(b) },
+  { met: 'MET_SHORT', bytes: 2, create: (n) => new Int16Array(n), view: (b) => new Int16Array(b) },
+  { met: 'MET_UINT', bytes: 4, create: (n) => new Uint32Array(n), view: (b) => new Uint32Array(b) },
+  { met: 'MET_INT', bytes: 4, create: (n) => new Int32Array(n), view: (b) => new Int32Array(b) },
+  { met: 'MET_FLOAT', bytes: 4, create: (n) => new Float32Array(n), view: (b) => new Float32Array(b) },
+  { met: 'MET_DOUBLE', bytes: 8, create: (n) => new Float64Array(n), view: (b) => new Float64Array(b) },
+];
+
+const MODALITIES: Readonly<Record<string, string>> = {
+  MET_MOD_CT: 'CT',
+  MET_MOD_MR: 'MR',
+  MET_MOD_NM: 'NM',
+  MET_MOD_US: 'US',
+};
+
+/** The `Key = Value` lines of a header, keyed by lower-case key, and where its data starts. */
+interface RawHeader {
+  readonly fields: ReadonlyMap<string, string>;
+  /** Byte offset just past the `ElementDataFile` line. */
+  readonly endOffset: number;
+}
+
+/**
+ * Reads a MetaImage (`.mha`, or `.mhd` with its data file) into an LPS {@link Volume}.
+ * Throws a {@link SpinegradeError} for anything it cannot read.
+ */
+export async function readMetaImage(path: string): Promise<Volume> {
+  const handle = await openForReading(path, path);
+  let raw: RawHeader;
+  let fileSize: number;
+  try {
+    fileSize = (await handle.stat()).size;
+    raw = await readHeaderLines(handle, fileSize, path);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  const fields = raw.fields;
+  const get = (...keys: string[]): string | undefined => {
+    for (const key of keys) {
+      const value = fields.get(key.toLowerCase());
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+
+  try {
+    // --- what the header describes
+    const objectType = get('ObjectType');
+    if (objectType !== undefined && objectType.toLowerCase() !== 'image') {
+      throw new SpinegradeError('NOT_AN_IMAGE', `a MetaIO "${objectType}" object, not an image`, path);
+    }
+    const ndimsText = get('NDims');
+    if (ndimsText === undefined) throw new SpinegradeError('INVALID_HEADER', 'the MetaImage header has no NDims', path);
+    const ndims = Number(ndimsText);
+    if (!Number.isInteger(ndims) || ndims < 1) {
+      throw new SpinegradeError('INVALID_HEADER', `NDims = ${ndimsText}: must be a positive whole number`, path);
+    }
+    if (ndims !== 2 && ndims !== 3) {
+      throw new SpinegradeError(
+        'UNSUPPORTED',
+        `a ${ndims}D MetaImage (NDims = ${ndims}); only 2D and 3D images are read`,
+        path,
+      );
+    }
+    const channels = get('ElementNumberOfChannels');
+    if (channels !== undefined && Number(channels) !== 1) {
+      throw new SpinegradeError(
+        'UNSUPPORTED',
+        `ElementNumberOfChannels = ${channels}: only single-channel (grey-level) images are read`,
+        path,
+      );
+    }
+    const elementType = get('ElementType');
+    if (elementType === undefined) {
+      throw new SpinegradeError('INVALID_HEADER', 'the MetaImage header has no ElementType', path);
+    }
+    const kind = ELEMENT_KINDS.find((k) => k.met === elementType.toUpperCase());
+    if (!kind) {
+      throw new SpinegradeError(
+        'UNSUPPORTED',
+        `ElementType = ${elementType} is not read; supported: ${ELEMENT_KINDS.map((k) => k.met).join(', ')}`,
+        path,
+      );
+    }
+
+    // --- geometry
+    const dimText = get('DimSize');
+    if (dimText === undefined) throw new SpinegradeError('INVALID_HEADER', 'the MetaImage header has no DimSize', path);
+    const dims = numbers('DimSize', dimText, ndims, path);
+    dims.forEach((n, a) => {
+      if (!Number.isInteger(n) || n <= 0) {
+        throw new SpinegradeError(
+          'INVALID_HEADER',
+          `DimSize = ${dimText}: size ${a} (${n}) must be a positive whole number`,
+          path,
+        );
+      }
+    });
+    const spacingKey = get('ElementSpacing') !== undefined ? 'ElementSpacing' : 'ElementSize';
+    const spacingText = get(spacingKey);
+    const spacings = spacingText === undefined ? dims.map(() => 1) : numbers(spacingKey, spacingText, ndims, path);
+    spacings.forEach((s, a) => {
+      if (!Number.isFinite(s) || s <= 0) {
+        throw new SpinegradeError(
+          'INVALID_HEADER',
+          `${spacingKey} = ${spacingText}: spacing ${a} (${s}) must be positive`,
+          path,
+        );
+      }
+    });
+    const originKey = ['Origin', 'Offset', 'Position'].find((k) => get(k) !== undefined);
+    const origins =
+      originKey === undefined ? dims.map(() => 0) : numbers(originKey, get(originKey) as string, ndims, path);
+    const matrixKey = ['TransformMatrix', 'Rotation', 'Orientation'].find((k) => get(k) !== undefined);
+    const matrix =
+      matrixKey === undefined
+        ? ndims === 3
+          ? [1, 0, 0, 0, 1, 0, 0, 0, 1]
+          : [1, 0, 0, 1]
+        : numbers(matrixKey, get(matrixKey) as string, ndims * ndims, path);
+
+    const size: Vec3 = [dims[0] as number, dims[1] as number, ndims === 3 ? (dims[2] as number) : 1];
+    const spacing: Vec3 = [spacings[0] as number, spacings[1] as number, ndims === 3 ? (spacings[2] as number) : 1];
+    const origin: Vec3 = [origins[0] as number, origins[1] as number, ndims === 3 ? (origins[2] as number) : 0];
+    if (!origin.every(Number.isFinite)) {
+      throw new SpinegradeError(
+        'INVALID_HEADER',
+        `${originKey} = ${get(originKey ?? '')}: must be finite numbers`,
+        path,
+      );
+    }
+    const direction = directionFromMatrix(matrix, ndims, matrixKey ?? 'TransformMatrix', path);
+    assertValidGeometry(size, spacing, path);
+
+    // --- where the data is
+    const dataFile = get('ElementDataFile');
+    if (dataFile === undefined || dataFile === '') {
+      throw new SpinegradeError('INVALID_HEADER', 'the MetaImage header has no ElementDataFile', path);
+    }
+    const count = voxelCount(size);
+    const expected = count * kind.bytes;
+    const binary = parseBoolean(get('BinaryData'), true);
+    const compressed = parseBoolean(get('CompressedData'), false);
+    // MetaIO reads ElementByteOrderMSB, then lets BinaryDataByteOrderMSB override it.
+    const bigEndian = parseBoolean(get('BinaryDataByteOrderMSB') ?? get('ElementByteOrderMSB'), false);
+    const compressedSizeText = get('CompressedDataSize');
+    const compressedSize = compressedSizeText === undefined ? undefined : Number(compressedSizeText);
+    if (compressedSize !== undefined && !(Number.isInteger(compressedSize) && compressedSize >= 0)) {
+      throw new SpinegradeError(
+        'INVALID_HEADER',
+        `CompressedDataSize = ${compressedSizeText}: must be a whole number`,
+        path,
+      );
+    }
+    const headerSizeText = get('HeaderSize');
+    const headerSize = headerSizeText === undefined ? 0 : Number(headerSizeText);
+    if (!Number.isInteger(headerSize) || headerSize < -1) {
+      throw new SpinegradeError('INVALID_HEADER', `HeaderSize = ${headerSizeText}: must be -1 or a whole number`, path);
+    }
+
+    let dataHandle = handle;
+    let dataPath = path;
+    let dataSize = fileSize;
+    let start = raw.endOffset;
+    if (dataFile.toUpperCase() === 'LIST' || dataFile.includes('%')) {
+      throw new SpinegradeError(
+        'UNSUPPORTED',
+        `ElementDataFile = ${dataFile}: data split over several files is not read; use one .raw file or LOCAL`,
+        path,
+      );
+    }
+    if (dataFile.toUpperCase() !== 'LOCAL') {
+      dataPath = isAbsolute(dataFile) ? dataFile : resolve(dirname(path), dataFile);
+      dataHandle = await openForReading(dataPath, path, dataFile);
+      dataSize = (await dataHandle.stat()).size;
+      start = headerSize;
+      if (headerSize === -1) start = compressed ? 0 : Math.max(0, dataSize - expected);
+    }
+
+    try {
+      let voxels: VoxelArray;
+      const available = Math.max(0, dataSize - start);
+      if (!binary) {
+        voxels = await readAscii(dataHandle, start, available, kind, count, dataPath, path);
+      } else if (compressed) {
+        if (compressedSize !== undefined && compressedSize > available) {
+          throw new SpinegradeError(
+            'TRUNCATED',
+            `the compressed data holds ${available} of the ${compressedSize} bytes CompressedDataSize promises`,
+            path,
+          );
+        }
+        const bytes = await inflateRange(dataHandle, start, compressedSize ?? available, expected, path);
+        voxels = decode(bytes, kind, bigEndian);
+      } else {
+        if (available < expected) {
+          throw new SpinegradeError(
+            'TRUNCATED',
+            `the data holds ${available} of the ${expected} bytes its header promises (${size.join('×')} ${kind.met})`,
+            path,
+          );
+        }
+        const bytes = await readAt(dataHandle, start, expected, dataPath);
+        voxels = decode(bytes, kind, bigEndian);
+      }
+      const metadata: VolumeMetadata = {
+        sourceFormat: 'metaimage',
+        sourcePaths: [path],
+        spacingSource: spacingText === undefined ? 'assumed' : 'header',
+      };
+      const modality = MODALITIES[(get('Modality') ?? '').toUpperCase()];
+      if (modality !== undefined) metadata.modality = modality;
+      const name = get('Name');
+      if (name !== undefined && name !== '') metadata.seriesDescription = name;
+      return { voxels, size, spacing, origin, direction, metadata };
+    } finally {
+      if (dataHandle !== handle) await dataHandle.close();
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a volume as MetaImage: `.mha` with LOCAL data (zlib-compressed unless `compress: false`),
+ * or `.mhd` with a companion `.raw` (or `.zraw` when compressed) beside it; each file atomically.
+ */
+export async function writeMetaImage(volume: Volume, path: string, options: MetaImageWriteOptions = {}): Promise<void> {
+  const lower = path.toLowerCase();
+  const detached = lower.endsWith('.mhd');
+  if (!detached && !lower.endsWith('.mha')) {
+    throw new SpinegradeError('OUTPUT_ERROR', 'a MetaImage file name must end in .mha or .mhd', path);
+  }
+  const { voxels, size } = volume;
+  if (voxels.length !== voxelCount(size)) {
+    throw new SpinegradeError(
+      'INTERNAL',
+      `volume holds ${voxels.length} voxels but its size ${size.join('×')} needs ${voxelCount(size)}`,
+      path,
+    );
+  }
+  const overwrite = options.overwrite ?? false;
+  const compress = options.compress ?? !detached;
+  let data: Uint8Array = littleEndianBytes(voxels);
+  if (compress) data = deflateSync(data);
+  const dataPath = detached ? `${path.slice(0, -4)}${compress ? '.zraw' : '.raw'}` : undefined;
+  const header = headerText(
+    volume,
+    compress ? data.length : undefined,
+    dataPath === undefined ? 'LOCAL' : basename(dataPath),
+  );
+  if (dataPath === undefined) {
+    const text = Buffer.from(header, 'utf8');
+    const out = new Uint8Array(text.length + data.length);
+    out.set(text, 0);
+    out.set(data, text.length);
+    await writeFileAtomic(path, out, { overwrite });
+    return;
+  }
+  // Check both targets first so that a refusal leaves neither half written.
+  await assertWritableTarget(path, overwrite);
+  await assertWritableTarget(dataPath, overwrite);
+  await writeFileAtomic(dataPath, data, { overwrite });
+  await writeFileAtomic(path, header, { overwrite });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header
+
+/** Reads `Key = Value` lines up to and including `ElementDataFile` (always the last key). */
+async function readHeaderLines(handle: FileHandle, fileSize: number, path: string): Promise<RawHeader> {
+  const fields = new Map<string, string>();
+  const decoder = new TextDecoder('utf-8');
+  let buffer = new Uint8Array(0);
+  let consumed = 0; // file offset of buffer[0]
+  let lineNumber = 0;
+  let sawIdentity = false; // an ObjectType or NDims line
+  while (true) {
+    const newline = buffer.indexOf(0x0a);
+    const atEnd = consumed + buffer.length >= fileSize;
+    if (newline < 0 && !atEnd) {
+      if (consumed + buffer.length >= MAX_HEADER_BYTES) {
+        throw sawIdentity
+          ? new SpinegradeError('INVALID_HEADER', 'no ElementDataFile line in the first 1 MiB of the header', path)
+          : notMetaImage(path);
+      }
+      const more = await readAt(
+        handle,
+        consumed + buffer.length,
+        Math.min(HEADER_CHUNK, fileSize - consumed - buffer.length),
+        path,
+      );
+      const joined = new Uint8Array(buffer.length + more.length);
+      joined.set(buffer, 0);
+      joined.set(more, buffer.length);
+      buffer = joined;
+      continue;
+    }
+    if (newline < 0 && buffer.length === 0) {
+      if (!sawIdentity) throw notMetaImage(path);
+      throw new SpinegradeError('TRUNCATED', 'the file ends inside the MetaImage header, before ElementDataFile', path);
+    }
+    const lineEnd = newline < 0 ? buffer.length : newline;
+    const next = newline < 0 ? buffer.length : newline + 1;
+    const line = decoder.decode(buffer.subarray(0, lineEnd)).replace(/\r$/, '');
+    lineNumber++;
+    buffer = buffer.subarray(next);
+    consumed += next;
+    if (line.trim() === '') continue;
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match) {
+      if (!sawIdentity) throw notMetaImage(path);
+      throw new SpinegradeError('INVALID_HEADER', `header line ${lineNumber} is not "Key = Value"`, path);
+    }
+    const key = (match[1] as string).toLowerCase();
+    const value = match[2] as string;
+    if (key === 'objecttype' || key === 'ndims') sawIdentity = true;
+    fields.set(key, value);
+    if (key === 'elementdatafile') {
+      if (!sawIdentity) throw notMetaImage(path);
+      return { fields, endOffset: consumed };
+    }
+  }
+}
+
+function notMetaImage(path: string): SpinegradeError {
+  return new SpinegradeError('NOT_AN_IMAGE', 'not a MetaImage file: no "ObjectType = Image" or "NDims" header', path);
+}
+
+function numbers(key: string, text: string, count: number, path: string): number[] {
+  const parts = text.trim().split(/\s+/);
+  const values = parts.map(Number);
+  if (parts.length < count || values.slice(0, count).some((v) => !Number.isFinite(v))) {
+    throw new SpinegradeError('INVALID_HEADER', `${key} = ${text}: expected ${count} numbers`, path);
+  }
+  return values.slice(0, count);
+}
+
+/** MetaIO's rule: true when the value starts with T, t or 1. */
+function parseBoolean(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  return /^[Tt1]/.test(value);
+}
+
+/** The 3×3 LPS direction of a MetaIO matrix, which lists the axis directions one after another. */
+function directionFromMatrix(values: readonly number[], ndims: number, key: string, path: string): Mat3 {
+  const axis = (a: number): Vec3 =>
+    ndims === 3
+      ? [values[3 * a] as number, values[3 * a + 1] as number, values[3 * a + 2] as number]
+      : a === 2
+        ? [0, 0, 1]
+        : [values[2 * a] as number, values[2 * a + 1] as number, 0];
+  const axes = [axis(0), axis(1), axis(2)].map((v, a): Vec3 => {
+    const length = norm(v);
+    if (!Number.isFinite(length) || length === 0) {
+      throw new SpinegradeError('INVALID_HEADER', `${key} gives index axis ${a} no direction`, path);
+    }
+    return [v[0] / length, v[1] / length, v[2] / length];
+  });
+  const direction = directionFromAxes(axes[0] as Vec3, axes[1] as Vec3, axes[2] as Vec3);
+  if (!(Math.abs(determinant3(direction)) > 1e-6)) {
+    throw new SpinegradeError('INVALID_HEADER', `${key} axes are parallel (singular orientation)`, path);
+  }
+  return direction;
+}
+
+function headerText(volume: Volume, compressedSize: number | undefined, dataFile: string): string {
+  const { size, spacing, origin, direction: d } = volume;
+  const kind = elementKindOf(volume.voxels);
+  const num = (values: readonly number[]): string => values.map((v) => String(v === 0 ? 0 : v)).join(' ');
+  const lines = ['ObjectType = Image', 'NDims = 3'];
+  const name = volume.metadata.seriesDescription?.replace(/[\r\n]+/g, ' ').trim();
+  if (name) lines.push(`Name = ${name}`);
+  lines.push('BinaryData = True', 'BinaryDataByteOrderMSB = False');
+  lines.push(`CompressedData = ${compressedSize === undefined ? 'False' : 'True'}`);
+  if (compressedSize !== undefined) lines.push(`CompressedDataSize = ${compressedSize}`);
+  // Column by column, as ITK writes it (see the module comment).
+  lines.push(`TransformMatrix = ${num([d[0], d[3], d[6], d[1], d[4], d[7], d[2], d[5], d[8]])}`);
+  lines.push(`Offset = ${num(origin)}`, 'CenterOfRotation = 0 0 0');
+  const orientation = anatomicalOrientation(d);
+  if (orientation) lines.push(`AnatomicalOrientation = ${orientation}`);
+  lines.push(`ElementSpacing = ${num(spacing)}`, `DimSize = ${num(size)}`);
+  if (volume.metadata.modality === 'MR' || volume.metadata.modality === 'CT') {
+    lines.push(`Modality = MET_MOD_${volume.metadata.modality}`);
+  }
+  lines.push(`ElementType = ${kind.met}`, `ElementDataFile = ${dataFile}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * MetaIO's three-letter orientation: for each index axis, the side it starts from (an axis that
+ * runs towards the patient's left, LPS +x, starts from the right: `R`). Identity gives `RAI`.
+ * Undefined when two axes share their dominant patient axis.
+ */
+function anatomicalOrientation(d: Mat3): string | undefined {
+  const letters = [
+    ['R', 'L'],
+    ['A', 'P'],
+    ['I', 'S'],
+  ] as const;
+  const used = new Set<number>();
+  let text = '';
+  for (let a = 0; a < 3; a++) {
+    const column: Vec3 = [d[a] as number, d[3 + a] as number, d[6 + a] as number];
+    const best = dominantAxis(column);
+    if (used.has(best)) return undefined;
+    used.add(best);
+    text += letters[best][column[best] >= 0 ? 0 : 1];
+  }
+  return text;
+}
+
+function dominantAxis(v: Vec3): 0 | 1 | 2 {
+  const [x, y, z] = v.map(Math.abs) as [number, number, number];
+  return x >= y && x >= z ? 0 : y >= z ? 1 : 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+async function readAscii(
+  handle: FileHandle,
+  start: number,
+  available: number,
+  kind: ElementKind,
+  count: number,
+  dataPath: string,
+  path: string,
+): Promise<VoxelArray> {
+  const text = Buffer.from(await readAt(handle, start, available, dataPath)).toString('latin1');
+  const voxels = kind.create(count);
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  if (words.length < count) {
+    throw new SpinegradeError(
+      'TRUNCATED',
+      `the ASCII data holds ${words.length} of the ${count} values promised`,
+      path,
+    );
+  }
+  for (let n = 0; n < count; n++) {
+    const v = Number(words[n]);
+    if (!Number.isFinite(v))
+      throw new SpinegradeError('INVALID_HEADER', `ASCII data value ${n} ("${words[n]}") is not a number`, path);
+    voxels[n] = v;
+  }
+  return voxels;
+}
+
+/** Inflates zlib (or gzip) data at `[start, start + length)` into exactly `expected` bytes. */
+async function inflateRange(
+  handle: FileHandle,
+  start: number,
+  length: number,
+  expected: number,
+  path: string,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(expected);
+  if (length === 0) {
+    throw new SpinegradeError('TRUNCATED', `the compressed data is empty; ${expected} bytes were promised`, path);
+  }
+  const source = handle.createReadStream({ start, end: start + length - 1, autoClose: false });
+  const unzip = createUnzip();
+  source.on('error', (error) => unzip.destroy(error));
+  source.pipe(unzip);
+  let produced = 0;
+  try {
+    for await (const chunk of unzip as AsyncIterable<Buffer>) {
+      if (produced < expected) out.set(chunk.subarray(0, Math.min(chunk.length, expected - produced)), produced);
+      produced += chunk.length;
+    }
+  } catch (error) {
+    if (isZlibError(error)) {
+      throw new SpinegradeError(
+        'TRUNCATED',
+        `the compressed data is truncated or corrupt (${describeError(error)})`,
+        path,
+        { cause: error },
+      );
+    }
+    throw fileError(error, path);
+  } finally {
+    source.unpipe(unzip);
+    source.destroy();
+    unzip.destroy();
+  }
+  if (produced < expected) {
+    throw new SpinegradeError(
+      'TRUNCATED',
+      `the compressed data inflates to ${produced} of the ${expected} bytes promised`,
+      path,
+    );
+  }
+  return out;
+}
+
+function decode(bytes: Uint8Array, kind: ElementKind, bigEndian: boolean): VoxelArray {
+  if (kind.bytes > 1 && bigEndian === HOST_LITTLE_ENDIAN) swapBytes(bytes, kind.bytes);
+  return kind.view(bytes.buffer as ArrayBuffer);
+}
+
+function littleEndianBytes(voxels: VoxelArray): Uint8Array {
+  const view = new Uint8Array(voxels.buffer, voxels.byteOffset, voxels.byteLength);
+  if (voxels.BYTES_PER_ELEMENT === 1 || HOST_LITTLE_ENDIAN) return view;
+  const copy = Uint8Array.from(view);
+  swapBytes(copy, voxels.BYTES_PER_ELEMENT);
+  return copy;
+}
+
+function elementKindOf(voxels: VoxelArray): ElementKind {
+  const met =
+    voxels instanceof Uint8Array
+      ? 'MET_UCHAR'
+      : voxels instanceof Int8Array
+        ? 'MET_CHAR'
+        : voxels instanceof Uint16Array
+          ? 'MET_USHORT'
+          : voxels instanceof Int16Array
+            ? 'MET_SHORT'
+            : voxels instanceof Uint32Array
+              ? 'MET_UINT'
+              : voxels instanceof Int32Array
+                ? 'MET_INT'
+                : voxels instanceof Float32Array
+                  ? 'MET_FLOAT'
+                  : 'MET_DOUBLE';
+  return ELEMENT_KINDS.find((k) => k.met === met) as ElementKind;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function openForReading(target: string, headerPath: string, named?: string): Promise<FileHandle> {
+  try {
+    return await open(target, 'r');
+  } catch (error) {
+    if (named !== undefined && errorCode(error) === 'ENOENT') {
+      throw new SpinegradeError(
+        'NOT_FOUND',
+        `the data file "${named}" named by ElementDataFile does not exist`,
+        headerPath,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw fileError(error, target);
+  }
+}
+
+async function readAt(handle: FileHandle, position: number, length: number, path: string): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  try {
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+  } catch (error) {
+    throw fileError(error, path);
+  }
+  if (done < length) {
+    throw new SpinegradeError('TRUNCATED', `the file ended while reading ${length} bytes at offset ${position}`, path);
+  }
+  return buffer;
+}
+
+function swapBytes(bytes: Uint8Array, width: number): void {
+  for (let n = 0; n + width <= bytes.length; n += width) {
+    for (let lo = n, hi = n + width - 1; lo < hi; lo++, hi--) {
+      const t = bytes[lo] as number;
+      bytes[lo] = bytes[hi] as number;
+      bytes[hi] = t;
+    }
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+function isZlibError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
+}
+
+/** A file-system error as the {@link SpinegradeError} a user should see. */
+function fileError(error: unknown, path: string): SpinegradeError {
+  if (error instanceof SpinegradeError) return error;
+  const code = errorCode(error);
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new SpinegradeError('NOT_FOUND', 'file does not exist', path, { cause: error });
+  }
+  if (code === 'ELOOP') {
+    return new SpinegradeError('SYMLINK_LOOP', 'symbolic links lead in a circle', path, { cause: error });
+  }
+  if (code === 'EISDIR') {
+    return new SpinegradeError('UNREADABLE', 'is a folder, expected a MetaImage file', path, { cause: error });
+  }
+  return new SpinegradeError('UNREADABLE', `cannot read: ${describeError(error)}`, path, { cause: error });
+}

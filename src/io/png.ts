@@ -1,0 +1,128 @@
+/**
+ * 2D PNG and JPEG slices. A picture carries no geometry, so it is taken as a sagittal slice in
+ * display orientation — columns anterior → posterior, rows superior → inferior, the layout of
+ * SPIDER's PNGs — with the pixel spacing the user gives (`spacingSource: 'user'`), or 1 mm marked
+ * `spacingSource: 'assumed'` when none is given.
+ */
+import { readFile } from 'node:fs/promises';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { describeError, SpinegradeError } from '../errors.js';
+import { assertValidGeometry, type Mat3, type SourceFormat, type Volume } from '../volume/volume.js';
+import { writeFileAtomic } from './atomic.js';
+
+/** Direction of a display-oriented sagittal slice: i → posterior, j → inferior, k → patient right. */
+export const SAGITTAL_DISPLAY_DIRECTION: Mat3 = [0, 0, -1, 1, 0, 0, 0, -1, 0];
+
+/** Options for reading a 2D picture. */
+export interface PictureReadOptions {
+  /** In-plane pixel spacing in mm, `[column spacing (x), row spacing (y)]`. */
+  pixelSpacing?: readonly [number, number];
+  /** Slice thickness in mm, used as the spacing of the single slice (default 1). */
+  sliceThickness?: number;
+}
+
+const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** True when the bytes start with the PNG signature. */
+export function isPngSignature(bytes: Uint8Array): boolean {
+  return PNG_SIGNATURE.every((b, n) => bytes[n] === b);
+}
+
+/** True when the bytes start with a JPEG start-of-image marker. */
+export function isJpegSignature(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+/** Reads a greyscale PNG or JPEG as a one-slice sagittal {@link Volume}. */
+export async function readPicture(path: string, options: PictureReadOptions = {}): Promise<Volume> {
+  const bytes = await readFile(path);
+  let format: SourceFormat;
+  let width: number;
+  let height: number;
+  let voxels: Uint8Array | Uint16Array;
+  if (isPngSignature(bytes)) {
+    format = 'png';
+    ({ width, height, voxels } = decodePng(bytes, path));
+  } else if (isJpegSignature(bytes)) {
+    format = 'jpeg';
+    ({ width, height, voxels } = decodeJpeg(bytes, path));
+  } else {
+    throw new SpinegradeError('NOT_AN_IMAGE', 'not a PNG or JPEG file (its first bytes are neither signature)', path);
+  }
+  const [sx, sy] = options.pixelSpacing ?? [1, 1];
+  const thickness = options.sliceThickness ?? 1;
+  assertValidGeometry([width, height, 1], [sx, sy, thickness], path);
+  return {
+    voxels,
+    size: [width, height, 1],
+    spacing: [sx, sy, thickness],
+    origin: [0, 0, 0],
+    direction: SAGITTAL_DISPLAY_DIRECTION,
+    metadata: {
+      sourceFormat: format,
+      sourcePaths: [path],
+      spacingSource: options.pixelSpacing ? 'user' : 'assumed',
+    },
+  };
+}
+
+function decodePng(bytes: Buffer, path: string): { width: number; height: number; voxels: Uint8Array | Uint16Array } {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(bytes, { skipRescale: true });
+  } catch (error) {
+    throw new SpinegradeError('TRUNCATED', `PNG data is corrupt or truncated (${describeError(error)})`, path);
+  }
+  const { width, height } = png;
+  const channels = png.data.length / (width * height);
+  const sixteen = (png as unknown as { depth?: number }).depth === 16;
+  const source = png.data as unknown as ArrayLike<number>;
+  const voxels = sixteen ? new Uint16Array(width * height) : new Uint8Array(width * height);
+  for (let n = 0; n < width * height; n++) {
+    const r = source[n * channels] as number;
+    if (channels >= 3 && (r !== source[n * channels + 1] || r !== source[n * channels + 2])) {
+      throw new SpinegradeError('UNSUPPORTED', 'colour PNG: spinegrade reads greyscale MR slices only', path);
+    }
+    voxels[n] = r;
+  }
+  return { width, height, voxels };
+}
+
+function decodeJpeg(bytes: Buffer, path: string): { width: number; height: number; voxels: Uint8Array } {
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+  } catch (error) {
+    throw new SpinegradeError('TRUNCATED', `JPEG data is corrupt or truncated (${describeError(error)})`, path);
+  }
+  const { width, height, data } = decoded;
+  const voxels = new Uint8Array(width * height);
+  for (let n = 0; n < width * height; n++) {
+    const r = data[n * 4] as number;
+    // Greyscale JPEGs decode with tiny chroma rounding; a real colour image differs by far more.
+    if (Math.abs(r - (data[n * 4 + 1] as number)) > 8 || Math.abs(r - (data[n * 4 + 2] as number)) > 8) {
+      throw new SpinegradeError('UNSUPPORTED', 'colour JPEG: spinegrade reads greyscale MR slices only', path);
+    }
+    voxels[n] = r;
+  }
+  return { width, height, voxels };
+}
+
+/** Encodes 8-bit greyscale pixels (row-major) as PNG bytes. */
+export function encodeGreyPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+  png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+}
+
+/** Writes 8-bit greyscale pixels as a PNG file, atomically. */
+export async function writeGreyPng(
+  path: string,
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  options: { overwrite?: boolean } = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeGreyPng(pixels, width, height), options);
+}
