@@ -5,7 +5,8 @@
  */
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { describeError, SpinegradeError } from '../errors.js';
+import { SpinegradeError } from '../errors.js';
+import { fileSystemError } from './binary.js';
 import { isDicomSignature } from './dicom/read.js';
 import { isJpegSignature, isPngSignature } from './png.js';
 
@@ -73,7 +74,7 @@ async function walkFolder(
   skipped: SkippedFile[],
   visited: Set<string>,
 ): Promise<void> {
-  const real = await realpath(folder).catch((error: NodeJS.ErrnoException) => {
+  const real = await realpath(folder).catch((error: unknown) => {
     throw fileSystemError(error, folder);
   });
   if (visited.has(real)) return; // a link back to a folder already walked
@@ -82,7 +83,7 @@ async function walkFolder(
   try {
     names = (await readdir(folder)).sort();
   } catch (error) {
-    throw fileSystemError(error as NodeJS.ErrnoException, folder);
+    throw fileSystemError(error, folder);
   }
   for (const name of names) {
     const path = join(folder, name);
@@ -121,24 +122,7 @@ async function statOrThrow(path: string): Promise<Awaited<ReturnType<typeof stat
   try {
     return await stat(path);
   } catch (error) {
-    throw fileSystemError(error as NodeJS.ErrnoException, path);
-  }
-}
-
-/** Turns a file-system error into the user-facing problem it means. */
-export function fileSystemError(error: NodeJS.ErrnoException, path: string): SpinegradeError {
-  switch (error.code) {
-    case 'ENOENT':
-      return new SpinegradeError('NOT_FOUND', 'no such file or folder', path);
-    case 'ELOOP':
-      return new SpinegradeError('SYMLINK_LOOP', 'symbolic links loop back on themselves', path);
-    case 'EACCES':
-    case 'EPERM':
-      return new SpinegradeError('UNREADABLE', 'permission denied', path);
-    case 'ENOTDIR':
-      return new SpinegradeError('NOT_FOUND', 'a part of the path is not a folder', path);
-    default:
-      return new SpinegradeError('UNREADABLE', `cannot read (${describeError(error)})`, path);
+    throw fileSystemError(error, path);
   }
 }
 
@@ -167,7 +151,7 @@ export async function sniff(path: string): Promise<FileKind | undefined> {
       await handle.close();
     }
   } catch (error) {
-    throw fileSystemError(error as NodeJS.ErrnoException, path);
+    throw fileSystemError(error, path);
   }
   if (isDicomSignature(head)) return 'dicom';
   if (isPngSignature(head)) return 'png';

@@ -33,6 +33,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
+import { errorCode, fileSystemError, isZlibError, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeMetaImage}. */
 export interface MetaImageWriteOptions {
@@ -262,7 +263,7 @@ export async function readMetaImage(path: string): Promise<Volume> {
             path,
           );
         }
-        const bytes = await readAt(dataHandle, start, expected, dataPath);
+        const bytes = await readExactly(dataHandle, start, expected, dataPath);
         voxels = decode(bytes, kind, bigEndian);
       }
       const metadata: VolumeMetadata = {
@@ -346,7 +347,7 @@ async function readHeaderLines(handle: FileHandle, fileSize: number, path: strin
           ? new SpinegradeError('INVALID_HEADER', 'no ElementDataFile line in the first 1 MiB of the header', path)
           : notMetaImage(path);
       }
-      const more = await readAt(
+      const more = await readExactly(
         handle,
         consumed + buffer.length,
         Math.min(HEADER_CHUNK, fileSize - consumed - buffer.length),
@@ -489,7 +490,7 @@ async function readAscii(
   dataPath: string,
   path: string,
 ): Promise<VoxelArray> {
-  const text = Buffer.from(await readAt(handle, start, available, dataPath)).toString('latin1');
+  const text = Buffer.from(await readExactly(handle, start, available, dataPath)).toString('latin1');
   const voxels = kind.create(count);
   const words = text.split(/\s+/).filter((w) => w !== '');
   if (words.length < count) {
@@ -539,7 +540,7 @@ async function inflateRange(
         { cause: error },
       );
     }
-    throw fileError(error, path);
+    throw fileSystemError(error, path);
   } finally {
     source.unpipe(unzip);
     source.destroy();
@@ -605,63 +606,6 @@ async function openForReading(target: string, headerPath: string, named?: string
         },
       );
     }
-    throw fileError(error, target);
+    throw fileSystemError(error, target);
   }
-}
-
-async function readAt(handle: FileHandle, position: number, length: number, path: string): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  try {
-    while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-  } catch (error) {
-    throw fileError(error, path);
-  }
-  if (done < length) {
-    throw new SpinegradeError('TRUNCATED', `the file ended while reading ${length} bytes at offset ${position}`, path);
-  }
-  return buffer;
-}
-
-function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let n = 0; n + width <= bytes.length; n += width) {
-    for (let lo = n, hi = n + width - 1; lo < hi; lo++, hi--) {
-      const t = bytes[lo] as number;
-      bytes[lo] = bytes[hi] as number;
-      bytes[hi] = t;
-    }
-  }
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
-function isZlibError(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
-}
-
-/** A file-system error as the {@link SpinegradeError} a user should see. */
-function fileError(error: unknown, path: string): SpinegradeError {
-  if (error instanceof SpinegradeError) return error;
-  const code = errorCode(error);
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new SpinegradeError('NOT_FOUND', 'file does not exist', path, { cause: error });
-  }
-  if (code === 'ELOOP') {
-    return new SpinegradeError('SYMLINK_LOOP', 'symbolic links lead in a circle', path, { cause: error });
-  }
-  if (code === 'EISDIR') {
-    return new SpinegradeError('UNREADABLE', 'is a folder, expected a MetaImage file', path, { cause: error });
-  }
-  return new SpinegradeError('UNREADABLE', `cannot read: ${describeError(error)}`, path, { cause: error });
 }

@@ -31,6 +31,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
+import { fileSystemError, isZlibError, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeNifti}. */
 export interface NiftiWriteOptions {
@@ -102,11 +103,11 @@ export async function readNifti(path: string): Promise<Volume> {
   try {
     handle = await open(path, 'r');
   } catch (error) {
-    throw fileError(error, path);
+    throw fileSystemError(error, path);
   }
   try {
     const fileSize = (await handle.stat()).size;
-    const head = await readAt(handle, 0, Math.min(fileSize, HEADER_BYTES), path);
+    const head = await readExactly(handle, 0, Math.min(fileSize, HEADER_BYTES), path);
     let header: NiftiHeader;
     let data: Uint8Array;
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
@@ -117,7 +118,7 @@ export async function readNifti(path: string): Promise<Volume> {
       if (available < header.dataBytes) {
         throw truncatedData(header, available, path);
       }
-      data = await readAt(handle, header.voxOffset, header.dataBytes, path);
+      data = await readExactly(handle, header.voxOffset, header.dataBytes, path);
     }
     return toVolume(header, data, path);
   } finally {
@@ -182,7 +183,7 @@ async function readGzipped(handle: FileHandle, path: string): Promise<{ header: 
         { cause: error },
       );
     }
-    throw fileError(error, path);
+    throw fileSystemError(error, path);
   } finally {
     source.unpipe(gunzip);
     source.destroy();
@@ -631,34 +632,6 @@ function elementKindOf(voxels: VoxelArray): ElementKind {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-async function readAt(handle: FileHandle, position: number, length: number, path: string): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  try {
-    while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-  } catch (error) {
-    throw fileError(error, path);
-  }
-  if (done < length) {
-    throw new SpinegradeError('TRUNCATED', `the file ended while reading ${length} bytes at offset ${position}`, path);
-  }
-  return buffer;
-}
-
-function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let n = 0; n + width <= bytes.length; n += width) {
-    for (let lo = n, hi = n + width - 1; lo < hi; lo++, hi--) {
-      const t = bytes[lo] as number;
-      bytes[lo] = bytes[hi] as number;
-      bytes[hi] = t;
-    }
-  }
-}
-
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('latin1');
@@ -666,33 +639,4 @@ function cString(bytes: Uint8Array): string {
 
 function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
-function isZlibError(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
-}
-
-/** A file-system error as the {@link SpinegradeError} a user should see. */
-function fileError(error: unknown, path: string): SpinegradeError {
-  if (error instanceof SpinegradeError) return error;
-  const code = errorCode(error);
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new SpinegradeError('NOT_FOUND', 'file does not exist', path, { cause: error });
-  }
-  if (code === 'ELOOP') {
-    return new SpinegradeError('SYMLINK_LOOP', 'symbolic links lead in a circle', path, { cause: error });
-  }
-  if (code === 'EISDIR') {
-    return new SpinegradeError('UNREADABLE', 'is a folder, expected a NIfTI file', path, { cause: error });
-  }
-  return new SpinegradeError('UNREADABLE', `cannot read: ${describeError(error)}`, path, { cause: error });
 }

@@ -120,3 +120,16 @@ test('two series in one study folder come back as two series of one study', asyn
   assert.equal(studies[0]?.key, studyInstanceUid);
   assert.deepEqual(studies[0]?.series.map((s) => s.size[2]).sort(), [3, 5]);
 });
+
+test('written DICOM passes the dicom3tools IOD validator without errors (skipped where dciodvfy is absent)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  if (spawnSync('dciodvfy', ['-help']).error) {
+    t.skip('dciodvfy (dicom3tools) is not installed');
+    return;
+  }
+  const folder = await tempFolder(t);
+  const [first] = await writeDicomSeries(codedVolume(), join(folder, 's'), { uidSeed: 'validate' });
+  const result = spawnSync('dciodvfy', [first!], { encoding: 'utf8' });
+  const errors = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.startsWith('Error'));
+  assert.deepEqual(errors, []);
+});

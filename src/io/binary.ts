@@ -1,0 +1,73 @@
+/** Byte-level helpers shared by the file readers: exact reads, byte swapping, error mapping. */
+import type { FileHandle } from 'node:fs/promises';
+import { describeError, SpinegradeError } from '../errors.js';
+
+/** The `code` of a Node system or zlib error, if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** True for errors zlib raises on a corrupt or cut-off stream. */
+export function isZlibError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
+}
+
+/** A file-system error as the {@link SpinegradeError} a user should see (a SpinegradeError passes through). */
+export function fileSystemError(error: unknown, path: string): SpinegradeError {
+  if (error instanceof SpinegradeError) return error;
+  switch (errorCode(error)) {
+    case 'ENOENT':
+      return new SpinegradeError('NOT_FOUND', 'no such file or folder', path, { cause: error });
+    case 'ENOTDIR':
+      return new SpinegradeError('NOT_FOUND', 'a part of the path is not a folder', path, { cause: error });
+    case 'ELOOP':
+      return new SpinegradeError('SYMLINK_LOOP', 'symbolic links loop back on themselves', path, { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+      return new SpinegradeError('UNREADABLE', 'permission denied', path, { cause: error });
+    case 'EISDIR':
+      return new SpinegradeError('UNREADABLE', 'is a folder, expected a file', path, { cause: error });
+    default:
+      return new SpinegradeError('UNREADABLE', `cannot read (${describeError(error)})`, path, { cause: error });
+  }
+}
+
+/** Reads exactly `length` bytes at `position`; a file that ends first is `TRUNCATED`. */
+export async function readExactly(
+  handle: FileHandle,
+  position: number,
+  length: number,
+  path: string,
+): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  try {
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+  } catch (error) {
+    throw fileSystemError(error, path);
+  }
+  if (done < length) {
+    throw new SpinegradeError('TRUNCATED', `the file ended while reading ${length} bytes at offset ${position}`, path);
+  }
+  return buffer;
+}
+
+/** Reverses the byte order of each `width`-byte word in place. */
+export function swapBytes(bytes: Uint8Array, width: number): void {
+  for (let n = 0; n + width <= bytes.length; n += width) {
+    for (let lo = n, hi = n + width - 1; lo < hi; lo++, hi--) {
+      const t = bytes[lo] as number;
+      bytes[lo] = bytes[hi] as number;
+      bytes[hi] = t;
+    }
+  }
+}
