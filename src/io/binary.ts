@@ -17,6 +17,17 @@ export function isZlibError(error: unknown): boolean {
   return code !== undefined && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
 }
 
+/** A failure while inflating `what` (a zlib error is `TRUNCATED`, anything else a file-system problem). */
+export function decompressionError(error: unknown, path: string, what: string): SpinegradeError {
+  if (error instanceof SpinegradeError) return error;
+  if (isZlibError(error)) {
+    return new SpinegradeError('TRUNCATED', `${what} is truncated or corrupt (${describeError(error)})`, path, {
+      cause: error,
+    });
+  }
+  return fileSystemError(error, path);
+}
+
 /** A file-system error as the {@link SpinegradeError} a user should see (a SpinegradeError passes through). */
 export function fileSystemError(error: unknown, path: string): SpinegradeError {
   if (error instanceof SpinegradeError) return error;

@@ -19,7 +19,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { createUnzip, deflateSync } from 'node:zlib';
-import { describeError, SpinegradeError } from '../errors.js';
+import { SpinegradeError } from '../errors.js';
 import {
   assertValidGeometry,
   determinant3,
@@ -33,7 +33,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
-import { errorCode, fileSystemError, isZlibError, readExactly, swapBytes } from './binary.js';
+import { decompressionError, errorCode, fileSystemError, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeMetaImage}. */
 export interface MetaImageWriteOptions {
@@ -532,15 +532,7 @@ async function inflateRange(
       produced += chunk.length;
     }
   } catch (error) {
-    if (isZlibError(error)) {
-      throw new SpinegradeError(
-        'TRUNCATED',
-        `the compressed data is truncated or corrupt (${describeError(error)})`,
-        path,
-        { cause: error },
-      );
-    }
-    throw fileSystemError(error, path);
+    throw decompressionError(error, path, 'the compressed data');
   } finally {
     source.unpipe(unzip);
     source.destroy();

@@ -17,7 +17,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { describeError, SpinegradeError } from '../errors.js';
+import { SpinegradeError } from '../errors.js';
 import {
   assertValidGeometry,
   cross,
@@ -31,7 +31,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
-import { fileSystemError, isZlibError, readExactly, swapBytes } from './binary.js';
+import { decompressionError, fileSystemError, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeNifti}. */
 export interface NiftiWriteOptions {
@@ -174,16 +174,7 @@ async function readGzipped(handle: FileHandle, path: string): Promise<{ header: 
       position += chunk.length;
     }
   } catch (error) {
-    if (error instanceof SpinegradeError) throw error;
-    if (isZlibError(error)) {
-      throw new SpinegradeError(
-        'TRUNCATED',
-        `the gzip stream is truncated or corrupt (${describeError(error)})`,
-        path,
-        { cause: error },
-      );
-    }
-    throw fileSystemError(error, path);
+    throw decompressionError(error, path, 'the gzip stream');
   } finally {
     source.unpipe(gunzip);
     source.destroy();

@@ -2,18 +2,18 @@
 import type { Mat3, Vec3, Volume } from '../../src/volume/volume.js';
 import { directionFromAxes } from '../../src/volume/volume.js';
 
-/** Rotation matrix (row-major) of `degrees` about LPS axis `axis`. */
-export function rotation(axis: 0 | 1 | 2, degrees: number): Mat3 {
+/** Rotation matrix (row-major) of `degrees` about an LPS axis. */
+export function rotation(axis: 'x' | 'y' | 'z', degrees: number): Mat3 {
   const r = (degrees * Math.PI) / 180;
   const c = Math.cos(r);
   const s = Math.sin(r);
-  if (axis === 0) return [1, 0, 0, 0, c, -s, 0, s, c];
-  if (axis === 1) return [c, 0, s, 0, 1, 0, -s, 0, c];
+  if (axis === 'x') return [1, 0, 0, 0, c, -s, 0, s, c];
+  if (axis === 'y') return [c, 0, s, 0, 1, 0, -s, 0, c];
   return [c, -s, 0, s, c, 0, 0, 0, 1];
 }
 
 /** Product of two row-major 3×3 matrices. */
-export function matmul(a: Mat3, b: Mat3): Mat3 {
+export function multiply(a: Mat3, b: Mat3): Mat3 {
   const out: number[] = [];
   for (let r = 0; r < 3; r++) {
     for (let c = 0; c < 3; c++) {
@@ -30,7 +30,7 @@ export function matmul(a: Mat3, b: Mat3): Mat3 {
 /** A sagittal direction (i → posterior, j → inferior, k → right) tilted obliquely by two rotations. */
 export function obliqueSagittalDirection(): Mat3 {
   const sagittal = directionFromAxes([0, 1, 0], [0, 0, -1], [-1, 0, 0]);
-  return matmul(matmul(rotation(2, 12), rotation(0, -9)), sagittal);
+  return multiply(multiply(rotation('z', 12), rotation('x', -9)), sagittal);
 }
 
 /** An int16 volume whose every voxel value encodes its own index: `v = i + 7j + 31k - 200`. */

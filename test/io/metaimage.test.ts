@@ -5,16 +5,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import { type ProblemKind, SpinegradeError } from '../../src/errors.js';
 import { readMetaImage, writeMetaImage } from '../../src/io/metaimage.js';
-import {
-  directionFromAxes,
-  indexToPhysical,
-  type Mat3,
-  type Volume,
-  type VoxelArray,
-  voxelAt,
-} from '../../src/volume/volume.js';
+import { directionFromAxes, indexToPhysical, type Volume, type VoxelArray, voxelAt } from '../../src/volume/volume.js';
+import { assertClose, assertRefused, assertSameVoxels } from '../helpers/assertions.js';
+import { multiply, rotation } from '../helpers/volumes.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'spinegrade-metaimage-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -22,26 +16,6 @@ const fixtures = fileURLToPath(new URL('../../../test/fixtures/bad-input/', impo
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function rotation(axis: 'x' | 'y' | 'z', degrees: number): Mat3 {
-  const c = Math.cos((degrees * Math.PI) / 180);
-  const s = Math.sin((degrees * Math.PI) / 180);
-  if (axis === 'x') return [1, 0, 0, 0, c, -s, 0, s, c];
-  if (axis === 'y') return [c, 0, s, 0, 1, 0, -s, 0, c];
-  return [c, -s, 0, s, c, 0, 0, 0, 1];
-}
-
-function multiply(a: Mat3, b: Mat3): Mat3 {
-  const out: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 3; c++) {
-      let sum = 0;
-      for (let n = 0; n < 3; n++) sum += (a[r * 3 + n] as number) * (b[n * 3 + c] as number);
-      out.push(sum);
-    }
-  }
-  return out as unknown as Mat3;
-}
 
 /** A 6×5×4 int16 volume rotated 20° about y and 20° about z, spacing 0.47 × 0.61 × 3.3 mm. */
 function obliqueVolume(voxels: VoxelArray = obliqueValues()): Volume {
@@ -59,47 +33,6 @@ function obliqueValues(): Int16Array {
   const values = new Int16Array(6 * 5 * 4);
   for (let n = 0; n < values.length; n++) values[n] = ((n * 1031) % 4001) - 2000;
   return values;
-}
-
-/** Every voxel of `b` sits at the same physical point as in `a` (within 0.01 mm), with the same value. */
-function assertSameVoxels(a: Volume, b: Volume): void {
-  assert.deepEqual(b.size, a.size);
-  for (let k = 0; k < a.size[2]; k++) {
-    for (let j = 0; j < a.size[1]; j++) {
-      for (let i = 0; i < a.size[0]; i++) {
-        const pa = indexToPhysical(a, [i, j, k]);
-        const pb = indexToPhysical(b, [i, j, k]);
-        const distance = Math.hypot(pa[0] - pb[0], pa[1] - pb[1], pa[2] - pb[2]);
-        assert.ok(distance < 0.01, `voxel ${i},${j},${k} moved by ${distance} mm`);
-        assert.equal(voxelAt(b, i, j, k), voxelAt(a, i, j, k), `value of voxel ${i},${j},${k}`);
-      }
-    }
-  }
-}
-
-function assertClose(actual: readonly number[], expected: readonly number[], tolerance = 1e-9, what = 'value'): void {
-  assert.equal(actual.length, expected.length);
-  actual.forEach((v, n) => {
-    assert.ok(Math.abs(v - (expected[n] as number)) <= tolerance, `${what}[${n}]: ${v} vs ${expected[n]}`);
-  });
-}
-
-/** Rejects with a one-line SpinegradeError of `kind` that names `path`. */
-async function assertRefused(
-  promise: Promise<unknown>,
-  kind: ProblemKind,
-  path: string,
-  pattern?: RegExp,
-): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof SpinegradeError, `expected a SpinegradeError, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.equal(error.path, path);
-    assert.ok(error.message.includes(path), error.message);
-    assert.ok(!error.message.includes('\n'), 'the message is one line');
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  });
 }
 
 /** A header in the key order ITK/SimpleITK writes, with `overrides` replacing or adding keys (null removes). */

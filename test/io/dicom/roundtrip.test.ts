@@ -5,29 +5,10 @@ import { test } from 'node:test';
 import dcmjs from 'dcmjs';
 import { writeDicomSeries } from '../../../src/io/dicom/write.js';
 import { loadSingleVolume, loadStudies } from '../../../src/io/load.js';
-import { indexToPhysical, physicalToIndex, type Volume, voxelAt } from '../../../src/volume/volume.js';
+import { type Volume, voxelAt } from '../../../src/volume/volume.js';
+import { assertSameVoxels } from '../../helpers/assertions.js';
 import { tempFolder } from '../../helpers/tmp.js';
 import { codedVolume } from '../../helpers/volumes.js';
-
-/** Asserts every voxel of `original` is found in `read` at the same physical point (≤ 0.01 mm) with the same value. */
-export function assertSameVoxelsAtSamePoints(original: Volume, read: Volume, tolerance = 0): void {
-  const [nx, ny, nz] = original.size;
-  for (let k = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      for (let i = 0; i < nx; i++) {
-        const point = indexToPhysical(original, [i, j, k]);
-        const index = physicalToIndex(read, point);
-        const rounded = index.map(Math.round) as [number, number, number];
-        const back = indexToPhysical(read, rounded);
-        const distance = Math.hypot(back[0] - point[0], back[1] - point[1], back[2] - point[2]);
-        assert.ok(distance <= 0.01, `voxel ${i},${j},${k} lands ${distance.toFixed(4)} mm away`);
-        const a = voxelAt(original, i, j, k);
-        const b = voxelAt(read, ...rounded);
-        assert.ok(Math.abs(a - b) <= tolerance, `voxel ${i},${j},${k}: ${a} became ${b}`);
-      }
-    }
-  }
-}
 
 test('an oblique, anisotropic volume written as DICOM reads back with every voxel at the same physical point', async (t) => {
   const folder = await tempFolder(t);
@@ -35,7 +16,7 @@ test('an oblique, anisotropic volume written as DICOM reads back with every voxe
   await writeDicomSeries(original, join(folder, 'series'), { uidSeed: 'roundtrip' });
   const read = await loadSingleVolume([join(folder, 'series')]);
   assert.deepEqual(read.size, original.size);
-  assertSameVoxelsAtSamePoints(original, read);
+  assertSameVoxels(original, read);
   assert.equal(read.metadata.sourceFormat, 'dicom');
   assert.equal(read.metadata.seriesDescription, 't2_tse_sag');
 });
@@ -60,7 +41,7 @@ test('a DICOM series whose files are shuffled and renamed still stacks along the
   }
   assert.equal((await readdir(series)).length, 6);
   const read = await loadSingleVolume([series]);
-  assertSameVoxelsAtSamePoints(original, read);
+  assertSameVoxels(original, read);
 });
 
 test('unequal in-plane spacing keeps PixelSpacing order: rows first, columns second', async (t) => {
@@ -87,7 +68,7 @@ test('float voxels survive DICOM through rescale slope and intercept to within h
   await writeDicomSeries(original, join(folder, 's'), { uidSeed: 'float' });
   const read = await loadSingleVolume([join(folder, 's')]);
   assert.ok(read.voxels instanceof Float32Array);
-  assertSameVoxelsAtSamePoints(original, read, 0.01);
+  assertSameVoxels(original, read, 0.01);
 });
 
 test('MONOCHROME1 images are inverted to MONOCHROME2 and say so', async (t) => {
