@@ -7,7 +7,12 @@ export {
   type SeriesReport,
   type StudyReport,
 } from './cli/inspect.js';
+export * from './datasets/index.js';
 export * from './errors.js';
+export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
+export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
+export { formatEvaluation } from './evaluation/table.js';
+export { type ClassPriorModel, classPriorDiscs, fitClassPrior } from './grade/prior.js';
 export { type DicomFile, dicomSeriesToVolume, readDicomFile } from './io/dicom/read.js';
 export { type DicomSeriesOptions, encodeDicomSlice, uidFromSeed, writeDicomSeries } from './io/dicom/write.js';
 export {
@@ -28,6 +33,9 @@ export {
   SAGITTAL_DISPLAY_DIRECTION,
   writeGreyPng,
 } from './io/png.js';
+export * from './metrics/index.js';
+export { DEFAULT_MODEL_DIR, readModel, type SpinegradeModel, writeModel } from './models/store.js';
+export * from './report/predictions.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';
 export * from './volume/orientation.js';

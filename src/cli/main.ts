@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { parsePixelSpacing } from './args.js';
 import { convert } from './convert.js';
+import { type PlanOptions, runEvaluate, runPredict, runTrainPrior } from './dataset-commands.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
 
@@ -15,6 +16,14 @@ Usage:
   spinegrade convert <path...> --out <file.nii|file.nii.gz|file.mha|file.mhd|folder>
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
+  spinegrade predict <dataset-dir> --out predictions.jsonl [--model <dir> | --cross-validate K [--seed S]]
+                     [--masks-out <dir>]
+      Run the pipeline on every series of a dataset; one JSON line per series and per patient.
+  spinegrade evaluate <dataset-dir> [--predictions <file> | --model <dir> | --cross-validate K [--seed S]]
+                      [--masks <dir>] [--json <out>] [--resamples N]
+      Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
+  spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
+      Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
 
 Options:
   --pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)
@@ -36,6 +45,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runInspect(rest);
       case 'convert':
         return await runConvert(rest);
+      case 'predict':
+        return await runPredictCommand(rest);
+      case 'evaluate':
+        return await runEvaluateCommand(rest);
+      case 'train':
+        return await runTrainCommand(rest);
       default:
         throw new SpinegradeError('USAGE', `unknown command "${command}" (try: spinegrade --help)`);
     }
@@ -100,6 +115,109 @@ async function runConvert(args: readonly string[]): Promise<number> {
   });
   progress.finish();
   process.stdout.write(`wrote ${written.length === 1 ? written[0] : `${written.length} files to ${out}`}\n`);
+  return 0;
+}
+
+const PLAN_OPTIONS: OptionSpec = {
+  model: { type: 'string' },
+  'cross-validate': { type: 'string' },
+  seed: { type: 'string' },
+};
+
+const str = (value: string | boolean | undefined): string | undefined =>
+  typeof value === 'string' ? value : undefined;
+
+function planOptions(values: Flags): PlanOptions {
+  return {
+    ...(str(values.model) !== undefined ? { model: str(values.model) } : {}),
+    ...(str(values['cross-validate']) !== undefined ? { crossValidate: str(values['cross-validate']) } : {}),
+    ...(str(values.seed) !== undefined ? { seed: str(values.seed) } : {}),
+  };
+}
+
+function oneDataset(positionals: readonly string[], command: string): string {
+  if (positionals.length !== 1) throw new SpinegradeError('USAGE', `${command} needs exactly one dataset folder`);
+  return positionals[0]!;
+}
+
+async function runPredictCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...PLAN_OPTIONS,
+    out: { type: 'string', short: 'o' },
+    'masks-out': { type: 'string' },
+  });
+  if (values.help) return printUsage();
+  const dataset = oneDataset(positionals, 'predict');
+  const out = str(values.out);
+  if (!out) throw new SpinegradeError('USAGE', 'predict needs --out <predictions.jsonl>');
+  const masksOut = str(values['masks-out']);
+  const message = await runPredict(
+    dataset,
+    out,
+    { ...planOptions(values), ...(masksOut !== undefined ? { masksOut } : {}) },
+    terminalProgress('predicting', process.stderr, values.quiet === true),
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runEvaluateCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...PLAN_OPTIONS,
+    predictions: { type: 'string' },
+    json: { type: 'string' },
+    masks: { type: 'string' },
+    resamples: { type: 'string' },
+  });
+  if (values.help) return printUsage();
+  const dataset = oneDataset(positionals, 'evaluate');
+  const extra = Object.fromEntries(
+    (['predictions', 'json', 'masks', 'resamples'] as const)
+      .filter((k) => str(values[k]) !== undefined)
+      .map((k) => [k, str(values[k])]),
+  );
+  const { text } = await runEvaluate(
+    dataset,
+    { ...planOptions(values), ...extra },
+    terminalProgress('predicting', process.stderr, values.quiet === true),
+  );
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+async function runTrainCommand(args: readonly string[]): Promise<number> {
+  const [what, ...rest] = args;
+  if (what !== 'prior') {
+    throw new SpinegradeError(
+      'USAGE',
+      `train needs a model kind: "train prior" (the learned localiser and grader come in later releases)`,
+    );
+  }
+  const { values, positionals } = parse(rest, {
+    data: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    folds: { type: 'string' },
+    seed: { type: 'string' },
+    resamples: { type: 'string' },
+  });
+  if (values.help) return printUsage();
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
+  const data = str(values.data);
+  const out = str(values.out);
+  if (!data || !out) throw new SpinegradeError('USAGE', 'train prior needs --data <dataset-dir> and --out <model-dir>');
+  const options = Object.fromEntries(
+    (['folds', 'seed', 'resamples'] as const)
+      .filter((k) => str(values[k]) !== undefined)
+      .map((k) => [k, str(values[k])]),
+  );
+  const message = await runTrainPrior(
+    data,
+    out,
+    options,
+    terminalProgress('cross-validating', process.stderr, values.quiet === true),
+  );
+  process.stderr.write(`${message}\n`);
   return 0;
 }
 

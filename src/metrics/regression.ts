@@ -1,0 +1,45 @@
+/** Agreement between two sets of numbers: mean absolute error and Lin's concordance correlation. */
+import { requirePaired } from './checks.js';
+
+/** The mean of |truth − predicted|. */
+export function meanAbsoluteError(truth: readonly number[], predicted: readonly number[]): number {
+  requirePaired('mean absolute error', truth, predicted);
+  let sum = 0;
+  for (let n = 0; n < truth.length; n++) sum += Math.abs((truth[n] as number) - (predicted[n] as number));
+  return sum / truth.length;
+}
+
+/**
+ * Lin's concordance correlation coefficient (Lin 1989), ρ_c = 2·s_xy / (s_x² + s_y² + (x̄ − ȳ)²) with
+ * population (1/n) moments. Degenerate cases: identical constant inputs (denominator 0) → 1; one input
+ * constant, or both constant but different → 0 (no covariance, non-zero denominator); a single pair
+ * → 1 when equal, else 0.
+ */
+export function linsCcc(x: readonly number[], y: readonly number[]): number {
+  requirePaired("Lin's CCC", x, y, 'x and y');
+  const n = x.length;
+  let sumX = 0;
+  let sumY = 0;
+  for (let i = 0; i < n; i++) {
+    sumX += x[i] as number;
+    sumY += y[i] as number;
+  }
+  const meanX = sumX / n;
+  const meanY = sumY / n;
+  let varX = 0;
+  let varY = 0;
+  let cov = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (x[i] as number) - meanX;
+    const dy = (y[i] as number) - meanY;
+    varX += dx * dx;
+    varY += dy * dy;
+    cov += dx * dy;
+  }
+  varX /= n;
+  varY /= n;
+  cov /= n;
+  const denominator = varX + varY + (meanX - meanY) * (meanX - meanY);
+  if (denominator === 0) return 1;
+  return (2 * cov) / denominator;
+}
