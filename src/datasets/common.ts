@@ -7,7 +7,15 @@ import { extractSagittalSlice, midSagittalIndex } from '../volume/orientation.js
 import type { Volume } from '../volume/volume.js';
 import type { CsvTable } from './csv.js';
 import { levelOfIvdLabel } from './levels.js';
-import type { DatasetSequence, DiscFindings, DiscLabel } from './types.js';
+import type {
+  DatasetLayout,
+  DatasetSequence,
+  DiscFindings,
+  DiscLabel,
+  MaskSliceRecord,
+  SeriesRecord,
+  SpineDataset,
+} from './types.js';
 
 /** Orders patient ids: whole numbers numerically, before any other id, which sort as text. */
 export function comparePatientIds(a: string, b: string): number {
@@ -24,6 +32,25 @@ export function sortedPatients(...lists: Iterable<string>[]): string[] {
   const all = new Set<string>();
   for (const list of lists) for (const id of list) all.add(id);
   return [...all].sort(comparePatientIds);
+}
+
+/** A dataset from its parts; its patients are everyone with a series, a label or a mask slice. */
+export function assembleDataset<L extends DatasetLayout, S extends SeriesRecord, M extends MaskSliceRecord>(parts: {
+  root: string;
+  layout: L;
+  series: S[];
+  discs: DiscLabel[];
+  maskSlices: M[];
+  notes: string[];
+}): SpineDataset & { layout: L; series: S[]; maskSlices: M[] } {
+  return {
+    ...parts,
+    patients: sortedPatients(
+      parts.series.map((s) => s.patient),
+      parts.discs.map((d) => d.patient),
+      parts.maskSlices.map((m) => m.patient),
+    ),
+  };
 }
 
 /** The patient of a SPIDER series name: the part before the first `_` (`98_t2_SPACE` → `98`). */

@@ -22,12 +22,12 @@ import { sequenceOf } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
 import {
   abbreviate,
+  assembleDataset,
   assertFolder,
   midSagittalImage,
   parseGrade,
   parseNumber,
   pathKind,
-  sortedPatients,
 } from './common.js';
 import { readCsv } from './csv.js';
 import { ivdLabelOfLevel, levelOfIvdLabel } from './levels.js';
@@ -263,18 +263,7 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
     notes.push(`no ${OWN_DATA_FILES.studies}/ folder: the dataset has no series`);
   }
 
-  return {
-    root,
-    layout: 'own',
-    patients: sortedPatients(
-      series.map((s) => s.patient),
-      discs.map((d) => d.patient),
-    ),
-    series,
-    discs,
-    maskSlices: [],
-    notes,
-  };
+  return assembleDataset({ root, layout: 'own', series, discs, maskSlices: [], notes });
 }
 
 /** A series' name within its patient: the DICOM series description, else its file name. */

@@ -20,12 +20,12 @@ import type { Image2D } from '../transforms/resample.js';
 import type { Volume } from '../volume/volume.js';
 import {
   abbreviate,
+  assembleDataset,
   assertFolder,
   parseGrade,
   parseNumber,
   parseSpiderPixelSpacing,
   pathKind,
-  sortedPatients,
   spiderDiscLabels,
   spiderPatientOf,
   spiderSequenceOf,
@@ -226,19 +226,7 @@ export async function readSpider2dDataset(root: string): Promise<SpineDataset> {
     notes.push(`no ${SPIDER_2D_FILES.t2space}/ folder: the dataset has no mask slices`);
   }
 
-  return {
-    root,
-    layout: 'spider-2d',
-    patients: sortedPatients(
-      series.map((s) => s.patient),
-      discs.map((d) => d.patient),
-      maskSlices.map((m) => m.patient),
-    ),
-    series,
-    discs,
-    maskSlices,
-    notes,
-  };
+  return assembleDataset({ root, layout: 'spider-2d', series, discs, maskSlices, notes });
 }
 
 async function listFolder(folder: string): Promise<string[]> {

@@ -22,10 +22,10 @@ import { readMetaImage } from '../io/metaimage.js';
 import { extractSagittalSlice, midSagittalIndex } from '../volume/orientation.js';
 import {
   abbreviate,
+  assembleDataset,
   assertFolder,
   midSagittalImage,
   pathKind,
-  sortedPatients,
   spiderDiscLabels,
   spiderPatientOf,
   spiderSequenceOf,
@@ -266,16 +266,5 @@ export async function readSpiderOriginalDataset(root: string): Promise<SpiderOri
     notes.push(`no ${SPIDER_ORIGINAL_FILES.gradings}: the dataset has no disc labels`);
   }
 
-  return {
-    root,
-    layout: 'spider-original',
-    patients: sortedPatients(
-      series.map((s) => s.patient),
-      discs.map((d) => d.patient),
-    ),
-    series,
-    discs,
-    maskSlices,
-    notes,
-  };
+  return assembleDataset({ root, layout: 'spider-original', series, discs, maskSlices, notes });
 }

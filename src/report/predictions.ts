@@ -104,11 +104,10 @@ function meanVector(vectors: readonly (readonly number[])[]): number[] {
 
 /** Serialises lines as JSON Lines (numbers rounded to 6 decimals to keep files small and stable). */
 export function toJsonLines(lines: readonly PredictionLine[]): string {
-  return (
-    lines
-      .map((line) => JSON.stringify(line, (_key, value) => (typeof value === 'number' ? round6(value) : value)))
-      .join('\n') + '\n'
+  const text = lines.map((line) =>
+    JSON.stringify(line, (_key, value) => (typeof value === 'number' ? round6(value) : value)),
   );
+  return `${text.join('\n')}\n`;
 }
 
 function round6(value: number): number {
