@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { parsePixelSpacing } from './args.js';
 import { convert } from './convert.js';
-import { type PlanOptions, runEvaluate, runPredict, runTrainPrior } from './dataset-commands.js';
+import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
 
@@ -17,13 +17,18 @@ Usage:
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
   spinegrade predict <dataset-dir> --out predictions.jsonl [--model <dir> | --cross-validate K [--seed S]]
-                     [--masks-out <dir>]
+                     [--localizer <dir>|none] [--masks-out <dir>]
       Run the pipeline on every series of a dataset; one JSON line per series and per patient.
   spinegrade evaluate <dataset-dir> [--predictions <file> | --model <dir> | --cross-validate K [--seed S]]
-                      [--masks <dir>] [--json <out>] [--resamples N]
+                      [--localizer <dir>|none] [--held-out-only] [--masks <dir>] [--json <out>] [--resamples N]
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
+  spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
+                             [--folds K --fold i] [--seed S] [--patience P]
+                             [--canvas PX --spacing-mm MM --base-filters F --depth D]
+      Train the disc localiser (U-Net, TensorFlow.js on WebAssembly) on all but fold i of K,
+      validating on fold i (early stopping and the reported figures).
 
 Options:
   --pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)
@@ -120,6 +125,7 @@ async function runConvert(args: readonly string[]): Promise<number> {
 
 const PLAN_OPTIONS: OptionSpec = {
   model: { type: 'string' },
+  localizer: { type: 'string' },
   'cross-validate': { type: 'string' },
   seed: { type: 'string' },
 };
@@ -132,6 +138,7 @@ function planOptions(values: Flags): PlanOptions {
     ...(str(values.model) !== undefined ? { model: str(values.model) } : {}),
     ...(str(values['cross-validate']) !== undefined ? { crossValidate: str(values['cross-validate']) } : {}),
     ...(str(values.seed) !== undefined ? { seed: str(values.seed) } : {}),
+    ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) } : {}),
   };
 }
 
@@ -168,6 +175,7 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
     json: { type: 'string' },
     masks: { type: 'string' },
     resamples: { type: 'string' },
+    'held-out-only': { type: 'boolean' },
   });
   if (values.help) return printUsage();
   const dataset = oneDataset(positionals, 'evaluate');
@@ -187,10 +195,11 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
 
 async function runTrainCommand(args: readonly string[]): Promise<number> {
   const [what, ...rest] = args;
+  if (what === 'localizer') return runTrainLocalizerCommand(rest);
   if (what !== 'prior') {
     throw new SpinegradeError(
       'USAGE',
-      `train needs a model kind: "train prior" (the learned localiser and grader come in later releases)`,
+      'train needs a model kind: "train prior" or "train localizer" (the learned grader comes in a later release)',
     );
   }
   const { values, positionals } = parse(rest, {
@@ -216,6 +225,61 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
     out,
     options,
     terminalProgress('cross-validating', process.stderr, values.quiet === true),
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runTrainLocalizerCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    epochs: { type: 'string' },
+    workers: { type: 'string' },
+    folds: { type: 'string' },
+    fold: { type: 'string' },
+    seed: { type: 'string' },
+    patience: { type: 'string' },
+    canvas: { type: 'string' },
+    'spacing-mm': { type: 'string' },
+    'base-filters': { type: 'string' },
+    depth: { type: 'string' },
+    resamples: { type: 'string' },
+  });
+  if (values.help) return printUsage();
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
+  const data = str(values.data);
+  const out = str(values.out);
+  if (!data || !out)
+    throw new SpinegradeError('USAGE', 'train localizer needs --data <dataset-dir> and --out <model-dir>');
+  const names = {
+    epochs: 'epochs',
+    workers: 'workers',
+    folds: 'folds',
+    fold: 'fold',
+    seed: 'seed',
+    patience: 'patience',
+    canvas: 'canvas',
+    spacingMm: 'spacing-mm',
+    baseFilters: 'base-filters',
+    depth: 'depth',
+    resamples: 'resamples',
+  } as const;
+  const options = Object.fromEntries(
+    Object.entries(names)
+      .filter(([, flag]) => str(values[flag]) !== undefined)
+      .map(([key, flag]) => [key, str(values[flag])]),
+  );
+  const quiet = values.quiet === true;
+  const message = await runTrainLocalizer(
+    data,
+    out,
+    options,
+    terminalProgress('training', process.stderr, quiet),
+    (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
   );
   process.stderr.write(`${message}\n`);
   return 0;

@@ -8,7 +8,13 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLumbarIvdLabel } from '../datasets/levels.js';
-import { BINARY_FINDINGS, type BinaryFinding, MASK_VALUES, type SpineDataset } from '../datasets/types.js';
+import {
+  BINARY_FINDINGS,
+  type BinaryFinding,
+  MASK_VALUES,
+  type MaskSliceRecord,
+  type SpineDataset,
+} from '../datasets/types.js';
 import { readPicture } from '../io/png.js';
 import {
   accuracy,
@@ -129,6 +135,8 @@ export interface ScoreOptions {
   seed?: number;
   /** Folder of predicted mask PNGs named like the dataset's mask slices. */
   masksDir?: string;
+  /** Predicts the semantic mask (0/29/76/150) of a mask slice, when no folder of masks is given. */
+  predictMask?: (slice: MaskSliceRecord) => Promise<Uint8Array>;
   /** Localisation tolerance in mm (default 3). */
   toleranceMm?: number;
 }
@@ -392,24 +400,30 @@ async function scoreLocalisation(
   };
 }
 
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function scoreDice(dataset: SpineDataset, options: ScoreOptions, notes: string[]): Promise<DiceSection | null> {
   if (dataset.maskSlices.length === 0) return null;
-  if (!options.masksDir) {
-    notes.push('Dice not scored: no predicted masks (pass --masks <dir>, e.g. from predict --masks-out)');
+  if (!options.masksDir && !options.predictMask) {
+    notes.push(
+      'Dice not scored: no predicted masks (pass --masks <dir>, e.g. from predict --masks-out, or use a localiser)',
+    );
     return null;
   }
   const items: { patient: string; disc: number; vertebra: number; canal: number }[] = [];
   let missing = 0;
   for (const slice of dataset.maskSlices) {
     const truth = await slice.loadMask();
-    const path = join(options.masksDir, slice.id);
+    const path = options.masksDir === undefined ? undefined : join(options.masksDir, slice.id);
     let predicted: ArrayLike<number>;
-    if (
-      await access(path).then(
-        () => true,
-        () => false,
-      )
-    ) {
+    if (path === undefined && options.predictMask) {
+      predicted = await options.predictMask(slice);
+    } else if (path !== undefined && (await exists(path))) {
       predicted = (await readPicture(path)).voxels;
     } else {
       missing++;

@@ -15,6 +15,9 @@ export const BUNDLED_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), 
 /** The default model: the best bundled one (the class-prior baseline until learned models land). */
 export const DEFAULT_MODEL_DIR = join(BUNDLED_MODELS_DIR, 'prior');
 
+/** The bundled disc localiser. */
+export const DEFAULT_LOCALIZER_DIR = join(BUNDLED_MODELS_DIR, 'localizer');
+
 /** Reads `model.json` from a model folder, checking it is a model spinegrade knows. */
 export async function readModel(folder: string): Promise<SpinegradeModel> {
   const path = join(folder, 'model.json');

@@ -150,7 +150,7 @@ test('a keypoint counts as found only inside or within 3 mm of the outline of th
 test('one class prior grades every disc alike: kappa 0 and AUC 0.5', async () => {
   const data = dataset();
   const model = fitClassPrior(data.discs, data.patients, 'memory');
-  const evaluation = await evaluatePredictions(data, predictDataset(data, { mode: 'model', model }).lines, {
+  const evaluation = await evaluatePredictions(data, (await predictDataset(data, { mode: 'model', model })).lines, {
     resamples: 100,
   });
   assert.equal(evaluation.pfirrmannFused.rows.find((r) => r.measure === 'kappa (linear)')!.estimate.value, 0);
@@ -158,9 +158,9 @@ test('one class prior grades every disc alike: kappa 0 and AUC 0.5', async () =>
   assert.equal(evaluation.binaryFused.find((s) => s.finding === 'herniation')!.rows[0]!.estimate.value, 0.5);
 });
 
-test('out-of-fold prediction fits each fold without the patients it predicts', () => {
+test('out-of-fold prediction fits each fold without the patients it predicts', async () => {
   const data = dataset();
-  const predictions = predictDataset(data, { mode: 'cross-validate', folds: 3, seed: 7 });
+  const predictions = await predictDataset(data, { mode: 'cross-validate', folds: 3, seed: 7 });
   assert.equal(predictions.inSamplePatients, 0);
   assert.equal(predictions.folds!.length, 3);
   for (const fold of predictions.folds!) {
@@ -173,10 +173,10 @@ test('out-of-fold prediction fits each fold without the patients it predicts', (
   assert.equal(predictions.lines.filter((l) => l.series !== null).length, data.series.length);
 });
 
-test('a model fitted on the evaluated patients is reported as in-sample', () => {
+test('a model fitted on the evaluated patients is reported as in-sample', async () => {
   const data = dataset();
   const model = fitClassPrior(data.discs, ['p0', 'p1'], 'memory');
-  const predictions = predictDataset(data, { mode: 'model', model });
+  const predictions = await predictDataset(data, { mode: 'model', model });
   assert.equal(predictions.inSamplePatients, 2);
   assert.equal(predictions.lines.filter((l) => l.series === null).length, 6);
 });

@@ -1,0 +1,236 @@
+/**
+ * TensorFlow.js training benchmarks (wasm vs cpu kernels, U-Net training steps on 1 and 2 workers,
+ * inference). Run with `npm run bench`; writes JSON to $BENCH_OUT (default ./bench-results.json).
+ * Options (env): BENCH_QUICK=1 (fewer repetitions), BENCH_CPU_UNET=1 (also time a U-Net step on cpu),
+ * BENCH_SKIP_CPU_CONV=1 (skip the slow cpu conv timings). Load averages are recorded: other processes
+ * on the machine distort the timings, the two-worker ones most.
+ */
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { initTf, tf } from '../dist/models/tf/backend.js';
+import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
+import { buildUNet, countParameters } from '../dist/models/tf/layers.js';
+import { trainModel } from '../dist/models/tf/train.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const out = resolve(process.env.BENCH_OUT ?? 'bench-results.json');
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Median milliseconds of `fn` (which returns tensors to read back and dispose), after a warm-up run. */
+function timeMs(fn, reps, warmUp = true) {
+  const run = () => {
+    const started = performance.now();
+    const result = fn();
+    for (const t of Array.isArray(result) ? result : [result]) {
+      t.dataSync();
+      t.dispose();
+    }
+    return performance.now() - started;
+  };
+  if (warmUp) run();
+  return median(Array.from({ length: reps }, run));
+}
+
+function random(shape, seed) {
+  return tf.randomUniform(shape, -1, 1, 'float32', seed);
+}
+
+const convCases = [
+  { name: 'enc0 3x3 s1 192² 8→8', x: [4, 192, 192, 8], k: 3, co: 8, stride: 1 },
+  { name: 'dec0 3x3 s1 192² 16→8', x: [4, 192, 192, 16], k: 3, co: 8, stride: 1 },
+  { name: 'enc1 3x3 s1 96² 16→16', x: [4, 96, 96, 16], k: 3, co: 16, stride: 1 },
+  { name: 'enc3 3x3 s1 24² 64→64', x: [4, 24, 24, 64], k: 3, co: 64, stride: 1 },
+  { name: 'bottleneck 3x3 s1 12² 128→128', x: [4, 12, 12, 128], k: 3, co: 128, stride: 1 },
+  { name: 'down 3x3 s2 192² 8→8', x: [4, 192, 192, 8], k: 3, co: 8, stride: 2 },
+  { name: 'head 1x1 s1 192² 8→4', x: [4, 192, 192, 8], k: 1, co: 4, stride: 1 },
+  { name: 'up 2x2 s2 (tconv) 96²×16 → 192²×8', x: [4, 192, 192, 8], k: 2, co: 16, stride: 2 },
+];
+
+async function convBenchmarks() {
+  const results = [];
+  for (const c of convCases) {
+    const row = { name: c.name, xShape: c.x, kernel: c.k, outChannels: c.co, stride: c.stride };
+    for (const backend of process.env.BENCH_SKIP_CPU_CONV === '1' ? ['wasm'] : ['wasm', 'cpu']) {
+      await initTf(backend);
+      const reps = backend === 'cpu' ? 1 : quick ? 2 : 5;
+      const warm = backend !== 'cpu';
+      const x = random(c.x, 1);
+      const filterShape = [c.k, c.k, c.x[3], c.co];
+      const filter = random(filterShape, 2);
+      const dy = tf.tidy(() => tf.conv2d(x, filter, c.stride, 'same'));
+      const attrs = { strides: c.stride, pad: 'same', dataFormat: 'NHWC' };
+      row[`backpropFilterMs_${backend}`] = timeMs(
+        () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape }),
+        reps,
+        warm,
+      );
+      const backpropInput = () =>
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x });
+      row[`backpropInputMs_${backend}`] = timeMs(backpropInput, reps, warm);
+      if (backend === 'wasm') {
+        setCustomKernelsEnabled({ backpropInputFastPaths: false });
+        row.backpropInputMs_wasmStock = timeMs(backpropInput, reps);
+        setCustomKernelsEnabled({ backpropInputFastPaths: true });
+        row.forwardMs_wasm = timeMs(() => tf.conv2d(x, filter, c.stride, 'same'), reps);
+      }
+      tf.dispose([x, filter, dy]);
+    }
+    console.log(JSON.stringify(row));
+    results.push(row);
+  }
+  return results;
+}
+
+async function batchNormBenchmark() {
+  await initTf('wasm');
+  const x = random([4, 192, 192, 8], 3);
+  const gamma = tf.ones([8]);
+  const beta = tf.zeros([8]);
+  const loss = (a, g, b) => {
+    const { mean, variance } = tf.moments(a, [0, 1, 2]);
+    return tf.sum(tf.square(tf.batchNorm4d(a, mean, variance, b, g, 1e-3)));
+  };
+  const step = () => tf.tidy(() => tf.grads(loss)([x, gamma, beta]));
+  const reps = quick ? 3 : 7;
+  const row = { shape: [4, 192, 192, 8], what: 'moments + batchNorm forward and gradients w.r.t. x, gamma, beta' };
+  row.ms_custom = timeMs(step, reps);
+  setCustomKernelsEnabled({ batchNormGradient: false, reductionGradients: false });
+  row.ms_tfjsGradients = timeMs(step, reps);
+  setCustomKernelsEnabled({ batchNormGradient: true, reductionGradients: true });
+  tf.dispose([x, gamma, beta]);
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+const unetConfig = {
+  inputShape: [192, 192, 1],
+  baseFilters: 8,
+  depth: 4,
+  heads: [{ name: 'seg', channels: 4, activation: 'softmax' }],
+  seed: 1,
+};
+
+function segmentationBatch(n, seed) {
+  const size = 192 * 192;
+  const inputs = new Float32Array(n * size);
+  const seg = new Float32Array(n * size * 4);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < n * size; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    inputs[i] = state / 2 ** 32;
+    seg[i * 4 + Math.min(3, Math.floor((inputs[i] ?? 0) * 4))] = 1;
+  }
+  return { inputs, inputShape: [n, 192, 192, 1], targets: { seg: { data: seg, shape: [n, 192, 192, 4] } } };
+}
+
+async function unetStepBenchmark(workers, backend, steps) {
+  const times = [];
+  let last = 0;
+  const started = performance.now();
+  const result = await trainModel({
+    model: { module: new URL('./unetTask.mjs', import.meta.url).href, config: unetConfig },
+    nextEpoch: () => Array.from({ length: steps }, (_, i) => segmentationBatch(4, i + 1)),
+    epochs: 1,
+    learningRate: 1e-3,
+    workers,
+    backend,
+    onProgress: () => {
+      const now = performance.now();
+      if (last !== 0) times.push(now - last);
+      last = now;
+    },
+  });
+  const total = performance.now() - started;
+  result.model.dispose();
+  // The first step includes worker start-up and warm-up; the intervals between later steps are timed.
+  const stepMs = median(times);
+  const row = {
+    workers,
+    backend,
+    batch: 4,
+    steps,
+    stepMs,
+    minStepMs: Math.min(...times),
+    samplesPerSecond: 4000 / stepMs,
+    totalMs: total,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+/** One U-Net training step on this thread with all custom kernels/gradients on, each one off, and all off. */
+async function unetKernelAblation() {
+  await initTf('wasm');
+  const { lossAndGradients } = await import('../dist/models/tf/trainCore.js');
+  const { lossOf } = await import('./unetTask.mjs');
+  const model = buildUNet(unetConfig);
+  const batch = segmentationBatch(4, 9);
+  const step = () => {
+    const started = performance.now();
+    const { grads } = lossAndGradients(model, lossOf, batch);
+    tf.dispose(grads);
+    return performance.now() - started;
+  };
+  const all = { backpropInputFastPaths: true, copyKernels: true, batchNormGradient: true, reductionGradients: true };
+  const variants = { allCustom: all, allStock: Object.fromEntries(Object.keys(all).map((k) => [k, false])) };
+  for (const key of Object.keys(all)) variants[`without_${key}`] = { ...all, [key]: false };
+  const times = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  step();
+  for (let rep = 0; rep < (quick ? 2 : 3); rep++) {
+    for (const [name, switches] of Object.entries(variants)) {
+      setCustomKernelsEnabled(switches);
+      step();
+      times[name].push(step());
+    }
+  }
+  setCustomKernelsEnabled(all);
+  model.dispose();
+  const row = { batch: 4, what: 'forward + gradients of one 192x192 U-Net step, ms (min of reps)' };
+  for (const [name, values] of Object.entries(times)) row[name] = Math.min(...values);
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+async function inferenceBenchmark() {
+  await initTf('wasm');
+  const model = buildUNet(unetConfig);
+  const rows = [];
+  for (const n of [1, 4]) {
+    const x = random([n, 192, 192, 1], 5);
+    const ms = timeMs(() => model.predict(x), quick ? 3 : 10);
+    x.dispose();
+    rows.push({ batch: n, msPerBatch: ms, msPerSlice: ms / n });
+  }
+  const row = { parameters: countParameters(model), rows };
+  model.dispose();
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+const results = {
+  date: new Date().toISOString(),
+  loadAverageAtStart: loadavg(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  note: 'wasm backend runs single-threaded in Node (no wasm threads); times are medians in ms',
+  conv: await convBenchmarks(),
+  batchNorm: await batchNormBenchmark(),
+  unetKernels: await unetKernelAblation(),
+  unetStep: [
+    await unetStepBenchmark(1, 'wasm', quick ? 4 : 8),
+    await unetStepBenchmark(2, 'wasm', quick ? 4 : 8),
+    await unetStepBenchmark(1, 'wasm', quick ? 4 : 8),
+    await unetStepBenchmark(2, 'wasm', quick ? 4 : 8),
+  ],
+  inference: await inferenceBenchmark(),
+};
+if (process.env.BENCH_CPU_UNET === '1') results.unetStep.push(await unetStepBenchmark(1, 'cpu', 3));
+results.loadAverageAtEnd = loadavg();
+await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`wrote ${out}`);

@@ -1,0 +1,26 @@
+import { initTf, tf } from './dist/models/tf/backend.js';
+await initTf('wasm');
+function time(name, fn, reps = 10) { const run = () => { const t = performance.now(); const r = fn(); (Array.isArray(r) ? r : [r]).forEach(x => { if (process.env.SYNC) x.dataSync(); x.dispose(); }); return performance.now() - t; }; run(); const ts = Array.from({length: reps}, run).sort((a,b)=>a-b); console.log(name.padEnd(40), ts[Math.floor(reps/2)].toFixed(2)); }
+const x = tf.randomUniform([4,192,192,16]); const a = tf.randomUniform([4,192,192,8]); const b = tf.randomUniform([4,192,192,8]);
+time('slice JS', () => tf.slice(x, [0,0,0,0], [4,192,192,8]));
+time('stridedSlice C++', () => tf.stridedSlice(x, [0,0,0,0], [4,192,192,8], [1,1,1,1]));
+time('stridedSlice C++ (second half)', () => tf.stridedSlice(x, [0,0,0,8], [4,192,192,16], [1,1,1,1]));
+time('concat JS', () => tf.concat([a, b], -1));
+time('pad+add', () => tf.tidy(() => tf.add(tf.pad(a, [[0,0],[0,0],[0,0],[0,8]]), tf.pad(b, [[0,0],[0,0],[0,0],[8,0]]))));
+time('transpose x1', () => tf.transpose(a, [3,0,1,2]));
+time('add', () => tf.add(a, b));
+time('mul', () => tf.mul(a, b));
+time('mul bcast [8]', () => tf.mul(a, tf.ones([8])));
+time('identity/clone', () => tf.clone(a));
+time('pad', () => tf.pad(a, [[0,0],[0,0],[0,0],[0,8]]));
+time('sum axes 012', () => tf.sum(a, [0,1,2]));
+time('mean axes 012', () => tf.mean(a, [0,1,2]));
+time('ones', () => tf.ones([4,192,192,8]));
+const dy = tf.randomUniform([4,96,96,16]); const W = tf.randomUniform([2,2,8,16]);
+time('matmul [1,36864,16]x[1,32,16]^T', () => tf.matMul(tf.reshape(dy, [36864,16]), tf.reshape(W, [32,16]), false, true));
+time('matmul [36864,16]x[16,32]', () => tf.matMul(tf.reshape(dy, [36864,16]), tf.randomUniform([16,32])));
+const Wt = tf.transpose(tf.reshape(W, [32,16]));
+time('conv1x1 [4,96,96,16]->32', () => tf.conv2d(dy, tf.reshape(Wt, [1,1,16,32]), 1, 'valid'));
+const blocks = tf.randomUniform([4,96,96,32]);
+time('depthToSpace', () => tf.depthToSpace(blocks, 2));
+time('tconv op (fast path now)', () => tf.conv2dTranspose(dy, W, [4,192,192,8], 2, 'same'));

@@ -1,0 +1,28 @@
+import { initTf, tf } from './dist/models/tf/backend.js';
+await initTf('wasm');
+function time(name, fn, reps = 10) { const run = () => { const t = performance.now(); const r = fn(); (Array.isArray(r) ? r : [r]).forEach(x => { x?.dispose?.(); }); return performance.now() - t; }; run(); const ts = Array.from({length: reps}, run).sort((a,b)=>a-b); console.log(name.padEnd(40), ts[Math.floor(reps/2)].toFixed(2)); }
+const heapSize = 4*192*192*16;
+const src = new Float32Array(heapSize).map(Math.random); const dst = new Float32Array(heapSize/2);
+time('js loop slice half channels', () => { const C = 16, c0 = 0, cs = 8; let o = 0; for (let p = 0; p < heapSize / C; p++) { const base = p * C + c0; for (let c = 0; c < cs; c++) dst[o++] = src[base + c]; } });
+const a = new Float32Array(heapSize/2).map(Math.random), b = new Float32Array(heapSize/2).map(Math.random); const out = new Float32Array(heapSize);
+time('js loop concat', () => { let o = 0; const P = heapSize / 16; for (let p = 0; p < P; p++) { let i = p * 8; for (let c = 0; c < 8; c++) out[o++] = a[i++]; i = p * 8; for (let c = 0; c < 8; c++) out[o++] = b[i++]; } });
+const x = tf.randomUniform([4,192,192,8]);
+time('tf.fill', () => tf.fill([4,192,192,8], 1));
+time('tf.ones', () => tf.ones([4,192,192,8]));
+time('tf.zeros', () => tf.zeros([4,192,192,8]));
+const small = tf.randomUniform([1,1,1,8]);
+time('tile [1,1,1,8]->', () => tf.tile(small, [4,192,192,1]));
+time('broadcastTo', () => tf.broadcastTo(small, [4,192,192,8]));
+time('mul bcast [1,1,1,8]', () => tf.mul(x, small));
+time('mul bcast [8]', () => tf.mul(x, tf.reshape(small, [8])));
+time('add bcast [8]', () => tf.add(x, tf.reshape(small, [8])));
+time('sub bcast [8]', () => tf.sub(x, tf.reshape(small, [8])));
+time('mul scalar', () => tf.mul(x, 0.5));
+time('mul same', () => tf.mul(x, x));
+time('step', () => tf.step(x));
+time('relu', () => tf.relu(x));
+time('square', () => tf.square(x));
+time('cast f32', () => tf.cast(x, 'float32'));
+const big = tf.randomUniform([4,192,192,16]);
+time('transpose [3,0,1,2] 16ch', () => tf.transpose(big, [3,0,1,2]));
+time('transpose rank4 [0,2,1,3] 16ch', () => tf.transpose(tf.reshape(big, [4*192, 96, 2, 16]), [0,2,1,3]));

@@ -1,0 +1,95 @@
+/** Running a trained localiser on 2D slices: canvas → network → maps on the slice's own grid → labelled discs. */
+import { SpinegradeError } from '../errors.js';
+import { initTf, type tfl } from '../models/tf/backend.js';
+import { loadModel, readModelMetadata } from '../models/tf/io.js';
+import { type CanvasGeometry, canvasToImageProbabilities, toCanvas } from '../transforms/canvas.js';
+import type { Image2D } from '../transforms/resample.js';
+import { type LocalizerConfig, predictCanvases } from './model.js';
+import { localizeFromMaps, type PostprocessOptions, type SliceLocalization } from './postprocess.js';
+import { normalizeCanvasImage } from './samples.js';
+
+/** A loaded localiser. */
+export interface Localizer {
+  readonly model: tfl.LayersModel;
+  readonly config: LocalizerConfig;
+  /** The folder it was loaded from. */
+  readonly dir: string;
+  /** Metadata saved with the model (training data, patients, figures). */
+  readonly metadata: Record<string, unknown>;
+}
+
+/** Loads a localiser saved by `train localizer` (tfjs `model.json` + `weights.bin` with its config in the metadata). */
+export async function loadLocalizer(dir: string): Promise<Localizer> {
+  await initTf('wasm');
+  const metadata = await readModelMetadata(dir);
+  const config = metadata.localizerConfig as LocalizerConfig | undefined;
+  if (!config || typeof config.size !== 'number' || typeof config.spacingMm !== 'number') {
+    throw new SpinegradeError('INVALID_HEADER', 'not a spinegrade localiser (no localizerConfig in its metadata)', dir);
+  }
+  return { model: await loadModel(dir), config, dir, metadata };
+}
+
+/** Argmax over 4 channels (channels last). */
+function classesOf(probabilities: Float32Array, pixels: number): Uint8Array {
+  const classes = new Uint8Array(pixels);
+  for (let n = 0; n < pixels; n++) {
+    let best = 0;
+    let value = probabilities[n * 4] as number;
+    for (let c = 1; c < 4; c++) {
+      const v = probabilities[n * 4 + c] as number;
+      if (v > value) {
+        value = v;
+        best = c;
+      }
+    }
+    classes[n] = best;
+  }
+  return classes;
+}
+
+/** The maps of a canvas prediction, on the canvas grid itself. */
+export function canvasMaps(
+  prediction: { semantic: Float32Array; heatmap: Float32Array },
+  size: number,
+  spacingMm: number,
+) {
+  return {
+    width: size,
+    height: size,
+    pixelSpacing: [spacingMm, spacingMm] as const,
+    classes: classesOf(prediction.semantic, size * size),
+    heatmap: prediction.heatmap,
+  };
+}
+
+/** A localisation with the class of every pixel of the image (0 background, 1 disc, 2 vertebra, 3 canal). */
+export type ImageLocalization = SliceLocalization & { classes: Uint8Array };
+
+/** Localises discs and vertebrae on each image; coordinates are the image's own pixels. */
+export function localizeImages(
+  localizer: Localizer,
+  images: readonly Image2D[],
+  options: PostprocessOptions = {},
+): ImageLocalization[] {
+  const { size, spacingMm } = localizer.config;
+  const canvases = images.map((image) => toCanvas(image, { size, spacingMm }));
+  const predictions = predictCanvases(localizer.model, canvases.map(normalizeCanvasImage), size);
+  return predictions.map((prediction, n) => {
+    const image = images[n] as Image2D;
+    const geometry = canvases[n] as CanvasGeometry;
+    const semantic = canvasToImageProbabilities(prediction.semantic, geometry, { channels: 4 });
+    const heatmap = canvasToImageProbabilities(prediction.heatmap, geometry);
+    const classes = classesOf(semantic, image.width * image.height);
+    const localization = localizeFromMaps(
+      { width: image.width, height: image.height, pixelSpacing: image.pixelSpacing, classes, heatmap },
+      options,
+    );
+    return { ...localization, classes };
+  });
+}
+
+/** A semantic mask in SPIDER's values (0 / 29 disc / 76 vertebra / 150 canal) from a localiser's class map. */
+export function semanticMaskValues(classes: Uint8Array): Uint8Array {
+  const values = [0, 29, 76, 150];
+  return classes.map((c) => values[c] as number);
+}

@@ -1,0 +1,96 @@
+/**
+ * The localiser network: a 2D U-Net on a 192×192 canvas at 1.5 mm per pixel with two heads, a
+ * 4-class semantic mask (background, disc, vertebra, canal) and a lumbar disc keypoint heatmap.
+ * This module is also the model module the data-parallel trainer's workers import.
+ */
+import { tf, type tfl } from '../models/tf/backend.js';
+import { buildUNet, type UNetConfig } from '../models/tf/layers.js';
+import { forwardTraining } from '../models/tf/trainCore.js';
+import { localizerLoss } from './loss.js';
+
+/** Everything that defines a localiser network and its input canvas. */
+export interface LocalizerConfig {
+  /** Canvas size in pixels (square). */
+  size: number;
+  /** Canvas pixel spacing, mm. */
+  spacingMm: number;
+  baseFilters: number;
+  depth: number;
+  /** Gaussian sigma of the keypoint heatmap, canvas pixels. */
+  heatmapSigmaPx: number;
+  seed: number;
+}
+
+/** The configuration the bundled localiser is trained with. */
+export const DEFAULT_LOCALIZER_CONFIG: LocalizerConfig = {
+  size: 192,
+  spacingMm: 1.5,
+  baseFilters: 8,
+  depth: 4,
+  heatmapSigmaPx: 2,
+  seed: 1,
+};
+
+/** The U-Net architecture of a localiser configuration. */
+export function unetConfigOf(config: LocalizerConfig): UNetConfig {
+  return {
+    inputShape: [config.size, config.size, 1],
+    baseFilters: config.baseFilters,
+    depth: config.depth,
+    heads: [
+      { name: 'semantic', channels: 4, activation: 'softmax' },
+      { name: 'heatmap', channels: 1, activation: 'sigmoid' },
+    ],
+    batchNorm: true,
+    batchNormMomentum: 0.9,
+    seed: config.seed,
+  };
+}
+
+/** Builds the localiser network (model-module export for the trainer). */
+export function buildModel(config: LocalizerConfig): tfl.LayersModel {
+  return buildUNet(unetConfigOf(config));
+}
+
+/** Training loss of one batch (model-module export for the trainer). */
+export function lossOf(model: tfl.LayersModel, inputs: tf.Tensor4D, targets: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
+    const out = forwardTraining(model, inputs);
+    return localizerLoss(tf, out.semantic as tf.Tensor4D, out.heatmap as tf.Tensor4D, {
+      semantic: targets.semantic as tf.Tensor4D,
+      semanticWeight: targets.semanticWeight as tf.Tensor1D,
+      heatmap: targets.heatmap as tf.Tensor4D,
+      heatmapWeight: targets.heatmapWeight as tf.Tensor1D,
+    });
+  });
+}
+
+/** Runs the network on canvas images; returns per-image semantic probabilities (HWC, 4) and heatmap (HW). */
+export function predictCanvases(
+  model: tfl.LayersModel,
+  images: readonly Float32Array[],
+  size: number,
+): { semantic: Float32Array; heatmap: Float32Array }[] {
+  const results: { semantic: Float32Array; heatmap: Float32Array }[] = [];
+  const batchSize = 4;
+  for (let start = 0; start < images.length; start += batchSize) {
+    const chunk = images.slice(start, start + batchSize);
+    const input = new Float32Array(chunk.length * size * size);
+    chunk.forEach((image, n) => input.set(image, n * size * size));
+    const [semantic, heatmap] = tf.tidy(() => {
+      const out = model.predict(tf.tensor4d(input, [chunk.length, size, size, 1])) as tf.Tensor[];
+      return [out[0] as tf.Tensor, out[1] as tf.Tensor];
+    });
+    const s = semantic.dataSync() as Float32Array;
+    const h = heatmap.dataSync() as Float32Array;
+    semantic.dispose();
+    heatmap.dispose();
+    chunk.forEach((_, n) => {
+      results.push({
+        semantic: s.slice(n * size * size * 4, (n + 1) * size * size * 4),
+        heatmap: h.slice(n * size * size, (n + 1) * size * size),
+      });
+    });
+  }
+  return results;
+}

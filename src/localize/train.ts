@@ -1,0 +1,152 @@
+/**
+ * Training the localiser: samples from a dataset, augmentation, the partially-labelled multi-task
+ * loss, validation on held-out patients by the figures that matter (Dice and discs found at the
+ * right level), early stopping, checkpoints.
+ */
+import { isLumbarIvdLabel } from '../datasets/levels.js';
+import type { SpineDataset } from '../datasets/types.js';
+import { distanceToPolygon } from '../metrics/detection.js';
+import { mulberry32, shuffleInPlace } from '../metrics/random.js';
+import { dice } from '../metrics/segmentation.js';
+import type { tfl } from '../models/tf/backend.js';
+import { type TrainProgress, type TrainResult, trainModel } from '../models/tf/train.js';
+import { augmentSample } from '../transforms/augment.js';
+import { canvasMaps } from './localizer.js';
+import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig, predictCanvases } from './model.js';
+import { localizeFromMaps } from './postprocess.js';
+import { buildLocalizerSamples, type LocalizerSample } from './samples.js';
+import { toBatch } from './targets.js';
+
+/** Options of {@link trainLocalizer}. */
+export interface TrainLocalizerOptions {
+  config?: LocalizerConfig;
+  /** Patients to train on (default: all but the validation patients). */
+  trainPatients: readonly string[];
+  /** Patients for validation, early stopping and the reported figures. */
+  validationPatients: readonly string[];
+  epochs: number;
+  batchSize?: number;
+  learningRate?: number;
+  workers?: 1 | 2;
+  patience?: number;
+  checkpointDir?: string;
+  seed?: number;
+  onProgress?: (progress: TrainProgress) => void;
+  onLog?: (line: string) => void;
+}
+
+/** Figures of a localiser on held-out samples. */
+export interface LocalizerScores {
+  /** Mean Dice per class over the mask samples (canvas resolution). */
+  dice: { disc: number; vertebra: number; canal: number };
+  /** Lumbar keypoints within 3 mm of the outline of the disc given their level (canvas resolution). */
+  levelRate: number;
+  keypoints: number;
+  maskSamples: number;
+}
+
+/** Scores a model on canvas samples (no augmentation). */
+export function scoreOnSamples(
+  model: tfl.LayersModel,
+  samples: readonly LocalizerSample[],
+  config: LocalizerConfig,
+): LocalizerScores {
+  const predictions = predictCanvases(
+    model,
+    samples.map((s) => s.image),
+    config.size,
+  );
+  const dices = { disc: 0, vertebra: 0, canal: 0 };
+  let maskSamples = 0;
+  let keypoints = 0;
+  let found = 0;
+  predictions.forEach((prediction, n) => {
+    const sample = samples[n] as LocalizerSample;
+    const maps = canvasMaps(prediction, config.size, config.spacingMm);
+    if (sample.semantic) {
+      maskSamples++;
+      dices.disc += dice(sample.semantic, maps.classes, 1);
+      dices.vertebra += dice(sample.semantic, maps.classes, 2);
+      dices.canal += dice(sample.semantic, maps.classes, 3);
+    }
+    if (sample.keypoints && sample.keypoints.length > 0) {
+      const { discs } = localizeFromMaps(maps);
+      for (const keypoint of sample.keypoints.filter((k) => isLumbarIvdLabel(k.ivdLabel))) {
+        keypoints++;
+        const disc = discs.find((d) => d.ivdLabel === keypoint.ivdLabel);
+        if (
+          disc &&
+          distanceToPolygon([keypoint.x, keypoint.y], disc.outline, [config.spacingMm, config.spacingMm]) <= 3
+        )
+          found++;
+      }
+    }
+  });
+  const m = Math.max(maskSamples, 1);
+  return {
+    dice: { disc: dices.disc / m, vertebra: dices.vertebra / m, canal: dices.canal / m },
+    levelRate: keypoints ? found / keypoints : Number.NaN,
+    keypoints,
+    maskSamples,
+  };
+}
+
+/** One number for early stopping: the mean of the three Dice scores and the level rate. */
+export function validationScore(scores: LocalizerScores): number {
+  const dice = (scores.dice.disc + scores.dice.vertebra + scores.dice.canal) / 3;
+  return Number.isNaN(scores.levelRate) ? dice : (dice + scores.levelRate) / 2;
+}
+
+/** Trains a localiser on a dataset and returns the trained model with its validation figures. */
+export async function trainLocalizer(
+  dataset: SpineDataset,
+  options: TrainLocalizerOptions,
+): Promise<{ result: TrainResult; scores: LocalizerScores; config: LocalizerConfig }> {
+  const config = options.config ?? DEFAULT_LOCALIZER_CONFIG;
+  const log = options.onLog ?? (() => {});
+  const canvas = { size: config.size, spacingMm: config.spacingMm };
+  const train = await buildLocalizerSamples(dataset, { ...canvas, patients: new Set(options.trainPatients) });
+  const validation = await buildLocalizerSamples(dataset, { ...canvas, patients: new Set(options.validationPatients) });
+  log(`samples: ${train.length} training, ${validation.length} validation`);
+  const random = mulberry32(options.seed ?? config.seed);
+  const batchSize = options.batchSize ?? 8;
+  const nextEpoch = function* (): Generator<ReturnType<typeof toBatch>> {
+    const order = shuffleInPlace([...train], random);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const chunk = order.slice(start, start + batchSize);
+      if (chunk.length < 2) break; // batch statistics need two samples
+      const augmented = chunk.map((s) => augmentSample(s, random));
+      yield toBatch(augmented, { sigmaPx: config.heatmapSigmaPx });
+    }
+  };
+  let last: LocalizerScores | undefined;
+  const result = await trainModel({
+    model: { module: new URL('./model.js', import.meta.url).href, config },
+    nextEpoch,
+    epochs: options.epochs,
+    learningRate: options.learningRate ?? 2e-3,
+    schedule: { kind: 'cosine', warmupEpochs: 1, minLearningRate: 1e-4 },
+    clipGradientNorm: 5,
+    workers: options.workers ?? 2,
+    ...(validation.length > 0
+      ? {
+          validate: async (model: tfl.LayersModel, epoch: number) => {
+            last = scoreOnSamples(model, validation, config);
+            const score = validationScore(last);
+            log(
+              `epoch ${epoch + 1}: Dice disc ${last.dice.disc.toFixed(3)} vertebra ${last.dice.vertebra.toFixed(3)} canal ${last.dice.canal.toFixed(3)}, ` +
+                `level rate ${last.levelRate.toFixed(3)} (${last.keypoints} keypoints) → score ${score.toFixed(3)}`,
+            );
+            return score;
+          },
+        }
+      : {}),
+    ...(options.patience !== undefined ? { patience: options.patience } : {}),
+    ...(options.checkpointDir !== undefined
+      ? { checkpointDir: options.checkpointDir, checkpointMetadata: { localizerConfig: config } }
+      : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const scores = validation.length > 0 ? scoreOnSamples(result.model, validation, config) : (last as LocalizerScores);
+  return { result, scores, config };
+}
