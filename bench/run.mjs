@@ -2,7 +2,8 @@
  * TensorFlow.js training benchmarks (wasm vs cpu kernels, U-Net training steps on 1 and 2 workers,
  * inference). Run with `npm run bench`; writes JSON to $BENCH_OUT (default ./bench-results.json).
  * Options (env): BENCH_QUICK=1 (fewer repetitions), BENCH_CPU_UNET=1 (also time a U-Net step on cpu),
- * BENCH_SKIP_CPU_CONV=1 (skip the slow cpu conv timings). Load averages are recorded: other processes
+ * BENCH_SKIP_CPU_CONV=1 (skip the slow cpu conv timings), BENCH_ONLY=conv,batchNorm,unetKernels,unetStep,inference
+ * (a subset of sections). Load averages are recorded: other processes
  * on the machine distort the timings, the two-worker ones most.
  */
 import { writeFile } from 'node:fs/promises';
@@ -130,6 +131,8 @@ function segmentationBatch(n, seed) {
 
 async function unetStepBenchmark(workers, backend, steps) {
   const times = [];
+  const computeTimes = [];
+  const ownTimes = [];
   let last = 0;
   const started = performance.now();
   const result = await trainModel({
@@ -139,9 +142,13 @@ async function unetStepBenchmark(workers, backend, steps) {
     learningRate: 1e-3,
     workers,
     backend,
-    onProgress: () => {
+    onProgress: (progress) => {
       const now = performance.now();
-      if (last !== 0) times.push(now - last);
+      if (last !== 0) {
+        times.push(now - last);
+        computeTimes.push(progress.computeMs);
+        ownTimes.push(progress.stepMs);
+      }
       last = now;
     },
   });
@@ -156,6 +163,8 @@ async function unetStepBenchmark(workers, backend, steps) {
     steps,
     stepMs,
     minStepMs: Math.min(...times),
+    trainerStepMs: median(ownTimes),
+    gradientComputeMs: median(computeTimes),
     samplesPerSecond: 4000 / stepMs,
     totalMs: total,
   };
@@ -212,6 +221,8 @@ async function inferenceBenchmark() {
   return row;
 }
 
+const only = process.env.BENCH_ONLY?.split(',');
+const wanted = (section) => only === undefined || only.includes(section);
 const results = {
   date: new Date().toISOString(),
   loadAverageAtStart: loadavg(),
@@ -219,18 +230,19 @@ const results = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model,
   note: 'wasm backend runs single-threaded in Node (no wasm threads); times are medians in ms',
-  conv: await convBenchmarks(),
-  batchNorm: await batchNormBenchmark(),
-  unetKernels: await unetKernelAblation(),
-  unetStep: [
-    await unetStepBenchmark(1, 'wasm', quick ? 4 : 8),
-    await unetStepBenchmark(2, 'wasm', quick ? 4 : 8),
-    await unetStepBenchmark(1, 'wasm', quick ? 4 : 8),
-    await unetStepBenchmark(2, 'wasm', quick ? 4 : 8),
-  ],
-  inference: await inferenceBenchmark(),
 };
-if (process.env.BENCH_CPU_UNET === '1') results.unetStep.push(await unetStepBenchmark(1, 'cpu', 3));
+if (wanted('conv')) results.conv = await convBenchmarks();
+if (wanted('batchNorm')) results.batchNorm = await batchNormBenchmark();
+if (wanted('unetKernels')) results.unetKernels = await unetKernelAblation();
+if (wanted('unetStep')) {
+  const steps = quick ? 4 : 8;
+  results.unetStep = [];
+  for (let round = 0; round < 2; round++) {
+    for (const workers of [1, 2]) results.unetStep.push(await unetStepBenchmark(workers, 'wasm', steps));
+  }
+  if (process.env.BENCH_CPU_UNET === '1') results.unetStep.push(await unetStepBenchmark(1, 'cpu', 3));
+}
+if (wanted('inference')) results.inference = await inferenceBenchmark();
 results.loadAverageAtEnd = loadavg();
 await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${out}`);

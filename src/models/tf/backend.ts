@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerCustomKernels } from './kernels.js';
 
+/** `tf`: the tfjs-core namespace (ops, tensors, io); `tfl`: tfjs-layers (layers, models, loading). */
 export { tf, tfl };
 
 /** The TensorFlow.js backends spinegrade trains and runs on. */

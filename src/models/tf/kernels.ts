@@ -6,7 +6,8 @@
  *   is a valid convolution of the transposed input x → [ci, H, W, n] with dy → [oh, ow, n, co] as the
  *   filter, dilated by the stride.
  * - `Conv2DBackpropInput` fast paths: stride 1 (a convolution of dy with the flipped, in/out-transposed
- *   filter) and kernel == stride (a matmul followed by depth-to-space); other cases use the stock kernel.
+ *   filter, 'full'-style padding) and kernel == stride, e.g. 2×2 stride-2 up-sampling (a 1×1 convolution,
+ *   i.e. a matmul, then a transpose that interleaves the blocks); other cases use the stock kernel.
  * - `Slice`, `SplitV` and `Concat` on wasm for float32/int32 as tight JS loops over the wasm heap (the
  *   stock kernels allocate a typed-array view per innermost row, ~10× slower for channel slices).
  * - Gradients (global, every backend): `FusedBatchNorm` with broadcasting and reductions first, never
@@ -127,7 +128,7 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
     false,
     'channelsLast',
   );
-  const { inHeight, inWidth, inChannels, outChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { filterHeight, filterWidth, padInfo } = info;
   if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth) {
     throw new Error(`Conv2DBackpropFilter: dy shape ${dy.shape} does not match the convolution output`);

@@ -23,7 +23,9 @@ import {
   weightShapes,
 } from './trainCore.js';
 
+/** Batches, loss functions and model specs are defined in `trainCore.ts` (shared with the workers). */
 export type { Batch, LossFunction, ModelFunctions, ModelModuleSpec, TensorData } from './trainCore.js';
+/** The model's outputs in training mode, keyed by output name (see `trainCore.ts`). */
 export { forwardTraining } from './trainCore.js';
 
 /** How the learning rate changes from epoch to epoch (it is constant within an epoch). */
@@ -61,6 +63,10 @@ export interface TrainProgress {
   etaSeconds: number | undefined;
   /** Learning rate of this epoch. */
   learningRate: number;
+  /** Wall time of this step in ms. */
+  stepMs: number;
+  /** Of which computing the loss and gradients (on this thread, or the slowest worker), in ms. */
+  computeMs: number;
 }
 
 /** What happened in one epoch. */
@@ -166,10 +172,13 @@ class Adam {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
-    this.moments = weights.map((w) => ({
-      m: tf.variable(tf.zeros(w.shape as number[]), false),
-      v: tf.variable(tf.zeros(w.shape as number[]), false),
-    }));
+    // tf.variable keeps the zeros' data; tidy disposes the zeros tensors themselves.
+    this.moments = weights.map((w) =>
+      tf.tidy(() => ({
+        m: tf.variable(tf.zeros(w.shape as number[]), false),
+        v: tf.variable(tf.zeros(w.shape as number[]), false),
+      })),
+    );
   }
 
   apply(grads: tf.Tensor[], learningRate: number): void {
@@ -212,13 +221,17 @@ function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): void {
 
 /** Computes losses and gradients of batches, on this thread or on workers. */
 interface GradientSource {
-  compute(batch: Batch): Promise<{ loss: number; grads: tf.Tensor[] }>;
+  compute(batch: Batch): Promise<{ loss: number; grads: tf.Tensor[]; computeMs: number }>;
   close(): Promise<void>;
 }
 
 function localSource(model: tfl.LayersModel, lossOf: LossFunction): GradientSource {
   return {
-    compute: async (batch) => lossAndGradients(model, lossOf, batch),
+    compute: async (batch) => {
+      const started = performance.now();
+      const result = lossAndGradients(model, lossOf, batch);
+      return { ...result, computeMs: performance.now() - started };
+    },
     close: async () => undefined,
   };
 }
@@ -296,7 +309,7 @@ async function workerSource<C>(
     throw error;
   }
 
-  const compute = async (batch: Batch): Promise<{ loss: number; grads: tf.Tensor[] }> => {
+  const compute = async (batch: Batch): Promise<{ loss: number; grads: tf.Tensor[]; computeMs: number }> => {
     const n = batchSize(batch);
     const parts: { start: number; count: number }[] = [];
     const per = Math.ceil(n / workers.length);
@@ -317,8 +330,10 @@ async function workerSource<C>(
     const grads = new Float32Array(trainableSize);
     const newState = new Float32Array(weightCount(state));
     let loss = 0;
+    let computeMs = 0;
     replies.forEach((reply, i) => {
       if (reply.type !== 'result') throw new Error(`unexpected reply ${reply.type} from a training worker`);
+      computeMs = Math.max(computeMs, reply.computeMs);
       const weight = (parts[i]?.count ?? 0) / n;
       loss += reply.loss * weight;
       for (let j = 0; j < grads.length; j++) grads[j] = (grads[j] ?? 0) + (reply.grads[j] ?? 0) * weight;
@@ -333,7 +348,7 @@ async function workerSource<C>(
       offset += size;
       return t;
     });
-    return { loss, grads: tensors };
+    return { loss, grads: tensors, computeMs };
   };
 
   return {
@@ -402,8 +417,9 @@ export async function trainModel<C>(options: TrainOptions<C>): Promise<TrainResu
       let samples = 0;
       let lossSum = 0;
       for await (const batch of batches) {
+        const stepStarted = performance.now();
         checkBatch(batch);
-        const { loss, grads } = await source.compute(batch);
+        const { loss, grads, computeMs } = await source.compute(batch);
         if (!Number.isFinite(loss)) {
           for (const g of grads) g.dispose();
           throw new Error(`training loss is ${loss} at epoch ${epoch}, step ${steps + 1}`);
@@ -429,6 +445,8 @@ export async function trainModel<C>(options: TrainOptions<C>): Promise<TrainResu
           samplesPerSecond: samples / Math.max(elapsed, 1e-9),
           etaSeconds: remaining === undefined ? undefined : (remaining * elapsed) / steps,
           learningRate,
+          stepMs: performance.now() - stepStarted,
+          computeMs,
         });
       }
       if (steps === 0) throw new Error(`nextEpoch(${epoch}) produced no batches`);

@@ -198,5 +198,5 @@ export type ToWorker =
 /** Messages from a worker to the trainer. */
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'result'; loss: number; grads: Float32Array; state: Float32Array }
+  | { type: 'result'; loss: number; grads: Float32Array; state: Float32Array; computeMs: number }
   | { type: 'error'; message: string; stack?: string };

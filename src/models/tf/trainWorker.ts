@@ -49,6 +49,7 @@ async function handle(message: ToWorker): Promise<void> {
     return;
   }
   if (model === undefined || lossOf === undefined) throw new Error('worker received a step before init');
+  const started = performance.now();
   const trainable = model.trainableWeights;
   const state = model.nonTrainableWeights;
   const split = weightCount(trainable);
@@ -57,7 +58,8 @@ async function handle(message: ToWorker): Promise<void> {
   const { loss, grads } = lossAndGradients(model, lossOf, message.batch);
   const flatGrads = flattenAndDispose(grads);
   const flatState = flattenWeights(state);
-  send({ type: 'result', loss, grads: flatGrads, state: flatState }, [
+  const computeMs = performance.now() - started;
+  send({ type: 'result', loss, grads: flatGrads, state: flatState, computeMs }, [
     flatGrads.buffer as ArrayBuffer,
     flatState.buffer as ArrayBuffer,
   ]);

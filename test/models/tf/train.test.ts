@@ -112,7 +112,9 @@ test('two workers compute the same update as one thread (no batch norm, odd batc
   assert.ok(diff < 1e-5, `weights differ by ${diff}`);
 });
 
-test('early stopping stops after `patience` validations without improvement', async () => {
+test('early stopping stops after `patience` validations without improvement; no tensor leaks', async () => {
+  await initTf('wasm');
+  const tensorsBefore = tf.memory().numTensors;
   const scores = [0.5, 0.6, 0.55, 0.6, 0.59, 0.9];
   const validated: number[] = [];
   const result = await trainModel<TinyTaskConfig>({
@@ -132,6 +134,7 @@ test('early stopping stops after `patience` validations without improvement', as
   assert.equal(result.bestScore, 0.6);
   assert.equal(result.history.length, 5);
   result.model.dispose();
+  assert.equal(tf.memory().numTensors, tensorsBefore);
 });
 
 test('errors: non-finite loss, empty epochs, functions with two workers', async () => {
