@@ -179,11 +179,12 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
   });
   if (values.help) return printUsage();
   const dataset = oneDataset(positionals, 'evaluate');
-  const extra = Object.fromEntries(
-    (['predictions', 'json', 'masks', 'resamples'] as const)
-      .filter((k) => str(values[k]) !== undefined)
-      .map((k) => [k, str(values[k])]),
-  );
+  const extra = pickStrings(values, {
+    predictions: 'predictions',
+    json: 'json',
+    masks: 'masks',
+    resamples: 'resamples',
+  });
   const { text } = await runEvaluate(
     dataset,
     { ...planOptions(values), ...extra },
@@ -202,24 +203,10 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
       'train needs a model kind: "train prior" or "train localizer" (the learned grader comes in a later release)',
     );
   }
-  const { values, positionals } = parse(rest, {
-    data: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    folds: { type: 'string' },
-    seed: { type: 'string' },
-    resamples: { type: 'string' },
-  });
-  if (values.help) return printUsage();
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
-  const data = str(values.data);
-  const out = str(values.out);
-  if (!data || !out) throw new SpinegradeError('USAGE', 'train prior needs --data <dataset-dir> and --out <model-dir>');
-  const options = Object.fromEntries(
-    (['folds', 'seed', 'resamples'] as const)
-      .filter((k) => str(values[k]) !== undefined)
-      .map((k) => [k, str(values[k])]),
-  );
+  const parsed = parseTrainArguments(rest, 'prior', ['folds', 'seed', 'resamples']);
+  if (!parsed) return printUsage();
+  const { data, out, values } = parsed;
+  const options = pickStrings(values, { folds: 'folds', seed: 'seed', resamples: 'resamples' });
   const message = await runTrainPrior(
     data,
     out,
@@ -230,29 +217,50 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-async function runTrainLocalizerCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    data: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    epochs: { type: 'string' },
-    workers: { type: 'string' },
-    folds: { type: 'string' },
-    fold: { type: 'string' },
-    seed: { type: 'string' },
-    patience: { type: 'string' },
-    canvas: { type: 'string' },
-    'spacing-mm': { type: 'string' },
-    'base-filters': { type: 'string' },
-    depth: { type: 'string' },
-    resamples: { type: 'string' },
-  });
-  if (values.help) return printUsage();
+/** Parses `train <kind> --data D --out O [--flag value …]`; undefined when help was asked for. */
+function parseTrainArguments(
+  args: readonly string[],
+  kind: string,
+  flags: readonly string[],
+): { data: string; out: string; values: Flags } | undefined {
+  const spec: OptionSpec = { data: { type: 'string' }, out: { type: 'string', short: 'o' } };
+  for (const flag of flags) spec[flag] = { type: 'string' };
+  const { values, positionals } = parse(args, spec);
+  if (values.help) return undefined;
   if (positionals.length > 0)
     throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out)
-    throw new SpinegradeError('USAGE', 'train localizer needs --data <dataset-dir> and --out <model-dir>');
+    throw new SpinegradeError('USAGE', `train ${kind} needs --data <dataset-dir> and --out <model-dir>`);
+  return { data, out, values };
+}
+
+/** The string options that were given, renamed from their flags. */
+function pickStrings<K extends string>(values: Flags, names: Record<K, string>): Partial<Record<K, string>> {
+  return Object.fromEntries(
+    Object.entries<string>(names)
+      .filter(([, flag]) => str(values[flag]) !== undefined)
+      .map(([key, flag]) => [key, str(values[flag])]),
+  ) as Partial<Record<K, string>>;
+}
+
+async function runTrainLocalizerCommand(args: readonly string[]): Promise<number> {
+  const parsed = parseTrainArguments(args, 'localizer', [
+    'epochs',
+    'workers',
+    'folds',
+    'fold',
+    'seed',
+    'patience',
+    'canvas',
+    'spacing-mm',
+    'base-filters',
+    'depth',
+    'resamples',
+  ]);
+  if (!parsed) return printUsage();
+  const { data, out, values } = parsed;
   const names = {
     epochs: 'epochs',
     workers: 'workers',
@@ -266,11 +274,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     depth: 'depth',
     resamples: 'resamples',
   } as const;
-  const options = Object.fromEntries(
-    Object.entries(names)
-      .filter(([, flag]) => str(values[flag]) !== undefined)
-      .map(([key, flag]) => [key, str(values[flag])]),
-  );
+  const options = pickStrings(values, names);
   const quiet = values.quiet === true;
   const message = await runTrainLocalizer(
     data,

@@ -59,6 +59,7 @@ export function canvasMaps(
     pixelSpacing: [spacingMm, spacingMm] as const,
     classes: classesOf(prediction.semantic, size * size),
     heatmap: prediction.heatmap,
+    heatmapChannels: prediction.heatmap.length / (size * size),
   };
 }
 
@@ -78,10 +79,11 @@ export function localizeImages(
     const image = images[n] as Image2D;
     const geometry = canvases[n] as CanvasGeometry;
     const semantic = canvasToImageProbabilities(prediction.semantic, geometry, { channels: 4 });
-    const heatmap = canvasToImageProbabilities(prediction.heatmap, geometry);
+    const heatmapChannels = prediction.heatmap.length / (size * size);
+    const heatmap = canvasToImageProbabilities(prediction.heatmap, geometry, { channels: heatmapChannels });
     const classes = classesOf(semantic, image.width * image.height);
     const localization = localizeFromMaps(
-      { width: image.width, height: image.height, pixelSpacing: image.pixelSpacing, classes, heatmap },
+      { width: image.width, height: image.height, pixelSpacing: image.pixelSpacing, classes, heatmap, heatmapChannels },
       options,
     );
     return { ...localization, classes };

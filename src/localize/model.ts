@@ -18,6 +18,8 @@ export interface LocalizerConfig {
   depth: number;
   /** Gaussian sigma of the keypoint heatmap, canvas pixels. */
   heatmapSigmaPx: number;
+  /** Heatmap channels: 1 (any lumbar disc) or 5 (one per lumbar level, L5/S1 first). */
+  heatmapChannels: 1 | 5;
   seed: number;
 }
 
@@ -28,6 +30,7 @@ export const DEFAULT_LOCALIZER_CONFIG: LocalizerConfig = {
   baseFilters: 8,
   depth: 4,
   heatmapSigmaPx: 2,
+  heatmapChannels: 5,
   seed: 1,
 };
 
@@ -39,7 +42,7 @@ export function unetConfigOf(config: LocalizerConfig): UNetConfig {
     depth: config.depth,
     heads: [
       { name: 'semantic', channels: 4, activation: 'softmax' },
-      { name: 'heatmap', channels: 1, activation: 'sigmoid' },
+      { name: 'heatmap', channels: config.heatmapChannels ?? 1, activation: 'sigmoid' },
     ],
     batchNorm: true,
     batchNormMomentum: 0.9,
@@ -65,7 +68,7 @@ export function lossOf(model: tfl.LayersModel, inputs: tf.Tensor4D, targets: Rec
   });
 }
 
-/** Runs the network on canvas images; returns per-image semantic probabilities (HWC, 4) and heatmap (HW). */
+/** Runs the network on canvas images; returns per-image semantic probabilities (HWC, 4) and heatmap (HWC). */
 export function predictCanvases(
   model: tfl.LayersModel,
   images: readonly Float32Array[],
@@ -83,12 +86,13 @@ export function predictCanvases(
     });
     const s = semantic.dataSync() as Float32Array;
     const h = heatmap.dataSync() as Float32Array;
+    const channels = h.length / (chunk.length * size * size);
     semantic.dispose();
     heatmap.dispose();
     chunk.forEach((_, n) => {
       results.push({
         semantic: s.slice(n * size * size * 4, (n + 1) * size * size * 4),
-        heatmap: h.slice(n * size * size, (n + 1) * size * size),
+        heatmap: h.slice(n * size * size * channels, (n + 1) * size * size * channels),
       });
     });
   }

@@ -15,8 +15,10 @@ export interface SliceMaps {
   readonly pixelSpacing: readonly [number, number];
   /** Class of each pixel: 0 background, 1 disc, 2 vertebra, 3 canal. */
   readonly classes: Uint8Array;
-  /** Lumbar disc keypoint heatmap in [0, 1]. */
+  /** Lumbar disc keypoint heatmap in [0, 1], channels last: 1 channel, or 5 (L5/S1 first, one per level). */
   readonly heatmap: Float32Array;
+  /** Channels of `heatmap` (default 1). */
+  readonly heatmapChannels?: number;
 }
 
 /** A disc found on a slice. */
@@ -79,43 +81,171 @@ export function localizeFromMaps(maps: SliceMaps, options: PostprocessOptions = 
   const threshold = options.lumbarThreshold ?? 0.3;
   const warnings: string[] = [];
 
-  const discComponents = connectedComponents(width, height, (i) => classes[i] === 1).filter(
+  const components = connectedComponents(width, height, (i) => classes[i] === 1).filter(
     (c) => c.pixels.length >= minDisc,
   );
-  // Bottom first: largest centroid y.
-  discComponents.sort((a, b) => b.centroid[1] - a.centroid[1]);
-  const scored = discComponents.map((component) => ({
+  if ((maps.heatmapChannels ?? 1) > 1) return withVertebrae(labelByLevelTemplate(components, maps), maps, minVertebra);
+  const levels = groupIntoLevels(components, maps.pixelSpacing).map((component) => ({
     component,
-    lumbarScore: heatmapScore(component, heatmap, width, height, maps.pixelSpacing),
+    lumbarScore: heatmapScore(component, heatmap, width, height, maps.pixelSpacing, 1, 0),
   }));
+  // Bottom first: largest centroid y.
+  levels.sort((a, b) => b.component.centroid[1] - a.component.centroid[1]);
+  const best = levels.reduce((m, d) => Math.max(m, d.lumbarScore), 0);
+  // Lumbar: clearly on the heatmap (relative to the slice's best disc, so a dim image still works).
+  const isLumbar = (d: { lumbarScore: number }): boolean => d.lumbarScore >= threshold && d.lumbarScore >= 0.45 * best;
+  const lumbarIndices = levels.flatMap((d, n) => (isLumbar(d) ? [n] : []));
+  const lumbarAreas = lumbarIndices
+    .map((n) => (levels[n] as (typeof levels)[number]).component.pixels.length)
+    .sort((x, y) => x - y);
+  const typicalArea = lumbarAreas[Math.floor(lumbarAreas.length / 2)] ?? 0;
+  // Fragments and false positives are much smaller than a real disc of the same spine.
+  const bigEnough = (d: (typeof levels)[number]): boolean => d.component.pixels.length >= 0.3 * typicalArea;
+  const spine = spineLine(lumbarIndices.map((n) => (levels[n] as (typeof levels)[number]).component.centroid));
+  const onSpine = (d: (typeof levels)[number]): boolean =>
+    !spine || Math.abs(d.component.centroid[0] - spine(d.component.centroid[1])) * maps.pixelSpacing[0] <= 25;
 
-  const lowestLumbar = scored.findIndex((d) => d.lumbarScore >= threshold);
-  let first = 0;
   let possibleTransitional = false;
-  if (lowestLumbar > 0) {
-    // Segments below the lowest disc the heatmap calls lumbar: transitional anatomy, or false positives.
-    possibleTransitional = true;
-    first = lowestLumbar;
-    warnings.push(
-      `${lowestLumbar} disc-like segment(s) below the lowest lumbar disc: possible lumbosacral transitional anatomy`,
-    );
-  } else if (lowestLumbar < 0 && scored.length > 0) {
-    warnings.push('no disc looked lumbar to the keypoint model: levels counted from the lowest disc found');
+  const discs: LocalizedDisc[] = [];
+  const lowest = lumbarIndices[0];
+  const highest = lumbarIndices[lumbarIndices.length - 1];
+  if (lowest === undefined || highest === undefined) {
+    if (levels.length > 0)
+      warnings.push('no disc looked lumbar to the keypoint model: levels counted from the lowest disc found');
+    levels.forEach((d, n) => {
+      if (n < MAX_IVD_LABEL) discs.push(describeDisc(d.component, n + 1, d.lumbarScore, maps));
+    });
+  } else {
+    // Below L5/S1: at most the one segment right under it, if it is disc-sized and on the spine.
+    const below = levels.slice(0, lowest).filter((d) => bigEnough(d) && onSpine(d));
+    const segment = below[below.length - 1];
+    if (segment) {
+      possibleTransitional = true;
+      warnings.push('a disc-like segment below the lowest lumbar disc: possible lumbosacral transitional anatomy');
+      discs.push(describeDisc(segment.component, 0, segment.lumbarScore, maps));
+    }
+    // From L5/S1 up: lumbar discs in order, then the discs above them that are disc-sized and on the spine.
+    let label = 0;
+    levels.slice(lowest).forEach((d, offset) => {
+      const n = lowest + offset;
+      const keep = n <= highest ? isLumbar(d) : bigEnough(d) && onSpine(d);
+      if (!keep) return;
+      label++;
+      if (label <= MAX_IVD_LABEL) discs.push(describeDisc(d.component, label, d.lumbarScore, maps));
+    });
+  }
+  const lumbar = discs.filter((d) => d.ivdLabel >= 1 && d.ivdLabel <= 5).length;
+  if (levels.length > 0 && lumbar < 5) warnings.push(`only ${lumbar} lumbar disc(s) in view`);
+
+  return withVertebrae({ discs, possibleTransitional, warnings }, maps, minVertebra);
+}
+
+function withVertebrae(
+  found: Omit<SliceLocalization, 'vertebrae'>,
+  maps: SliceMaps,
+  minVertebra: number,
+): SliceLocalization {
+  const vertebrae = connectedComponents(maps.width, maps.height, (i) => maps.classes[i] === 2)
+    .filter((c) => c.pixels.length >= minVertebra)
+    .map((component) => describeVertebra(component, found.discs, maps));
+  return { ...found, discs: [...found.discs].sort((a, b) => b.ivdLabel - a.ivdLabel), vertebrae };
+}
+
+/**
+ * Per-level heatmaps: slide the five-level template (L5/S1 … L1/L2) along the discs ordered from the
+ * bottom and keep the placement with the strongest total response, so rudimentary sacral segments
+ * and extra thoracic discs cannot shift the levels.
+ */
+function labelByLevelTemplate(components: readonly Component[], maps: SliceMaps): Omit<SliceLocalization, 'vertebrae'> {
+  const channels = maps.heatmapChannels ?? 1;
+  const warnings: string[] = [];
+  const levels = groupIntoLevels(components, maps.pixelSpacing).sort((a, b) => b.centroid[1] - a.centroid[1]);
+  if (levels.length === 0) return { discs: [], possibleTransitional: false, warnings: ['no disc found'] };
+  const areas = levels.map((c) => c.pixels.length).sort((x, y) => y - x);
+  const typical = areas[Math.min(2, areas.length - 1)] as number;
+  const candidates = levels.filter((c) => c.pixels.length >= 0.25 * typical);
+  const scores = candidates.map((c) =>
+    Array.from({ length: channels }, (_, channel) =>
+      heatmapScore(c, maps.heatmap, maps.width, maps.height, maps.pixelSpacing, channels, channel),
+    ),
+  );
+  let bestOffset = 0;
+  let bestTotal = Number.NEGATIVE_INFINITY;
+  for (let offset = -(channels - 1); offset < candidates.length; offset++) {
+    let total = 0;
+    for (let channel = 0; channel < channels; channel++) {
+      const row = scores[offset + channel];
+      if (row) total += row[channel] as number;
+    }
+    if (total > bestTotal) {
+      bestTotal = total;
+      bestOffset = offset;
+    }
   }
   const discs: LocalizedDisc[] = [];
-  scored.forEach(({ component, lumbarScore }, index) => {
-    const ivdLabel = index < first ? 0 : index - first + 1;
-    if (index < first && index !== first - 1) return; // only the segment right below L5/S1 is reported
-    if (ivdLabel > MAX_IVD_LABEL) return;
-    discs.push(describeDisc(component, ivdLabel, lumbarScore, maps));
+  let possibleTransitional = false;
+  candidates.forEach((component, index) => {
+    const ivdLabel = index - bestOffset + 1;
+    const row = scores[index] as number[];
+    const score = ivdLabel >= 1 && ivdLabel <= channels ? (row[ivdLabel - 1] as number) : Math.max(...row);
+    if (ivdLabel === 0) {
+      // Only a full-sized disc below L5/S1 suggests transitional anatomy; small sacral remnants are normal.
+      if (component.pixels.length < 0.5 * typical) return;
+      possibleTransitional = true;
+      warnings.push('a disc-sized segment below L5/S1: possible lumbosacral transitional anatomy');
+    }
+    if (ivdLabel < 0 || ivdLabel > MAX_IVD_LABEL) return;
+    discs.push(describeDisc(component, ivdLabel, score, maps));
   });
   const lumbar = discs.filter((d) => d.ivdLabel >= 1 && d.ivdLabel <= 5).length;
-  if (scored.length > 0 && lumbar < 5) warnings.push(`only ${lumbar} lumbar disc(s) in view`);
+  if (lumbar < 5) warnings.push(`only ${lumbar} lumbar disc(s) in view`);
+  return { discs, possibleTransitional, warnings };
+}
 
-  const vertebrae = connectedComponents(width, height, (i) => classes[i] === 2)
-    .filter((c) => c.pixels.length >= minVertebra)
-    .map((component) => describeVertebra(component, discs, maps));
-  return { discs: discs.sort((a, b) => b.ivdLabel - a.ivdLabel), vertebrae, possibleTransitional, warnings };
+/** Merges components that lie at the same level (a disc split in pieces): centroids within 8 mm vertically. */
+function groupIntoLevels(components: readonly Component[], spacing: readonly [number, number]): Component[] {
+  const sorted = [...components].sort((a, b) => a.centroid[1] - b.centroid[1]);
+  const groups: Component[][] = [];
+  for (const component of sorted) {
+    const group = groups.find((g) =>
+      g.some(
+        (c) =>
+          Math.abs(c.centroid[1] - component.centroid[1]) * spacing[1] < 8 &&
+          Math.abs(c.centroid[0] - component.centroid[0]) * spacing[0] < 40,
+      ),
+    );
+    if (group) group.push(component);
+    else groups.push([component]);
+  }
+  return groups.map((group) => (group.length === 1 ? (group[0] as Component) : mergeComponents(group)));
+}
+
+function mergeComponents(group: readonly Component[]): Component {
+  const pixels = group.flatMap((c) => c.pixels);
+  const weight = (c: Component): number => c.pixels.length / pixels.length;
+  return {
+    pixels,
+    minX: Math.min(...group.map((c) => c.minX)),
+    maxX: Math.max(...group.map((c) => c.maxX)),
+    minY: Math.min(...group.map((c) => c.minY)),
+    maxY: Math.max(...group.map((c) => c.maxY)),
+    centroid: [
+      group.reduce((s, c) => s + c.centroid[0] * weight(c), 0),
+      group.reduce((s, c) => s + c.centroid[1] * weight(c), 0),
+    ],
+  };
+}
+
+/** x of the spine at height y, by a least-squares line through the lumbar disc centres; undefined with fewer than 2. */
+function spineLine(points: readonly [number, number][]): ((y: number) => number) | undefined {
+  if (points.length < 2) return undefined;
+  const n = points.length;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const syy = points.reduce((s, p) => s + (p[1] - my) ** 2, 0);
+  const sxy = points.reduce((s, p) => s + (p[1] - my) * (p[0] - mx), 0);
+  const slope = syy > 0 ? sxy / syy : 0;
+  return (y) => mx + slope * (y - my);
 }
 
 function heatmapScore(
@@ -124,6 +254,8 @@ function heatmapScore(
   width: number,
   height: number,
   spacing: readonly [number, number],
+  channels: number,
+  channel: number,
 ): number {
   // The keypoint sits on the posterior disc margin: look a few mm around the component's box.
   const marginX = Math.ceil(4 / spacing[0]);
@@ -131,7 +263,7 @@ function heatmapScore(
   let best = 0;
   for (let y = Math.max(0, component.minY - marginY); y <= Math.min(height - 1, component.maxY + marginY); y++) {
     for (let x = Math.max(0, component.minX - marginX); x <= Math.min(width - 1, component.maxX + marginX); x++) {
-      const v = heatmap[x + y * width] as number;
+      const v = heatmap[(x + y * width) * channels + channel] as number;
       if (v > best) best = v;
     }
   }

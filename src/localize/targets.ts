@@ -19,6 +19,8 @@ export interface TargetSample {
 export interface TargetOptions {
   /** Standard deviation of each keypoint's Gaussian peak, in canvas pixels. */
   readonly sigmaPx: number;
+  /** One heatmap channel per lumbar level (so the network names the level), instead of one for all. */
+  readonly perLevel?: boolean;
 }
 
 /** The targets of one sample. */
@@ -60,6 +62,14 @@ function checkSigma(sigmaPx: number): void {
   }
 }
 
+/** Heatmap channels per level: L5/S1 (IVD label 1) in channel 0 … L1/L2 in channel 4. */
+export const LUMBAR_LEVEL_CHANNELS = 5;
+
+/** Heatmap channels of the options: one per lumbar level, or one for all. */
+export function heatmapChannels(options: TargetOptions): number {
+  return options.perLevel ? LUMBAR_LEVEL_CHANNELS : 1;
+}
+
 /** Writes one sample's targets into the given arrays at element offsets (semantic: ×4 channels). */
 function renderInto(
   sample: TargetSample,
@@ -68,7 +78,9 @@ function renderInto(
   semanticAt: number,
   heatmap: Float32Array,
   heatmapAt: number,
+  perLevel: boolean,
 ): { semanticWeight: number; heatmapWeight: number } {
+  const channels = perLevel ? LUMBAR_LEVEL_CHANNELS : 1;
   const size = sample.canvas.size;
   const pixels = size * size;
   if (sample.image.length !== pixels || (sample.semantic && sample.semantic.length !== pixels)) {
@@ -92,7 +104,7 @@ function renderInto(
       const dy = (y - point.y) * (y - point.y);
       for (let x = xFrom; x <= xTo; x++) {
         const v = Math.exp(-((x - point.x) * (x - point.x) + dy) * inv);
-        const at = heatmapAt + y * size + x;
+        const at = heatmapAt + (y * size + x) * channels + (perLevel ? point.ivdLabel - 1 : 0);
         if (v > (heatmap[at] as number)) heatmap[at] = v;
       }
     }
@@ -105,8 +117,8 @@ export function renderTargets(sample: TargetSample, options: TargetOptions): Sam
   checkSigma(options.sigmaPx);
   const pixels = sample.canvas.size * sample.canvas.size;
   const semantic = new Float32Array(pixels * CLASSES);
-  const heatmap = new Float32Array(pixels);
-  const weights = renderInto(sample, options.sigmaPx, semantic, 0, heatmap, 0);
+  const heatmap = new Float32Array(pixels * heatmapChannels(options));
+  const weights = renderInto(sample, options.sigmaPx, semantic, 0, heatmap, 0, options.perLevel === true);
   return { semantic, heatmap, ...weights };
 }
 
@@ -120,7 +132,8 @@ export function toBatch(samples: readonly TargetSample[], options: TargetOptions
   const pixels = size * size;
   const inputs = new Float32Array(n * pixels);
   const semantic = new Float32Array(n * pixels * CLASSES);
-  const heatmap = new Float32Array(n * pixels);
+  const channels = heatmapChannels(options);
+  const heatmap = new Float32Array(n * pixels * channels);
   const semanticWeight = new Float32Array(n);
   const heatmapWeight = new Float32Array(n);
   samples.forEach((sample, k) => {
@@ -128,7 +141,15 @@ export function toBatch(samples: readonly TargetSample[], options: TargetOptions
       throw new SpinegradeError('USAGE', `batch mixes canvas sizes ${size} and ${sample.canvas.size}`);
     }
     inputs.set(sample.image, k * pixels);
-    const weights = renderInto(sample, options.sigmaPx, semantic, k * pixels * CLASSES, heatmap, k * pixels);
+    const weights = renderInto(
+      sample,
+      options.sigmaPx,
+      semantic,
+      k * pixels * CLASSES,
+      heatmap,
+      k * pixels * channels,
+      options.perLevel === true,
+    );
     semanticWeight[k] = weights.semanticWeight;
     heatmapWeight[k] = weights.heatmapWeight;
   });
@@ -138,7 +159,7 @@ export function toBatch(samples: readonly TargetSample[], options: TargetOptions
     targets: {
       semantic: { data: semantic, shape: [n, size, size, CLASSES] },
       semanticWeight: { data: semanticWeight, shape: [n] },
-      heatmap: { data: heatmap, shape: [n, size, size, 1] },
+      heatmap: { data: heatmap, shape: [n, size, size, channels] },
       heatmapWeight: { data: heatmapWeight, shape: [n] },
     },
   };

@@ -116,7 +116,7 @@ export async function trainLocalizer(
       const chunk = order.slice(start, start + batchSize);
       if (chunk.length < 2) break; // batch statistics need two samples
       const augmented = chunk.map((s) => augmentSample(s, random));
-      yield toBatch(augmented, { sigmaPx: config.heatmapSigmaPx });
+      yield toBatch(augmented, { sigmaPx: config.heatmapSigmaPx, perLevel: (config.heatmapChannels ?? 1) > 1 });
     }
   };
   let last: LocalizerScores | undefined;

@@ -13,7 +13,7 @@ const SPIDER = join(REPO_ROOT, '..', 'shared', 'data', 'spider');
 test('predict writes one line per series and one fused line per patient, following the contract', async (t) => {
   const folder = await tempFolder(t);
   const out = join(folder, 'p.jsonl');
-  const run = runCli(['predict', MINI, '--out', out, '--cross-validate', '3']);
+  const run = runCli(['predict', MINI, '--out', out, '--cross-validate', '3', '--localizer', 'none']);
   assert.equal(run.status, 0, run.stderr);
   const lines = (await readFile(out, 'utf8'))
     .trim()
@@ -37,11 +37,20 @@ test('predict with the bundled model warns that SPIDER training patients are in-
   assert.match(run.stderr, /warning: 3 of 3 patients were in the model's training data/);
 });
 
-test('predict refuses --masks-out with a model that does not segment, writing nothing', async (t) => {
+test('predict refuses --masks-out without a localiser, writing nothing', async (t) => {
   const folder = await tempFolder(t);
-  const run = runCli(['predict', MINI, '--out', join(folder, 'p.jsonl'), '--masks-out', join(folder, 'masks')]);
+  const run = runCli([
+    'predict',
+    MINI,
+    '--out',
+    join(folder, 'p.jsonl'),
+    '--masks-out',
+    join(folder, 'masks'),
+    '--localizer',
+    'none',
+  ]);
   assert.equal(run.status, EXIT_CODES.USAGE);
-  assert.match(run.stderr, /--masks-out needs a model that segments/);
+  assert.match(run.stderr, /--masks-out needs a localiser/);
   assert.equal(existsSync(join(folder, 'p.jsonl')), false);
 });
 
@@ -86,7 +95,10 @@ test('evaluate on the real SPIDER training data gives the prior kappa 0, matchin
 }, async (t) => {
   const folder = await tempFolder(t);
   const predictions = join(folder, 'p.jsonl');
-  assert.equal(runCli(['predict', SPIDER, '--out', predictions, '--cross-validate', '5']).status, 0);
+  assert.equal(
+    runCli(['predict', SPIDER, '--out', predictions, '--cross-validate', '5', '--localizer', 'none']).status,
+    0,
+  );
   const run = runCli([
     'evaluate',
     SPIDER,

@@ -114,3 +114,41 @@ test('a short field of view with three discs warns that lumbar discs are missing
   );
   assert.match(result.warnings.join(' '), /only 3 lumbar disc/);
 });
+
+/** Per-level heatmaps (channel 0 = L5/S1 … 4 = L1/L2) with peaks behind the given disc centres, bottom first. */
+function perLevelMaps(discCenters: number[], levelCenters: number[]): SliceMaps {
+  const base = spine(discCenters, []);
+  const heatmap = new Float32Array(W * H * 5);
+  levelCenters.forEach((cy, channel) => {
+    for (let y = cy - 4; y <= cy + 4; y++) {
+      for (let x = 66; x <= 74; x++)
+        heatmap[(x + y * W) * 5 + channel] = Math.exp(-((x - 70) ** 2 + (y - cy) ** 2) / 8);
+    }
+  });
+  return { ...base, heatmap, heatmapChannels: 5 };
+}
+
+test('per-level heatmaps place L5/S1 by the strongest template fit, above small sacral remnants', () => {
+  // Seven disc-like segments; the per-level heatmaps put L5/S1 at y = 145 and L1/L2 at y = 45.
+  const maps = perLevelMaps([20, 45, 70, 95, 120, 145, 170], [145, 120, 95, 70, 45]);
+  // Shrink the lowest segment to a sacral remnant.
+  for (let n = 0; n < maps.classes.length; n++) {
+    const y = Math.floor(n / W);
+    const x = n % W;
+    if (y >= 166 && y <= 174 && maps.classes[n] === 1 && Math.abs(x - 50) > 6) maps.classes[n] = 2;
+  }
+  const result = localizeFromMaps(maps);
+  const levelAt = (y: number): string | undefined => result.discs.find((d) => Math.abs(d.center[1] - y) < 3)?.level;
+  assert.equal(levelAt(145), 'L5/S1');
+  assert.equal(levelAt(45), 'L1/L2');
+  assert.equal(levelAt(20), 'T12/L1');
+  assert.equal(levelAt(170), undefined, 'a small remnant below L5/S1 is not a disc level');
+  assert.equal(result.possibleTransitional, false);
+});
+
+test('per-level heatmaps flag a full-sized disc below L5/S1 as possible transitional anatomy', () => {
+  const result = localizeFromMaps(perLevelMaps([45, 70, 95, 120, 145, 170], [145, 120, 95, 70, 45]));
+  assert.equal(result.discs.find((d) => Math.abs(d.center[1] - 170) < 3)?.ivdLabel, 0);
+  assert.equal(result.discs.find((d) => Math.abs(d.center[1] - 145) < 3)?.level, 'L5/S1');
+  assert.equal(result.possibleTransitional, true);
+});

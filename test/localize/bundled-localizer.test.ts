@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadSingleVolume } from '../../src/io/load.js';
+import { readPicture } from '../../src/io/png.js';
+import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
+import { distanceToPolygon } from '../../src/metrics/index.js';
+import { DEFAULT_LOCALIZER_DIR } from '../../src/models/store.js';
+import { extractSagittalSlice, midSagittalIndex } from '../../src/volume/orientation.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+const SLICES = join(REPO_ROOT, 'test/fixtures/localizer-slices');
+
+test('the bundled localiser labels the five lumbar discs of held-out real T2 slices in order, at their keypoints', async () => {
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const rows = (await readFile(join(SLICES, 'keypoints.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
+  const bySeries = new Map<string, { ivdLabel: number; x: number; y: number; spacing: number }[]>();
+  for (const row of rows) {
+    const [series, ivd, x, y, spacing] = row.split(',');
+    bySeries.set(series!, [
+      ...(bySeries.get(series!) ?? []),
+      { ivdLabel: Number(ivd), x: Number(x), y: Number(y), spacing: Number(spacing) },
+    ]);
+  }
+  assert.ok(bySeries.size >= 3);
+  for (const [series, keypoints] of bySeries) {
+    const spacing = keypoints[0]!.spacing;
+    const image = await readPicture(join(SLICES, `${series}.png`), { pixelSpacing: [spacing, spacing] });
+    const slice = extractSagittalSlice(image, 0);
+    const [result] = localizeImages(localizer, [slice]);
+    const lumbar = result!.discs
+      .filter((d) => d.ivdLabel >= 1 && d.ivdLabel <= 5)
+      .sort((a, b) => a.ivdLabel - b.ivdLabel);
+    assert.deepEqual(
+      lumbar.map((d) => d.level),
+      ['L5/S1', 'L4/L5', 'L3/L4', 'L2/L3', 'L1/L2'],
+      series,
+    );
+    // In order from the sacrum upward: each level sits above the one below it.
+    for (let n = 1; n < lumbar.length; n++) assert.ok(lumbar[n]!.center[1] < lumbar[n - 1]!.center[1], series);
+    for (const k of keypoints) {
+      const disc = lumbar.find((d) => d.ivdLabel === k.ivdLabel)!;
+      const distance = distanceToPolygon([k.x, k.y], disc.outline, [spacing, spacing]);
+      assert.ok(distance <= 3, `${series} ${disc.level}: keypoint ${distance.toFixed(1)} mm from the outline`);
+    }
+  }
+});
+
+test('the bundled localiser finds the lumbar discs of the example DICOM study on its mid-sagittal slice', async () => {
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
+  const slice = extractSagittalSlice(volume, midSagittalIndex(volume));
+  const [result] = localizeImages(localizer, [slice]);
+  const levels = result!.discs.map((d) => d.level);
+  for (const level of ['L5/S1', 'L4/L5', 'L3/L4', 'L2/L3', 'L1/L2'])
+    assert.ok(levels.includes(level), `${level} in ${levels.join(', ')}`);
+  const l5 = result!.discs.find((d) => d.level === 'L5/S1')!;
+  const l1 = result!.discs.find((d) => d.level === 'L1/L2')!;
+  assert.ok(l5.center[1] > l1.center[1], 'L5/S1 lies below L1/L2');
+});
+
+test('the bundled localiser ships with its model card', () => {
+  assert.ok(existsSync(join(DEFAULT_LOCALIZER_DIR, 'MODEL_CARD.md')));
+  assert.ok(existsSync(join(DEFAULT_LOCALIZER_DIR, 'weights.bin')));
+});
