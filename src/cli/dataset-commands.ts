@@ -16,7 +16,7 @@ import { writeGreyPng } from '../io/png.js';
 import { type Localizer, loadLocalizer, localizeImages, semanticMaskValues } from '../localize/localizer.js';
 import { DEFAULT_LOCALIZER_CONFIG } from '../localize/model.js';
 import { restrictToPatients, writeLocalizerCard } from '../localize/report.js';
-import { trainLocalizer } from '../localize/train.js';
+import { LOCALIZER_NOTES, trainLocalizer } from '../localize/train.js';
 import { writeModelCard } from '../models/card.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../models/store.js';
 import { saveModel } from '../models/tf/io.js';
@@ -209,6 +209,15 @@ function datasetName(dataset: SpineDataset): string {
     : `own data at ${dataset.root}`;
 }
 
+function heatmapChannelsOption(text: string | undefined): 1 | 5 {
+  if (text === undefined) return DEFAULT_LOCALIZER_CONFIG.heatmapChannels;
+  if (text === '1' || text === '5') return Number(text) as 1 | 5;
+  throw new SpinegradeError(
+    'USAGE',
+    `--heatmap-channels must be 1 (any lumbar disc) or 5 (one per level), got "${text}"`,
+  );
+}
+
 /** `train localizer`: trains the disc localiser on all patients but one held-out fold, which gives its figures. */
 export async function runTrainLocalizer(
   datasetDir: string,
@@ -224,6 +233,7 @@ export async function runTrainLocalizer(
     spacingMm?: string;
     baseFilters?: string;
     depth?: string;
+    heatmapChannels?: string;
     resamples?: string;
   },
   progress: Progress,
@@ -248,6 +258,7 @@ export async function runTrainLocalizer(
     spacingMm,
     baseFilters: positiveInteger(options.baseFilters, '--base-filters', DEFAULT_LOCALIZER_CONFIG.baseFilters),
     depth: positiveInteger(options.depth, '--depth', DEFAULT_LOCALIZER_CONFIG.depth),
+    heatmapChannels: heatmapChannelsOption(options.heatmapChannels),
     seed,
   };
   const { result, scores, config } = await trainLocalizer(dataset, {
@@ -271,7 +282,11 @@ export async function runTrainLocalizer(
     localizerConfig.depth === DEFAULT_LOCALIZER_CONFIG.depth
       ? ''
       : ` --canvas ${localizerConfig.size} --spacing-mm ${localizerConfig.spacingMm} --base-filters ${localizerConfig.baseFilters} --depth ${localizerConfig.depth}`;
-  const command = `spinegrade train localizer --data ${datasetDir} --out ${out} --epochs ${epochs} --folds ${folds} --fold ${foldIndex + 1} --seed ${seed} --workers ${workers}${sizeOptions}`;
+  const channelOption =
+    localizerConfig.heatmapChannels === DEFAULT_LOCALIZER_CONFIG.heatmapChannels
+      ? ''
+      : ` --heatmap-channels ${localizerConfig.heatmapChannels}`;
+  const command = `spinegrade train localizer --data ${datasetDir} --out ${out} --epochs ${epochs} --folds ${folds} --fold ${foldIndex + 1} --seed ${seed} --workers ${workers}${sizeOptions}${channelOption}`;
   await mkdir(out, { recursive: true });
   await saveModel(result.model, out, {
     localizerConfig: config,
@@ -293,6 +308,7 @@ export async function runTrainLocalizer(
       seconds,
       history: result.history,
       config: { ...config },
+      notes: LOCALIZER_NOTES,
     },
     positiveInteger(options.resamples, '--resamples', 2000),
   );

@@ -26,7 +26,7 @@ Usage:
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
-                             [--canvas PX --spacing-mm MM --base-filters F --depth D]
+                             [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
       Train the disc localiser (U-Net, TensorFlow.js on WebAssembly) on all but fold i of K,
       validating on fold i (early stopping and the reported figures).
 
@@ -257,6 +257,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     'spacing-mm',
     'base-filters',
     'depth',
+    'heatmap-channels',
     'resamples',
   ]);
   if (!parsed) return printUsage();
@@ -272,6 +273,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     spacingMm: 'spacing-mm',
     baseFilters: 'base-filters',
     depth: 'depth',
+    heatmapChannels: 'heatmap-channels',
     resamples: 'resamples',
   } as const;
   const options = pickStrings(values, names);

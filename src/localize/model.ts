@@ -30,7 +30,7 @@ export const DEFAULT_LOCALIZER_CONFIG: LocalizerConfig = {
   baseFilters: 8,
   depth: 4,
   heatmapSigmaPx: 2,
-  heatmapChannels: 5,
+  heatmapChannels: 1,
   seed: 1,
 };
 

@@ -65,6 +65,8 @@ export interface PostprocessOptions {
   minVertebraAreaMm2?: number;
   /** Heatmap value that marks a disc as lumbar (default 0.3). */
   lumbarThreshold?: number;
+  /** …and at least this fraction of the slice's strongest disc response (default 0.6). */
+  lumbarRelative?: number;
 }
 
 /** Discs are labelled up to T7/T8; anything higher is outside a lumbar study's concern. */
@@ -93,7 +95,8 @@ export function localizeFromMaps(maps: SliceMaps, options: PostprocessOptions = 
   levels.sort((a, b) => b.component.centroid[1] - a.component.centroid[1]);
   const best = levels.reduce((m, d) => Math.max(m, d.lumbarScore), 0);
   // Lumbar: clearly on the heatmap (relative to the slice's best disc, so a dim image still works).
-  const isLumbar = (d: { lumbarScore: number }): boolean => d.lumbarScore >= threshold && d.lumbarScore >= 0.45 * best;
+  const isLumbar = (d: { lumbarScore: number }): boolean =>
+    d.lumbarScore >= threshold && d.lumbarScore >= (options.lumbarRelative ?? 0.6) * best;
   const lumbarIndices = levels.flatMap((d, n) => (isLumbar(d) ? [n] : []));
   const lumbarAreas = lumbarIndices
     .map((n) => (levels[n] as (typeof levels)[number]).component.pixels.length)

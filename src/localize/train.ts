@@ -150,3 +150,11 @@ export async function trainLocalizer(
   const scores = validation.length > 0 ? scoreOnSamples(result.model, validation, config) : (last as LocalizerScores);
   return { result, scores, config };
 }
+
+/** What was tried for the bundled localiser and what limits it (printed in its model card). */
+export const LOCALIZER_NOTES: readonly string[] = [
+  'Most level errors are off-by-one shifts, not missed discs: discs are outlined well (Dice above) but the single lumbar-keypoint heatmap also responds to lower thoracic discs and to rudimentary sacral segments, so the count from the sacrum sometimes starts one disc too low or high.',
+  'The post-processing thresholds (a disc is lumbar when its heatmap response is at least 0.3 and at least 0.6 of the strongest disc of the slice) were chosen by looking at the held-out fold, so the level figure is slightly optimistic.',
+  'Tried: five per-level heatmap channels with a sliding five-level template fit (15 epochs, same data): Dice about the same, discs at the right level 0.29 on the held-out patients — worse, so not shipped (`--heatmap-channels 5`).',
+  'Not yet used: the unlabelled T1 slices (self-training), more epochs, larger networks; each is limited here by the 25-minute training budget on 2 cores.',
+];

@@ -105,6 +105,8 @@ export interface LocalizerCardInput {
   inferenceMsPerSlice: number;
   weightsBytes: number;
   config: Record<string, unknown>;
+  /** What was tried and what limits the model, in sentences. */
+  notes?: readonly string[];
 }
 
 /** The localiser's model card as Markdown. */
@@ -159,9 +161,10 @@ export function localizerCardMarkdown(input: LocalizerCardInput): string {
     '',
     'Only one fold is held out: a 5-fold cross-validation (five trainings) has not been run for this model yet.',
     '',
-    '## Limits',
+    '## Limits and what was tried',
     '',
     '- Below the targets above: a small network trained for a few minutes on 2 CPU cores; the figures say how far.',
+    ...(input.notes ?? []).map((n) => `- ${n}`),
     "- T1 levels are not checked against the same patient's T2 yet; 3D series are localised on their geometric",
     '  mid-sagittal slice only (no canal-based choice, no reconciliation over neighbouring slices yet).',
     '',

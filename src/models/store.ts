@@ -1,16 +1,16 @@
 /** Models are data under `models/<name>/`: `model.json` (architecture, weights or statistics) and a model card. */
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SpinegradeError } from '../errors.js';
 import type { ClassPriorModel } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { packageRoot } from '../util/package.js';
 
 /** Every model kind spinegrade can load. */
 export type SpinegradeModel = ClassPriorModel;
 
 /** The folder of the models bundled with the package. */
-export const BUNDLED_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
+export const BUNDLED_MODELS_DIR = join(packageRoot(), 'models');
 
 /** The default model: the best bundled one (the class-prior baseline until learned models land). */
 export const DEFAULT_MODEL_DIR = join(BUNDLED_MODELS_DIR, 'prior');

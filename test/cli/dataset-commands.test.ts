@@ -54,7 +54,7 @@ test('predict refuses --masks-out without a localiser, writing nothing', async (
   assert.equal(existsSync(join(folder, 'p.jsonl')), false);
 });
 
-test('evaluate scores a predictions file and writes every figure as JSON', async (t) => {
+test('evaluate scores a predictions file of the bundled localiser and writes every figure as JSON', async (t) => {
   const folder = await tempFolder(t);
   const predictions = join(folder, 'p.jsonl');
   assert.equal(runCli(['predict', MINI, '--out', predictions, '--cross-validate', '3']).status, 0);
@@ -73,7 +73,9 @@ test('evaluate scores a predictions file and writes every figure as JSON', async
   assert.match(run.stdout, /readers inter 0\.6 · readers intra 0\.8 · SpineNet external 0\.68/);
   const json = JSON.parse(await readFile(join(folder, 'e.json'), 'utf8'));
   assert.equal(json.evaluation.pfirrmannFused.discs, 15);
-  assert.equal(json.evaluation.localisation.found, 0);
+  // The bundled localiser outlined discs: some T2 keypoints of the mini dataset are found at their level.
+  assert.ok(json.evaluation.localisation.found > 0);
+  assert.ok(json.evaluation.localisation.keypoints === 15);
 });
 
 test('evaluate names the line of a malformed predictions file', async (t) => {
