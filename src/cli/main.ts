@@ -187,7 +187,7 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
   });
   const { text } = await runEvaluate(
     dataset,
-    { ...planOptions(values), ...extra },
+    { ...planOptions(values), ...extra, heldOutOnly: values['held-out-only'] === true },
     terminalProgress('predicting', process.stderr, values.quiet === true),
   );
   process.stdout.write(`${text}\n`);

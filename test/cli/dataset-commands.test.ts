@@ -136,3 +136,19 @@ test('evaluate on the real SPIDER training data gives the prior kappa 0, matchin
     Math.abs(fused.rows.find((r: { measure: string }) => r.measure === 'kappa (linear)').estimate.value) < 0.02,
   );
 });
+
+test('evaluate --held-out-only keeps to the patients the bundled localiser never saw in training', async (t) => {
+  const folder = await tempFolder(t);
+  const trained = JSON.parse(await readFile(join(REPO_ROOT, 'models/localizer/model.json'), 'utf8')).userDefinedMetadata
+    .trainedOn.patients as string[];
+  const real = runCli(['evaluate', MINI, '--held-out-only', '--resamples', '50', '--json', join(folder, 'e.json')]);
+  const miniPatients = ['1', '5', '7'];
+  const heldOut = miniPatients.filter((p) => !trained.includes(p));
+  if (heldOut.length === 0) {
+    assert.equal(real.status, EXIT_CODES.NO_IMAGES);
+    assert.match(real.stderr, /every patient was in the localiser training data/);
+  } else {
+    assert.equal(real.status, 0, real.stderr);
+    assert.match(real.stdout, new RegExp(`: ${heldOut.length} patients,`));
+  }
+});
