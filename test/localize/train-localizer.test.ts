@@ -10,6 +10,22 @@ import { tempFolder } from '../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 
+/** A localiser small enough to train in seconds: a 64×64 canvas at 5 mm, 4 base filters, depth 2. */
+const TINY = [
+  '--workers',
+  '1',
+  '--folds',
+  '3',
+  '--canvas',
+  '64',
+  '--spacing-mm',
+  '5',
+  '--base-filters',
+  '4',
+  '--depth',
+  '2',
+];
+
 test('train localizer runs end to end on a tiny dataset: model, metadata, card, and a loadable localiser', async (t) => {
   const folder = await tempFolder(t);
   const out = join(folder, 'localizer');
@@ -22,20 +38,9 @@ test('train localizer runs end to end on a tiny dataset: model, metadata, card, 
     out,
     '--epochs',
     '2',
-    '--workers',
-    '1',
-    '--folds',
-    '3',
     '--fold',
     '1',
-    '--canvas',
-    '64',
-    '--spacing-mm',
-    '5',
-    '--base-filters',
-    '4',
-    '--depth',
-    '2',
+    ...TINY,
     '--resamples',
     '50',
   ]);
@@ -57,30 +62,7 @@ test('predict with a localiser writes masks for the reference slices, in SPIDER 
   const folder = await tempFolder(t);
   const out = join(folder, 'localizer');
   assert.equal(
-    runCli([
-      'train',
-      'localizer',
-      '--data',
-      MINI,
-      '--out',
-      out,
-      '--epochs',
-      '1',
-      '--workers',
-      '1',
-      '--folds',
-      '3',
-      '--canvas',
-      '64',
-      '--spacing-mm',
-      '5',
-      '--base-filters',
-      '4',
-      '--depth',
-      '2',
-      '--resamples',
-      '20',
-    ]).status,
+    runCli(['train', 'localizer', '--data', MINI, '--out', out, '--epochs', '1', ...TINY, '--resamples', '20']).status,
     0,
   );
   const masks = join(folder, 'masks');
