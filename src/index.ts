@@ -33,6 +33,14 @@ export {
   SAGITTAL_DISPLAY_DIRECTION,
   writeGreyPng,
 } from './io/png.js';
+export { type ImageLocalization, type Localizer, loadLocalizer, localizeImages } from './localize/localizer.js';
+export {
+  type LocalizedDisc,
+  type LocalizedVertebra,
+  localizeFromMaps,
+  type SliceLocalization,
+} from './localize/postprocess.js';
+export { localizeVolume, type PhysicalDisc, type VolumeLocalization } from './localize/volume.js';
 export * from './metrics/index.js';
 export { DEFAULT_MODEL_DIR, readModel, type SpinegradeModel, writeModel } from './models/store.js';
 export * from './report/predictions.js';

@@ -165,8 +165,8 @@ export function localizerCardMarkdown(input: LocalizerCardInput): string {
     '',
     '- Below the targets above: a small network trained for a few minutes on 2 CPU cores; the figures say how far.',
     ...(input.notes ?? []).map((n) => `- ${n}`),
-    "- T1 levels are not checked against the same patient's T2 yet; 3D series are localised on their geometric",
-    '  mid-sagittal slice only (no canal-based choice, no reconciliation over neighbouring slices yet).',
+    "- T1 levels are not checked against the same patient's T2 yet; a 3D series is localised on the central slice",
+    '  with the most spinal canal (`localizeVolume`), without reconciling levels over neighbouring slices yet.',
     '',
   ].join('\n');
 }

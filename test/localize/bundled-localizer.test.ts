@@ -69,3 +69,19 @@ test('the bundled localiser ships with its model card', () => {
   assert.ok(existsSync(join(DEFAULT_LOCALIZER_DIR, 'MODEL_CARD.md')));
   assert.ok(existsSync(join(DEFAULT_LOCALIZER_DIR, 'weights.bin')));
 });
+
+test('a 3D series is localised on the central slice with the most spinal canal, with discs in patient millimetres', async () => {
+  const { localizeVolume } = await import('../../src/localize/volume.js');
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
+  const result = localizeVolume(localizer, volume);
+  const candidates = Object.keys(result.canalPixels).map(Number);
+  assert.deepEqual(candidates, [2, 3, 4, 5, 6, 7, 8]);
+  const most = Math.max(...Object.values(result.canalPixels));
+  assert.equal(result.canalPixels[result.sliceIndex], most);
+  const l5 = result.discs.find((d) => d.level === 'L5/S1')!;
+  const l1 = result.discs.find((d) => d.level === 'L1/L2')!;
+  // LPS: +z is superior, so L1/L2 lies higher than L5/S1; both sit in the chosen slice's plane.
+  assert.ok(l1.centerMm[2] > l5.centerMm[2] + 60, `${l1.centerMm[2]} vs ${l5.centerMm[2]}`);
+  assert.ok(Math.abs(l1.centerMm[0] - l5.centerMm[0]) < 1e-6);
+});
