@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { restrictToPatients } from '../datasets/common.js';
 import { readDataset } from '../datasets/index.js';
 import { patientFolds } from '../datasets/splits.js';
 import type { MaskSliceRecord, SpineDataset } from '../datasets/types.js';
@@ -13,9 +14,14 @@ import { formatEvaluation } from '../evaluation/table.js';
 import { fitClassPrior } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeGreyPng } from '../io/png.js';
-import { type Localizer, loadLocalizer, localizeImages, semanticMaskValues } from '../localize/localizer.js';
+import {
+  type Localizer,
+  loadLocalizer,
+  localizerTrainingPatients,
+  predictSemanticMask,
+} from '../localize/localizer.js';
 import { DEFAULT_LOCALIZER_CONFIG } from '../localize/model.js';
-import { restrictToPatients, writeLocalizerCard } from '../localize/report.js';
+import { writeLocalizerCard } from '../localize/report.js';
 import { LOCALIZER_NOTES, trainLocalizer } from '../localize/train.js';
 import { writeModelCard } from '../models/card.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../models/store.js';
@@ -98,8 +104,7 @@ async function writePredictedMasks(dataset: SpineDataset, localizer: Localizer, 
   await mkdir(folder, { recursive: true });
   for (const slice of dataset.maskSlices) {
     const image = await slice.loadImage();
-    const [result] = localizeImages(localizer, [image]);
-    await writeGreyPng(join(folder, slice.id), semanticMaskValues(result!.classes), image.width, image.height, {
+    await writeGreyPng(join(folder, slice.id), predictSemanticMask(localizer, image), image.width, image.height, {
       overwrite: true,
     });
   }
@@ -122,42 +127,46 @@ export async function runEvaluate(
   },
   progress: Progress,
 ): Promise<{ text: string; evaluation: Evaluation }> {
+  if (options.predictions !== undefined && (options.model !== undefined || options.crossValidate !== undefined)) {
+    throw new SpinegradeError(
+      'USAGE',
+      '--predictions scores an existing file: it excludes --model and --cross-validate',
+    );
+  }
+  const plan = options.predictions === undefined ? await planFromOptions(options) : undefined;
+  const localizer = plan
+    ? plan.localizer
+    : options.heldOutOnly
+      ? await localizerFromOptions(options.localizer)
+      : undefined;
   let dataset = await readDataset(datasetDir);
   if (options.heldOutOnly) {
-    const localizer = await localizerFromOptions(options.localizer);
-    const seen = new Set((localizer?.metadata.trainedOn as { patients?: string[] } | undefined)?.patients ?? []);
+    const seen = new Set(localizerTrainingPatients(localizer));
     dataset = restrictToPatients(dataset, new Set(dataset.patients.filter((p) => !seen.has(p))));
-    if (dataset.patients.length === 0)
+    if (dataset.patients.length === 0) {
       throw new SpinegradeError('NO_IMAGES', 'every patient was in the localiser training data', datasetDir);
+    }
   }
   let lines: PredictionLine[];
   let description: string;
   let warning = '';
-  let predictMask: ((slice: MaskSliceRecord) => Promise<Uint8Array>) | undefined;
-  if (options.predictions !== undefined) {
-    if (options.model !== undefined || options.crossValidate !== undefined) {
-      throw new SpinegradeError(
-        'USAGE',
-        '--predictions scores an existing file: it excludes --model and --cross-validate',
-      );
-    }
-    lines = await readPredictions(options.predictions);
+  if (plan === undefined) {
+    lines = await readPredictions(options.predictions as string);
     description = `predictions from ${options.predictions}`;
   } else {
-    const plan = await planFromOptions(options);
-    const localizer = plan.localizer;
-    if (localizer)
-      predictMask = async (slice) =>
-        semanticMaskValues(localizeImages(localizer, [await slice.loadImage()])[0]!.classes);
     const predictions = await predictWithProgress(dataset, plan, progress);
     lines = predictions.lines;
     description = predictions.description;
     warning = inSampleWarning(predictions, dataset);
   }
+  const predictMask =
+    plan?.localizer && options.masks === undefined
+      ? async (slice: MaskSliceRecord) => predictSemanticMask(localizer as Localizer, await slice.loadImage())
+      : undefined;
   const evaluation = await evaluatePredictions(dataset, lines, {
     resamples: positiveInteger(options.resamples, '--resamples', 2000),
     ...(options.masks !== undefined ? { masksDir: options.masks } : {}),
-    ...(predictMask && options.masks === undefined ? { predictMask } : {}),
+    ...(predictMask ? { predictMask } : {}),
   });
   const header = [
     `spinegrade evaluate: ${dataset.root} (${dataset.layout}): ${dataset.patients.length} patients, ${dataset.series.length} series, ${dataset.discs.length} graded discs`,

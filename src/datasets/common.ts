@@ -202,3 +202,14 @@ export function midSagittalImage(volume: Volume): Image2D {
   const slice = extractSagittalSlice(volume, midSagittalIndex(volume));
   return { pixels: slice.pixels, width: slice.width, height: slice.height, pixelSpacing: slice.pixelSpacing };
 }
+
+/** The dataset restricted to some patients. */
+export function restrictToPatients(dataset: SpineDataset, patients: ReadonlySet<string>): SpineDataset {
+  return {
+    ...dataset,
+    patients: dataset.patients.filter((p) => patients.has(p)),
+    series: dataset.series.filter((s) => patients.has(s.patient)),
+    discs: dataset.discs.filter((d) => patients.has(d.patient)),
+    maskSlices: dataset.maskSlices.filter((m) => patients.has(m.patient)),
+  };
+}

@@ -41,6 +41,11 @@ export function levelOfIvdLabel(ivdLabel: number): string {
   return `${above}/${below}`;
 }
 
+/** The vertebra right above a disc, e.g. IVD label 1 (L5/S1) → `L5`; undefined past the list. */
+export function vertebraAboveDisc(ivdLabel: number): string | undefined {
+  return VERTEBRAE_FROM_BOTTOM[ivdLabel];
+}
+
 /** The SPIDER IVD label of a level name, e.g. `L4/L5` → 2; undefined for a name that is no disc level. */
 export function ivdLabelOfLevel(level: string): number | undefined {
   const normalized = level.trim().toUpperCase().replace(/[-\s]/g, '/');

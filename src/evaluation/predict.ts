@@ -2,7 +2,7 @@
 import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { type Localizer, localizeImages } from '../localize/localizer.js';
+import { type Localizer, localizeImages, localizerTrainingPatients } from '../localize/localizer.js';
 import type { SpinegradeModel } from '../models/store.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
 
@@ -74,9 +74,7 @@ export async function predictDataset(
   let done = 0;
   const total = dataset.series.length;
   const tick = (): void => onProgress?.(++done, total);
-  const localizerPatients = new Set(
-    (plan.localizer?.metadata.trainedOn as { patients?: string[] } | undefined)?.patients ?? [],
-  );
+  const localizerPatients = new Set(localizerTrainingPatients(plan.localizer));
   const localizerNote = plan.localizer
     ? `; discs localised by ${plan.localizer.dir}`
     : '; no localiser (no disc geometry)';

@@ -90,6 +90,16 @@ export function localizeImages(
   });
 }
 
+/** The localiser's semantic mask of one image, in SPIDER's values (0 / 29 / 76 / 150). */
+export function predictSemanticMask(localizer: Localizer, image: Image2D): Uint8Array {
+  return semanticMaskValues((localizeImages(localizer, [image])[0] as ImageLocalization).classes);
+}
+
+/** The patients a localiser was trained on (from its metadata; empty when unknown). */
+export function localizerTrainingPatients(localizer: Localizer | undefined): string[] {
+  return (localizer?.metadata.trainedOn as { patients?: string[] } | undefined)?.patients ?? [];
+}
+
 /** A semantic mask in SPIDER's values (0 / 29 disc / 76 vertebra / 150 canal) from a localiser's class map. */
 export function semanticMaskValues(classes: Uint8Array): Uint8Array {
   const values = [0, 29, 76, 150];

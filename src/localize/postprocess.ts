@@ -4,7 +4,7 @@
  * heatmap (trained on lumbar discs only) says which discs are lumbar; a disc below the lowest lumbar
  * one is reported as a possible transitional segment (IVD label 0, `S1/S2`), not used to shift levels.
  */
-import { levelOfIvdLabel } from '../datasets/levels.js';
+import { levelOfIvdLabel, vertebraAboveDisc } from '../datasets/levels.js';
 import { type Component, connectedComponents, principalAxis, simplifyPolygon, traceOutline } from './components.js';
 
 /** Per-pixel maps of one slice, on the slice's own pixel grid. */
@@ -71,8 +71,6 @@ export interface PostprocessOptions {
 
 /** Discs are labelled up to T7/T8; anything higher is outside a lumbar study's concern. */
 const MAX_IVD_LABEL = 10;
-
-const VERTEBRAE_FROM_BOTTOM = ['S1', 'L5', 'L4', 'L3', 'L2', 'L1', 'T12', 'T11', 'T10', 'T9', 'T8'];
 
 /** Labels discs and vertebrae on one slice from its class map and keypoint heatmap. */
 export function localizeFromMaps(maps: SliceMaps, options: PostprocessOptions = {}): SliceLocalization {
@@ -306,7 +304,7 @@ function describeVertebra(component: Component, discs: readonly LocalizedDisc[],
   // The vertebra sits between the disc below it (larger y) and the one above; S1 lies below L5/S1.
   const below = discs.filter((d) => d.ivdLabel >= 1 && d.center[1] > cy).sort((a, b) => a.center[1] - b.center[1])[0];
   let level: string | undefined;
-  if (below) level = VERTEBRAE_FROM_BOTTOM[below.ivdLabel];
+  if (below) level = vertebraAboveDisc(below.ivdLabel);
   else {
     const l5s1 = discs.find((d) => d.ivdLabel === 1);
     if (l5s1 && l5s1.center[1] < cy) level = 'S1';

@@ -1,24 +1,14 @@
 /** The figures and model card of a trained localiser, measured on the patients it never saw. */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { restrictToPatients } from '../datasets/common.js';
 import type { SpineDataset } from '../datasets/types.js';
 import { predictDataset } from '../evaluation/predict.js';
 import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { fitClassPrior } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type LocalizerCardInput, localizerCardMarkdown } from '../models/card.js';
-import { type Localizer, localizeImages, semanticMaskValues } from './localizer.js';
-
-/** The dataset restricted to some patients. */
-export function restrictToPatients(dataset: SpineDataset, patients: ReadonlySet<string>): SpineDataset {
-  return {
-    ...dataset,
-    patients: dataset.patients.filter((p) => patients.has(p)),
-    series: dataset.series.filter((s) => patients.has(s.patient)),
-    discs: dataset.discs.filter((d) => patients.has(d.patient)),
-    maskSlices: dataset.maskSlices.filter((m) => patients.has(m.patient)),
-  };
-}
+import { type Localizer, localizeImages, predictSemanticMask } from './localizer.js';
 
 /** Localisation and Dice figures of a localiser on the held-out patients (grades from a prior fitted on the rest). */
 export async function evaluateLocalizerHeldOut(
@@ -33,7 +23,7 @@ export async function evaluateLocalizerHeldOut(
   const predictions = await predictDataset(heldOut, { mode: 'model', model: prior, localizer });
   return evaluatePredictions(heldOut, predictions.lines, {
     resamples,
-    predictMask: async (slice) => semanticMaskValues(localizeImages(localizer, [await slice.loadImage()])[0]!.classes),
+    predictMask: async (slice) => predictSemanticMask(localizer, await slice.loadImage()),
   });
 }
 
