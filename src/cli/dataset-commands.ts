@@ -17,15 +17,16 @@ import { writeGreyPng } from '../io/png.js';
 import {
   type Localizer,
   loadLocalizer,
-  localizerTrainingPatients,
+  localizerForPatient,
+  patientsSeenByAll,
   predictSemanticMask,
 } from '../localize/localizer.js';
-import { DEFAULT_LOCALIZER_CONFIG } from '../localize/model.js';
+import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../localize/model.js';
 import { writeLocalizerCard } from '../localize/report.js';
 import { LOCALIZER_NOTES, trainLocalizer } from '../localize/train.js';
-import { writeModelCard } from '../models/card.js';
+import { type LocalizerCardInput, writeModelCard } from '../models/card.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../models/store.js';
-import { saveModel } from '../models/tf/io.js';
+import { readModelMetadata, saveModel } from '../models/tf/io.js';
 import { type PredictionLine, readPredictions, toJsonLines } from '../report/predictions.js';
 import type { Progress } from './progress.js';
 
@@ -34,16 +35,24 @@ export interface PlanOptions {
   model?: string;
   crossValidate?: string;
   seed?: string;
-  /** Localiser folder; default the bundled one when present; `none` for no localiser. */
+  /**
+   * Localiser folder, or comma-separated folders of localisers trained on different folds (each patient
+   * is localised by one that never saw them); default the bundled one when present; `none` for none.
+   */
   localizer?: string;
 }
 
-/** The localiser of the options: the given folder, the bundled one when present, or none. */
-async function localizerFromOptions(option: string | undefined): Promise<Localizer | undefined> {
-  if (option === 'none') return undefined;
+/** The localisers of the options: the given folder(s), the bundled one when present, or none. */
+async function localizersFromOptions(option: string | undefined): Promise<Localizer[]> {
+  if (option === 'none') return [];
   if (option === undefined)
-    return existsSync(join(DEFAULT_LOCALIZER_DIR, 'model.json')) ? loadLocalizer(DEFAULT_LOCALIZER_DIR) : undefined;
-  return loadLocalizer(resolve(option));
+    return existsSync(join(DEFAULT_LOCALIZER_DIR, 'model.json')) ? [await loadLocalizer(DEFAULT_LOCALIZER_DIR)] : [];
+  const dirs = option.split(',').filter((d) => d.length > 0);
+  if (dirs.length === 0)
+    throw new SpinegradeError('USAGE', '--localizer wants a folder, folders separated by commas, or none');
+  const localizers: Localizer[] = [];
+  for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir)));
+  return localizers;
 }
 
 /** Parses a positive integer option. */
@@ -57,8 +66,8 @@ export function positiveInteger(text: string | undefined, name: string, fallback
 
 /** The prediction plan from the command-line options. */
 export async function planFromOptions(options: PlanOptions): Promise<PredictionPlan> {
-  const localizer = await localizerFromOptions(options.localizer);
-  const withLocalizer = localizer ? { localizer } : {};
+  const localizers = await localizersFromOptions(options.localizer);
+  const withLocalizer = localizers.length > 0 ? { localizers } : {};
   if (options.crossValidate !== undefined) {
     if (options.model !== undefined)
       throw new SpinegradeError('USAGE', '--model and --cross-validate exclude each other');
@@ -88,23 +97,28 @@ export async function runPredict(
   progress: Progress,
 ): Promise<string> {
   const plan = await planFromOptions(options);
-  if (options.masksOut !== undefined && !plan.localizer) {
+  if (options.masksOut !== undefined && !plan.localizers) {
     throw new SpinegradeError('USAGE', '--masks-out needs a localiser (none is bundled or given with --localizer)');
   }
   const dataset = await readDataset(datasetDir);
   const predictions = await predictWithProgress(dataset, plan, progress);
   await writeFileAtomic(out, toJsonLines(predictions.lines), { overwrite: true });
-  if (options.masksOut !== undefined && plan.localizer)
-    await writePredictedMasks(dataset, plan.localizer, options.masksOut);
+  if (options.masksOut !== undefined && plan.localizers)
+    await writePredictedMasks(dataset, plan.localizers, options.masksOut);
   return `wrote ${predictions.lines.length} lines (${dataset.series.length} series, ${dataset.patients.length} patients) to ${out}\nmodel: ${predictions.description}${inSampleWarning(predictions, dataset)}`;
 }
 
 /** Writes the localiser's semantic mask (0/29/76/150) of every reference mask slice, named like the slice. */
-async function writePredictedMasks(dataset: SpineDataset, localizer: Localizer, folder: string): Promise<void> {
+async function writePredictedMasks(
+  dataset: SpineDataset,
+  localizers: readonly Localizer[],
+  folder: string,
+): Promise<void> {
   await mkdir(folder, { recursive: true });
   for (const slice of dataset.maskSlices) {
     const image = await slice.loadImage();
-    await writeGreyPng(join(folder, slice.id), predictSemanticMask(localizer, image), image.width, image.height, {
+    const mask = predictSemanticMask(localizerForPatient(localizers, slice.patient), image);
+    await writeGreyPng(join(folder, slice.id), mask, image.width, image.height, {
       overwrite: true,
     });
   }
@@ -134,14 +148,14 @@ export async function runEvaluate(
     );
   }
   const plan = options.predictions === undefined ? await planFromOptions(options) : undefined;
-  const localizer = plan
-    ? plan.localizer
+  const localizers = plan
+    ? (plan.localizers ?? [])
     : options.heldOutOnly
-      ? await localizerFromOptions(options.localizer)
-      : undefined;
+      ? await localizersFromOptions(options.localizer)
+      : [];
   let dataset = await readDataset(datasetDir);
   if (options.heldOutOnly) {
-    const seen = new Set(localizerTrainingPatients(localizer));
+    const seen = patientsSeenByAll(localizers);
     dataset = restrictToPatients(dataset, new Set(dataset.patients.filter((p) => !seen.has(p))));
     if (dataset.patients.length === 0) {
       throw new SpinegradeError('NO_IMAGES', 'every patient was in the localiser training data', datasetDir);
@@ -160,8 +174,9 @@ export async function runEvaluate(
     warning = inSampleWarning(predictions, dataset);
   }
   const predictMask =
-    plan?.localizer && options.masks === undefined
-      ? async (slice: MaskSliceRecord) => predictSemanticMask(localizer as Localizer, await slice.loadImage())
+    plan?.localizers && options.masks === undefined
+      ? async (slice: MaskSliceRecord) =>
+          predictSemanticMask(localizerForPatient(localizers, slice.patient), await slice.loadImage())
       : undefined;
   const evaluation = await evaluatePredictions(dataset, lines, {
     resamples: positiveInteger(options.resamples, '--resamples', 2000),
@@ -227,41 +242,70 @@ function heatmapChannelsOption(text: string | undefined): 1 | 5 {
   );
 }
 
-/** `train localizer`: trains the disc localiser on all patients but one held-out fold, which gives its figures. */
+/** Options of `train localizer`, as given on the command line. */
+export interface TrainLocalizerCliOptions {
+  epochs?: string;
+  workers?: string;
+  seed?: string;
+  folds?: string;
+  fold?: string;
+  patience?: string;
+  canvas?: string;
+  spacingMm?: string;
+  baseFilters?: string;
+  depth?: string;
+  heatmapChannels?: string;
+  resamples?: string;
+  /** Folder for the other folds' models: train (or reuse) every fold and report out-of-fold figures. */
+  crossValidate?: string;
+}
+
+/** Same training: same network configuration, same training patients, same epoch budget. */
+async function sameTrainingIn(
+  dir: string,
+  config: LocalizerConfig,
+  trainPatients: readonly string[],
+  epochs: number,
+): Promise<boolean> {
+  if (!existsSync(join(dir, 'model.json'))) return false;
+  const metadata = await readModelMetadata(dir);
+  const patients = (metadata.trainedOn as { patients?: string[] } | undefined)?.patients ?? [];
+  const command = typeof metadata.command === 'string' ? metadata.command : '';
+  return (
+    JSON.stringify(metadata.localizerConfig) === JSON.stringify(config) &&
+    patients.length === trainPatients.length &&
+    patients.every((p, n) => p === trainPatients[n]) &&
+    command.includes(` --epochs ${epochs} `)
+  );
+}
+
+/**
+ * `train localizer`: trains the disc localiser on all patients but one held-out fold, which gives its
+ * figures; with `--cross-validate <dir>` also the other folds' localisers (reused when already trained
+ * the same way), whose out-of-fold figures go into the card and `cross-validation.json`.
+ */
 export async function runTrainLocalizer(
   datasetDir: string,
   out: string,
-  options: {
-    epochs?: string;
-    workers?: string;
-    seed?: string;
-    folds?: string;
-    fold?: string;
-    patience?: string;
-    canvas?: string;
-    spacingMm?: string;
-    baseFilters?: string;
-    depth?: string;
-    heatmapChannels?: string;
-    resamples?: string;
-  },
+  options: TrainLocalizerCliOptions,
   progress: Progress,
   log: (line: string) => void,
 ): Promise<string> {
-  const started = Date.now();
   const dataset = await readDataset(datasetDir);
   const seed = positiveInteger(options.seed, '--seed', 1);
   const folds = positiveInteger(options.folds, '--folds', 5);
   const foldIndex = positiveInteger(options.fold, '--fold', 1) - 1;
   const workers = positiveInteger(options.workers, '--workers', 2);
   if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
-  const split = patientFolds(dataset, folds, seed)[foldIndex];
+  const splits = patientFolds(dataset, folds, seed);
+  const split = splits[foldIndex];
   if (!split) throw new SpinegradeError('USAGE', `--fold must be within 1..${folds}`);
   const epochs = positiveInteger(options.epochs, '--epochs', 10);
+  const resamples = positiveInteger(options.resamples, '--resamples', 2000);
   const spacingMm = options.spacingMm === undefined ? DEFAULT_LOCALIZER_CONFIG.spacingMm : Number(options.spacingMm);
   if (!(spacingMm > 0))
     throw new SpinegradeError('USAGE', `--spacing-mm wants a positive number, got "${options.spacingMm}"`);
-  const localizerConfig = {
+  const localizerConfig: LocalizerConfig = {
     ...DEFAULT_LOCALIZER_CONFIG,
     size: positiveInteger(options.canvas, '--canvas', DEFAULT_LOCALIZER_CONFIG.size),
     spacingMm,
@@ -270,20 +314,6 @@ export async function runTrainLocalizer(
     heatmapChannels: heatmapChannelsOption(options.heatmapChannels),
     seed,
   };
-  const { result, scores, config } = await trainLocalizer(dataset, {
-    config: localizerConfig,
-    trainPatients: split.trainPatients,
-    validationPatients: split.testPatients,
-    epochs,
-    workers: workers as 1 | 2,
-    seed,
-    ...(options.patience !== undefined ? { patience: positiveInteger(options.patience, '--patience', 3) } : {}),
-    onProgress: (p) =>
-      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, epochs * (p.stepsPerEpoch ?? p.step)),
-    onLog: log,
-  });
-  progress.finish();
-  const seconds = (Date.now() - started) / 1000;
   const sizeOptions =
     localizerConfig.size === DEFAULT_LOCALIZER_CONFIG.size &&
     localizerConfig.spacingMm === DEFAULT_LOCALIZER_CONFIG.spacingMm &&
@@ -295,33 +325,122 @@ export async function runTrainLocalizer(
     localizerConfig.heatmapChannels === DEFAULT_LOCALIZER_CONFIG.heatmapChannels
       ? ''
       : ` --heatmap-channels ${localizerConfig.heatmapChannels}`;
-  const command = `spinegrade train localizer --data ${datasetDir} --out ${out} --epochs ${epochs} --folds ${folds} --fold ${foldIndex + 1} --seed ${seed} --workers ${workers}${sizeOptions}${channelOption}`;
-  await mkdir(out, { recursive: true });
-  await saveModel(result.model, out, {
-    localizerConfig: config,
-    trainedOn: { dataset: datasetName(dataset), patients: split.trainPatients, heldOutPatients: split.testPatients },
-    heldOutScores: scores,
-    command,
-    seconds,
-    history: result.history,
-  });
+  const commandOf = (dir: string, fold: number, crossValidate = ''): string =>
+    `spinegrade train localizer --data ${datasetDir} --out ${dir} --epochs ${epochs} --folds ${folds} --fold ${fold} --seed ${seed} --workers ${workers}${sizeOptions}${channelOption}${crossValidate}`;
+
+  const trainFold = async (fold: number, dir: string): Promise<void> => {
+    const started = Date.now();
+    const foldSplit = splits[fold - 1] as (typeof splits)[number];
+    log(`fold ${fold} of ${folds}: training on ${foldSplit.trainPatients.length} patients into ${dir}`);
+    const { result, scores, config } = await trainLocalizer(dataset, {
+      config: localizerConfig,
+      trainPatients: foldSplit.trainPatients,
+      validationPatients: foldSplit.testPatients,
+      epochs,
+      workers: workers as 1 | 2,
+      seed,
+      ...(options.patience !== undefined ? { patience: positiveInteger(options.patience, '--patience', 3) } : {}),
+      onProgress: (p) =>
+        progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, epochs * (p.stepsPerEpoch ?? p.step)),
+      onLog: log,
+    });
+    progress.finish();
+    await mkdir(dir, { recursive: true });
+    await saveModel(result.model, dir, {
+      localizerConfig: config,
+      trainedOn: {
+        dataset: datasetName(dataset),
+        patients: foldSplit.trainPatients,
+        heldOutPatients: foldSplit.testPatients,
+      },
+      heldOutScores: scores,
+      command: commandOf(dir, fold),
+      seconds: (Date.now() - started) / 1000,
+      history: result.history,
+    });
+    log(
+      `fold ${fold}: held-out Dice disc ${scores.dice.disc.toFixed(3)}, vertebra ${scores.dice.vertebra.toFixed(3)}, canal ${scores.dice.canal.toFixed(3)}; level rate ${scores.levelRate.toFixed(3)}`,
+    );
+  };
+
+  const foldDirs = splits.map((_, n) =>
+    n === foldIndex || options.crossValidate === undefined ? out : join(options.crossValidate, `fold-${n + 1}`),
+  );
+  const foldsToRun = options.crossValidate === undefined ? [foldIndex] : splits.map((_, n) => n);
+  for (const n of foldsToRun) {
+    const dir = foldDirs[n] as string;
+    const trainPatients = (splits[n] as (typeof splits)[number]).trainPatients;
+    if (options.crossValidate !== undefined && (await sameTrainingIn(dir, localizerConfig, trainPatients, epochs))) {
+      log(`fold ${n + 1} of ${folds}: reusing ${dir} (same configuration, patients and epochs)`);
+      continue;
+    }
+    await trainFold(n + 1, dir);
+  }
+
   const localizer = await loadLocalizer(out);
+  const metadata = localizer.metadata;
+  const seconds = Number(metadata.seconds);
+  let crossValidation: LocalizerCardInput['crossValidation'];
+  if (options.crossValidate !== undefined) {
+    const localizers: Localizer[] = [];
+    for (const dir of foldDirs) localizers.push(await loadLocalizer(dir));
+    const predictions = await predictWithProgress(
+      dataset,
+      { mode: 'cross-validate', folds, seed, localizers },
+      progress,
+    );
+    const evaluation = await evaluatePredictions(dataset, predictions.lines, {
+      resamples,
+      predictMask: async (slice) =>
+        predictSemanticMask(localizerForPatient(localizers, slice.patient), await slice.loadImage()),
+    });
+    crossValidation = {
+      evaluation,
+      folds,
+      seconds: localizers.reduce((sum, l) => sum + Number(l.metadata.seconds), 0),
+      command: commandOf(out, foldIndex + 1, ` --cross-validate ${options.crossValidate}`),
+    };
+    await writeFileAtomic(
+      join(out, 'cross-validation.json'),
+      `${JSON.stringify(
+        {
+          version: 1,
+          command: crossValidation.command,
+          folds: splits.map((split, n) => ({
+            fold: n + 1,
+            command: localizers[n]?.metadata.command,
+            seconds: localizers[n]?.metadata.seconds,
+            heldOutPatients: split.testPatients,
+          })),
+          evaluation,
+        },
+        null,
+        1,
+      )}\n`,
+      { overwrite: true },
+    );
+  }
+  const history = (metadata.history ?? []) as LocalizerCardInput['history'];
   const evaluation = await writeLocalizerCard(
     localizer,
     dataset,
     {
       heldOutPatients: split.testPatients,
       trainPatients: split.trainPatients,
-      command,
+      command: String(metadata.command),
       seed,
       seconds,
-      history: result.history,
-      config: { ...config },
+      history,
+      config: { ...localizerConfig },
       notes: LOCALIZER_NOTES,
+      ...(crossValidation ? { crossValidation } : {}),
     },
-    positiveInteger(options.resamples, '--resamples', 2000),
+    resamples,
   );
-  const rate = evaluation.localisation?.rows[0]?.estimate.value ?? Number.NaN;
-  log(`held-out patients: discs found at the right level ${rate.toFixed(3)}`);
-  return `wrote ${out} in ${(seconds / 60).toFixed(1)} min: held-out Dice disc ${scores.dice.disc.toFixed(3)}, vertebra ${scores.dice.vertebra.toFixed(3)}, canal ${scores.dice.canal.toFixed(3)}; level rate ${scores.levelRate.toFixed(3)}`;
+  const rateOf = (e: Evaluation | undefined): string =>
+    (e?.localisation?.rows[0]?.estimate.value ?? Number.NaN).toFixed(3);
+  return (
+    `wrote ${out} (${(seconds / 60).toFixed(1)} min of training): held-out patients: T2 discs at the right level ${rateOf(evaluation)}` +
+    (crossValidation ? `; ${folds}-fold out-of-fold ${rateOf(crossValidation.evaluation)}` : '')
+  );
 }

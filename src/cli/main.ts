@@ -4,6 +4,7 @@ import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js'
 import { parsePixelSpacing } from './args.js';
 import { convert } from './convert.js';
 import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
+import { runTrainGrader } from './grader-command.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
 
@@ -17,18 +18,30 @@ Usage:
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
   spinegrade predict <dataset-dir> --out predictions.jsonl [--model <dir> | --cross-validate K [--seed S]]
-                     [--localizer <dir>|none] [--masks-out <dir>]
+                     [--localizer <dir>[,<dir>...]|none] [--masks-out <dir>]
       Run the pipeline on every series of a dataset; one JSON line per series and per patient.
+      Several localiser folders (one per cross-validation fold): each patient is localised by one that never saw them.
   spinegrade evaluate <dataset-dir> [--predictions <file> | --model <dir> | --cross-validate K [--seed S]]
-                      [--localizer <dir>|none] [--held-out-only] [--masks <dir>] [--json <out>] [--resamples N]
+                      [--localizer <dir>[,<dir>...]|none] [--held-out-only] [--masks <dir>] [--json <out>] [--resamples N]
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
                              [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
+                             [--cross-validate <folds-dir>]
       Train the disc localiser (U-Net, TensorFlow.js on WebAssembly) on all but fold i of K,
-      validating on fold i (early stopping and the reported figures).
+      validating on fold i (early stopping and the reported figures). --cross-validate also trains
+      the other folds' localisers into <folds-dir> (reusing ones trained the same way) and puts the
+      out-of-fold figures over all patients into the model card and cross-validation.json.
+  spinegrade train grader --data <dataset-dir> --out <model-dir> [--localizer <dir>[,<dir>...]]
+                          [--epochs N] [--context-epochs N] [--folds K|0] [--seed S] [--workers 1|2]
+                          [--review-accuracy A] [--resamples N]
+      Crop every disc the localiser finds, cross-validate the grader CNN and the hybrid (CNN + a
+      transformer across levels) over K patient folds, fit the calibration on the out-of-fold
+      logits, train the final models on all patients; writes the models, out-of-fold.jsonl and
+      MODEL_CARD.md. With one localiser per fold (--localizer f1,...,fK) every patient's discs are
+      found by a localiser that never saw them.
 
 Options:
   --pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)
@@ -197,11 +210,9 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
 async function runTrainCommand(args: readonly string[]): Promise<number> {
   const [what, ...rest] = args;
   if (what === 'localizer') return runTrainLocalizerCommand(rest);
+  if (what === 'grader') return runTrainGraderCommand(rest);
   if (what !== 'prior') {
-    throw new SpinegradeError(
-      'USAGE',
-      'train needs a model kind: "train prior" or "train localizer" (the learned grader comes in a later release)',
-    );
+    throw new SpinegradeError('USAGE', 'train needs a model kind: "train prior", "train localizer" or "train grader"');
   }
   const parsed = parseTrainArguments(rest, 'prior', ['folds', 'seed', 'resamples']);
   if (!parsed) return printUsage();
@@ -259,6 +270,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     'depth',
     'heatmap-channels',
     'resamples',
+    'cross-validate',
   ]);
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
@@ -275,6 +287,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     depth: 'depth',
     heatmapChannels: 'heatmap-channels',
     resamples: 'resamples',
+    crossValidate: 'cross-validate',
   } as const;
   const options = pickStrings(values, names);
   const quiet = values.quiet === true;
@@ -283,6 +296,34 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     out,
     options,
     terminalProgress('training', process.stderr, quiet),
+    (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
+  const names = {
+    localizer: 'localizer',
+    epochs: 'epochs',
+    contextEpochs: 'context-epochs',
+    folds: 'folds',
+    seed: 'seed',
+    workers: 'workers',
+    resamples: 'resamples',
+    reviewAccuracy: 'review-accuracy',
+  } as const;
+  const parsed = parseTrainArguments(args, 'grader', Object.values(names));
+  if (!parsed) return printUsage();
+  const { data, out, values } = parsed;
+  const quiet = values.quiet === true;
+  const message = await runTrainGrader(
+    data,
+    out,
+    pickStrings(values, names),
+    terminalProgress('grader', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
     },

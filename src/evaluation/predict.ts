@@ -1,16 +1,23 @@
 /** Runs the current pipeline over every series of a dataset: with one model, or out-of-fold. */
 import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
+import { SpinegradeError } from '../errors.js';
+import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { type Localizer, localizeImages, localizerTrainingPatients } from '../localize/localizer.js';
+import { cropsOfSeries } from '../grade/samples.js';
+import { type Localizer, localizeImages, localizerForPatient, patientsSeenByAll } from '../localize/localizer.js';
 import type { SpinegradeModel } from '../models/store.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
+import type { Image2D } from '../transforms/resample.js';
 
-/** How to predict a dataset. */
+/**
+ * How to predict a dataset. `localizers`: one localiser, or several trained on different folds (each
+ * patient is then localised by one that never saw them); none for no disc geometry.
+ */
 export type PredictionPlan =
-  | { mode: 'model'; model: SpinegradeModel; localizer?: Localizer }
+  | { mode: 'model'; model: SpinegradeModel; localizers?: readonly Localizer[] }
   /** Fit a fresh grader on K−1 patient folds and predict the held-out fold, for each fold. */
-  | { mode: 'cross-validate'; folds: number; seed: number; localizer?: Localizer };
+  | { mode: 'cross-validate'; folds: number; seed: number; localizers?: readonly Localizer[] };
 
 /** Predictions plus what the caller should tell the user about them. */
 export interface DatasetPredictions {
@@ -29,11 +36,14 @@ const LOCALIZE_CHUNK = 8;
 async function predictSeriesLines(
   series: readonly SeriesRecord[],
   model: SpinegradeModel,
-  localizer: Localizer | undefined,
+  localizers: readonly Localizer[] | undefined,
   tick: () => void,
 ): Promise<PredictionLine[]> {
   const lines: PredictionLine[] = [];
-  const graded = classPriorDiscs(model);
+  if (model.kind === 'grader' && (!localizers || localizers.length === 0)) {
+    throw new SpinegradeError('USAGE', 'the grader needs the discs found first: give a localiser (--localizer)');
+  }
+  const graded = model.kind === 'grader' ? [] : classPriorDiscs(model);
   const gradesOf = (ivdLabel: number): Omit<DiscPrediction, 'level' | 'ivdLabel'> => {
     const {
       level: _level,
@@ -42,27 +52,56 @@ async function predictSeriesLines(
     } = graded.find((d) => d.ivdLabel === ivdLabel) ?? (graded[0] as DiscPrediction);
     return grades;
   };
-  for (let start = 0; start < series.length; start += localizer ? LOCALIZE_CHUNK : series.length) {
-    const chunk = series.slice(start, start + (localizer ? LOCALIZE_CHUNK : series.length));
-    const localized = localizer
-      ? localizeImages(localizer, await Promise.all(chunk.map((s) => s.loadMidSagittal())))
-      : undefined;
-    chunk.forEach((record, n) => {
-      const discs: DiscPrediction[] = localized
-        ? (localized[n]?.discs ?? []).map((d) => ({
+  if (!localizers || localizers.length === 0) {
+    for (const record of series) {
+      lines.push({ series: record.id, patient: record.patient, sequence: record.sequence, discs: graded });
+      tick();
+    }
+    return lines;
+  }
+  const byLocalizer = new Map<Localizer, SeriesRecord[]>();
+  for (const record of series) {
+    const localizer = localizerForPatient(localizers, record.patient);
+    byLocalizer.set(localizer, [...(byLocalizer.get(localizer) ?? []), record]);
+  }
+  for (const [localizer, records] of byLocalizer) {
+    for (let start = 0; start < records.length; start += LOCALIZE_CHUNK) {
+      const chunk = records.slice(start, start + LOCALIZE_CHUNK);
+      const images = await Promise.all(chunk.map((s) => s.loadMidSagittal()));
+      const localized = localizeImages(localizer, images);
+      for (let n = 0; n < chunk.length; n++) {
+        const record = chunk[n] as SeriesRecord;
+        const found = localized[n]?.discs ?? [];
+        let discs: DiscPrediction[];
+        if (model.kind === 'grader') {
+          const crops = await cropsOfSeries(undefined, record, images[n] as Image2D, { discs: found }, model.crop);
+          const grades = gradeSeriesDiscs(
+            model,
+            crops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
+          );
+          discs = crops.map((c, k) => ({
+            ...(grades[k] as GradedDisc),
+            center: c.disc.center,
+            posterior: c.disc.posterior,
+            outline: c.disc.outline,
+          }));
+        } else {
+          discs = found.map((d) => ({
             level: d.level,
             ivdLabel: d.ivdLabel,
             center: d.center,
             posterior: d.posterior,
             outline: d.outline,
             ...gradesOf(d.ivdLabel),
-          }))
-        : graded;
-      lines.push({ series: record.id, patient: record.patient, sequence: record.sequence, discs });
-      tick();
-    });
+          }));
+        }
+        lines.push({ series: record.id, patient: record.patient, sequence: record.sequence, discs });
+        tick();
+      }
+    }
   }
-  return lines;
+  const order = new Map(series.map((s, n) => [s.id, n]));
+  return lines.sort((a, b) => (order.get(a.series ?? '') ?? 0) - (order.get(b.series ?? '') ?? 0));
 }
 
 /** Predicts every series of the dataset and appends one fused line per patient. */
@@ -74,14 +113,21 @@ export async function predictDataset(
   let done = 0;
   const total = dataset.series.length;
   const tick = (): void => onProgress?.(++done, total);
-  const localizerPatients = new Set(localizerTrainingPatients(plan.localizer));
-  const localizerNote = plan.localizer
-    ? `; discs localised by ${plan.localizer.dir}`
-    : '; no localiser (no disc geometry)';
+  const localizers = plan.localizers ?? [];
+  const localizerPatients = patientsSeenByAll(localizers);
+  const localizerNote =
+    localizers.length === 0
+      ? '; no localiser (no disc geometry)'
+      : localizers.length === 1
+        ? `; discs localised by ${(localizers[0] as Localizer).dir}`
+        : `; discs localised out of fold by ${localizers.length} localisers (${localizers.map((l) => l.dir).join(', ')})`;
   if (plan.mode === 'model') {
     const trained = new Set([...plan.model.trainedOn.patients, ...localizerPatients]);
     return {
-      lines: withPatientLines(await predictSeriesLines(dataset.series, plan.model, plan.localizer, tick)),
+      lines: withPatientLines(
+        await predictSeriesLines(dataset.series, plan.model, plan.localizers, tick),
+        plan.model.kind === 'grader' ? plan.model.calibration.reviewThreshold : undefined,
+      ),
       description: `${plan.model.kind} fitted on ${plan.model.trainedOn.dataset} (${plan.model.trainedOn.patients.length} patients)${localizerNote}`,
       inSamplePatients: dataset.patients.filter((p) => trained.has(p)).length,
     };
@@ -95,7 +141,7 @@ export async function predictDataset(
       ...(await predictSeriesLines(
         dataset.series.filter((s) => testPatients.has(s.patient)),
         model,
-        plan.localizer,
+        plan.localizers,
         tick,
       )),
     );
@@ -111,6 +157,6 @@ export async function predictDataset(
   };
 }
 
-function withPatientLines(seriesLines: PredictionLine[]): PredictionLine[] {
-  return [...seriesLines, ...fusePatients(seriesLines)];
+function withPatientLines(seriesLines: PredictionLine[], reviewThreshold?: number): PredictionLine[] {
+  return [...seriesLines, ...fusePatients(seriesLines, reviewThreshold)];
 }

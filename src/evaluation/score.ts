@@ -7,6 +7,7 @@
 
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { carryKeypoints } from '../datasets/keypoints.js';
 import { isLumbarIvdLabel } from '../datasets/levels.js';
 import {
   BINARY_FINDINGS,
@@ -103,6 +104,11 @@ export interface LocalisationSection {
   patients: number;
   found: number;
   toleranceMm: number;
+  /**
+   * T1 series checked against the same patient's T2 keypoints, carried over by physical position where
+   * the two fields of view match (the T1 row of `rows`); series with another field of view are counted.
+   */
+  t1: { keypoints: number; patients: number; found: number; seriesWithOtherFieldOfView: number };
   rows: MetricRow[];
 }
 
@@ -362,41 +368,81 @@ export async function evaluatePredictions(
     modicFused: scoreGraded(modicItems, MODIC, options),
     modicAnyFused: scoreBinary('Modic (any vs none)', modicAny, options),
     binaryFused,
-    localisation: await scoreLocalisation(dataset, perSeries, options),
+    localisation: await scoreLocalisation(
+      dataset,
+      perSeries,
+      new Set(lines.flatMap((l) => (l.series === null ? [] : [l.series]))),
+      options,
+    ),
     dice: await scoreDice(dataset, options, notes),
     notes,
   };
 }
 
+/** Whether a keypoint lies within the tolerance of the predicted outline of the disc with its level. */
+function keypointFound(
+  outline: readonly (readonly [number, number])[] | undefined,
+  point: readonly [number, number],
+  spacing: readonly [number, number],
+  toleranceMm: number,
+): boolean {
+  if (!outline || outline.length < 3) return false;
+  return distanceToPolygon([point[0], point[1]], outline, [spacing[0], spacing[1]]) <= toleranceMm;
+}
+
 async function scoreLocalisation(
   dataset: SpineDataset,
   perSeries: DiscLookup,
+  predictedSeries: ReadonlySet<string>,
   options: ScoreOptions,
 ): Promise<LocalisationSection | null> {
   const tolerance = options.toleranceMm ?? 3;
   const items: { patient: string; found: number }[] = [];
+  const t1Items: { patient: string; found: number }[] = [];
+  let t1Unmatched = 0;
   for (const series of dataset.series) {
     const keypoints = series.keypoints.filter((k) => isLumbarIvdLabel(k.ivdLabel));
     if (keypoints.length === 0) continue;
-    let spacing: readonly [number, number] | undefined;
+    const image = await series.loadMidSagittal();
     for (const keypoint of keypoints) {
       const outline = perSeries.get(key(series.id, keypoint.ivdLabel))?.outline;
-      let found = false;
-      if (outline && outline.length >= 3) {
-        spacing ??= (await series.loadMidSagittal()).pixelSpacing;
-        found = distanceToPolygon([keypoint.x, keypoint.y], outline, [spacing[0], spacing[1]]) <= tolerance;
-      }
+      const found = keypointFound(outline, [keypoint.x, keypoint.y], image.pixelSpacing, tolerance);
       items.push({ patient: series.patient, found: found ? 1 : 0 });
+    }
+    // T1 of the same patient: the T2 keypoints carried over by physical position when the fields of view match.
+    for (const t1 of dataset.series.filter((s) => s.patient === series.patient && s.sequence === 'T1')) {
+      if (series.sequence !== 'T2' || t1.keypoints.length > 0) continue;
+      if (!predictedSeries.has(t1.id)) continue;
+      const t1Image = await t1.loadMidSagittal();
+      const carried = carryKeypoints(keypoints, image, t1Image);
+      if (!carried) {
+        t1Unmatched++;
+        continue;
+      }
+      for (const keypoint of carried) {
+        const point: [number, number] = [keypoint.x, keypoint.y];
+        const outline = perSeries.get(key(t1.id, keypoint.ivdLabel))?.outline;
+        const found = keypointFound(outline, point, t1Image.pixelSpacing, tolerance);
+        t1Items.push({ patient: series.patient, found: found ? 1 : 0 });
+      }
     }
   }
   if (items.length === 0) return null;
   const rate = (xs: { found: number }[]): number => xs.reduce((s, x) => s + x.found, 0) / xs.length;
+  const rows = [row(`T2 discs found at the right level (<= ${tolerance} mm)`, items, rate, options)];
+  if (t1Items.length > 0) rows.push(row(`T1 discs at the T2 level (<= ${tolerance} mm)`, t1Items, rate, options));
   return {
     keypoints: items.length,
     patients: groupByPatient(items).length,
     found: items.reduce((s, x) => s + x.found, 0),
     toleranceMm: tolerance,
-    rows: [row(`discs found at the right level (<= ${tolerance} mm)`, items, rate, options)],
+    t1: {
+      keypoints: t1Items.length,
+      patients: groupByPatient(t1Items).length,
+      found: t1Items.reduce((s, x) => s + x.found, 0),
+      seriesWithOtherFieldOfView: t1Unmatched,
+    },
+    rows,
   };
 }
 

@@ -2,6 +2,19 @@
 import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from './references.js';
 import type { BinarySection, Evaluation, GradedSection, MetricRow } from './score.js';
 
+/** Published anchors and the project's targets beside the localisation rows (keyed by sequence). */
+const LOCALISATION_REFERENCES: Record<string, string> = {
+  T2: 'SpineNet 95.6% · VERIDAH 98.3% · target 99%',
+  T1: 'target 97%',
+};
+
+/** The SPIDER 3D baseline (van der Graaf et al. 2024) and the project's targets beside the Dice rows. */
+const DICE_REFERENCES: Record<string, string> = {
+  'Dice disc': 'SPIDER 3D baseline 0.84 · target 0.90',
+  'Dice vertebra': 'SPIDER 3D baseline 0.93 · target 0.94',
+  'Dice spinal canal': 'SPIDER 3D baseline 0.92 · target 0.93',
+};
+
 const fmt = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
 
 function formatRow(row: MetricRow, references = ''): string {
@@ -63,13 +76,17 @@ export function formatEvaluation(evaluation: Evaluation, header: readonly string
   if (evaluation.localisation) {
     const l = evaluation.localisation;
     lines.push(`Localisation (T2 disc keypoints): ${l.found}/${l.keypoints} keypoints, ${l.patients} patients`);
-    for (const row of l.rows) lines.push(formatRow(row));
+    if (l.t1.keypoints > 0)
+      lines.push(
+        `  T1: ${l.t1.found}/${l.t1.keypoints} T2 keypoints carried over to the same patient's T1 (same field of view), ${l.t1.patients} patients; ${l.t1.seriesWithOtherFieldOfView} T1 series with another field of view not checked`,
+      );
+    for (const row of l.rows) lines.push(formatRow(row, LOCALISATION_REFERENCES[row.measure.slice(0, 2)] ?? ''));
   } else {
     lines.push('Localisation: not scored (the dataset has no disc keypoints)');
   }
   if (evaluation.dice) {
     lines.push(`Segmentation: ${evaluation.dice.slices} mask slices, ${evaluation.dice.patients} patients`);
-    for (const row of evaluation.dice.rows) lines.push(formatRow(row));
+    for (const row of evaluation.dice.rows) lines.push(formatRow(row, DICE_REFERENCES[row.measure] ?? ''));
   }
   if (evaluation.notes.length) lines.push('', ...evaluation.notes.map((n) => `note: ${n}`));
   lines.push(

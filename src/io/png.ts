@@ -126,3 +126,20 @@ export async function writeGreyPng(
 ): Promise<void> {
   await writeFileAtomic(path, encodeGreyPng(pixels, width, height), options);
 }
+
+/** Writes 8-bit RGB pixels (row-major, 3 bytes a pixel) as a PNG file, atomically. */
+export async function writeRgbPng(
+  path: string,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  options: { overwrite?: boolean } = {},
+): Promise<void> {
+  if (rgb.length !== width * height * 3) {
+    throw new Error(`RGB PNG: ${rgb.length} bytes, expected ${width}×${height}×3`);
+  }
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, bitDepth: 8, inputHasAlpha: false });
+  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
+  const bytes = PNG.sync.write(png, { colorType: 2, inputColorType: 2, bitDepth: 8, inputHasAlpha: false });
+  await writeFileAtomic(path, bytes, options);
+}

@@ -95,6 +95,28 @@ export function predictSemanticMask(localizer: Localizer, image: Image2D): Uint8
   return semanticMaskValues((localizeImages(localizer, [image])[0] as ImageLocalization).classes);
 }
 
+/**
+ * The localiser for a patient among several trained on different folds: the first that never saw the
+ * patient, so every patient of a cross-validation is localised out of fold; the first one otherwise.
+ */
+export function localizerForPatient(localizers: readonly Localizer[], patient: string): Localizer {
+  const first = localizers[0];
+  if (!first) throw new SpinegradeError('USAGE', 'no localiser to choose from');
+  return localizers.find((l) => !localizerTrainingPatients(l).includes(patient)) ?? first;
+}
+
+/** The patients every one of the localisers was trained on: their localisation is in-sample. */
+export function patientsSeenByAll(localizers: readonly Localizer[]): Set<string> {
+  const [first, ...rest] = localizers;
+  if (!first) return new Set();
+  const seen = new Set(localizerTrainingPatients(first));
+  for (const other of rest) {
+    const theirs = new Set(localizerTrainingPatients(other));
+    for (const p of seen) if (!theirs.has(p)) seen.delete(p);
+  }
+  return seen;
+}
+
 /** The patients a localiser was trained on (from its metadata; empty when unknown). */
 export function localizerTrainingPatients(localizer: Localizer | undefined): string[] {
   return (localizer?.metadata.trainedOn as { patients?: string[] } | undefined)?.patients ?? [];

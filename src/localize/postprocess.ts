@@ -85,7 +85,7 @@ export function localizeFromMaps(maps: SliceMaps, options: PostprocessOptions = 
     (c) => c.pixels.length >= minDisc,
   );
   if ((maps.heatmapChannels ?? 1) > 1) return withVertebrae(labelByLevelTemplate(components, maps), maps, minVertebra);
-  const levels = groupIntoLevels(components, maps.pixelSpacing).map((component) => ({
+  const levels = onSpineColumn(groupIntoLevels(components, maps.pixelSpacing), maps.pixelSpacing).map((component) => ({
     component,
     lumbarScore: heatmapScore(component, heatmap, width, height, maps.pixelSpacing, 1, 0),
   }));
@@ -237,6 +237,51 @@ function mergeComponents(group: readonly Component[]): Component {
   };
 }
 
+/** No mid-sagittal disc is larger than this (a lumbar disc is about 40 × 12 mm); bigger "disc" blobs are bowel or fluid. */
+const MAX_DISC_AREA_MM2 = 1500;
+
+/**
+ * The disc candidates that form the spinal column: the chain of candidates, bottom to top, with the most
+ * disc area, in which each next disc lies 10-60 mm higher and not much further sideways than up. Bowel,
+ * vessels, posterior elements and rows of small fragments that the mask calls disc cannot be counted as
+ * levels that way.
+ */
+function onSpineColumn(candidates: readonly Component[], spacing: readonly [number, number]): Component[] {
+  const pixelArea = spacing[0] * spacing[1];
+  // Bottom first.
+  const sized = candidates
+    .filter((c) => c.pixels.length * pixelArea <= MAX_DISC_AREA_MM2)
+    .sort((a, b) => b.centroid[1] - a.centroid[1]);
+  const mm = (c: Component): [number, number] => [c.centroid[0] * spacing[0], c.centroid[1] * spacing[1]];
+  const linked = (below: Component, above: Component): boolean => {
+    const [xb, yb] = mm(below);
+    const [xa, ya] = mm(above);
+    const rise = yb - ya;
+    return rise >= 10 && rise <= 60 && Math.abs(xa - xb) <= Math.max(rise + 10, 40);
+  };
+  // Heaviest chain ending at each candidate (a DAG: links only go upward).
+  const total: number[] = [];
+  const previous: number[] = [];
+  sized.forEach((c, j) => {
+    total[j] = c.pixels.length;
+    previous[j] = -1;
+    for (let i = 0; i < j; i++) {
+      const t = (total[i] as number) + c.pixels.length;
+      if (t > (total[j] as number) && linked(sized[i] as Component, c)) {
+        total[j] = t;
+        previous[j] = i;
+      }
+    }
+  });
+  let end = -1;
+  sized.forEach((_, j) => {
+    if (end < 0 || (total[j] as number) > (total[end] as number)) end = j;
+  });
+  const chain: Component[] = [];
+  for (let j = end; j >= 0; j = previous[j] as number) chain.push(sized[j] as Component);
+  return chain;
+}
+
 /** x of the spine at height y, by a least-squares line through the lumbar disc centres; undefined with fewer than 2. */
 function spineLine(points: readonly [number, number][]): ((y: number) => number) | undefined {
   if (points.length < 2) return undefined;
@@ -300,14 +345,16 @@ function describeDisc(component: Component, ivdLabel: number, lumbarScore: numbe
 }
 
 function describeVertebra(component: Component, discs: readonly LocalizedDisc[], maps: SliceMaps): LocalizedVertebra {
-  const [, cy] = component.centroid;
+  const [cx, cy] = component.centroid;
   // The vertebra sits between the disc below it (larger y) and the one above; S1 lies below L5/S1.
+  // Only a body in line with that disc gets a name: posterior elements and other bone stay unnamed.
+  const inLine = (d: LocalizedDisc): boolean => Math.abs(d.center[0] - cx) * maps.pixelSpacing[0] <= 25;
   const below = discs.filter((d) => d.ivdLabel >= 1 && d.center[1] > cy).sort((a, b) => a.center[1] - b.center[1])[0];
   let level: string | undefined;
-  if (below) level = vertebraAboveDisc(below.ivdLabel);
+  if (below) level = inLine(below) ? vertebraAboveDisc(below.ivdLabel) : undefined;
   else {
     const l5s1 = discs.find((d) => d.ivdLabel === 1);
-    if (l5s1 && l5s1.center[1] < cy) level = 'S1';
+    if (l5s1 && l5s1.center[1] < cy && inLine(l5s1)) level = 'S1';
   }
   return {
     level,

@@ -20,7 +20,7 @@ export async function evaluateLocalizerHeldOut(
   const heldOut = restrictToPatients(dataset, new Set(heldOutPatients));
   const others = dataset.patients.filter((p) => !heldOutPatients.includes(p));
   const prior = fitClassPrior(dataset.discs, others, 'training folds');
-  const predictions = await predictDataset(heldOut, { mode: 'model', model: prior, localizer });
+  const predictions = await predictDataset(heldOut, { mode: 'model', model: prior, localizers: [localizer] });
   return evaluatePredictions(heldOut, predictions.lines, {
     resamples,
     predictMask: async (slice) => predictSemanticMask(localizer, await slice.loadImage()),

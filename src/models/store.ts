@@ -1,25 +1,35 @@
 /** Models are data under `models/<name>/`: `model.json` (architecture, weights or statistics) and a model card. */
+
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpinegradeError } from '../errors.js';
+import { type Grader, isGraderDir, loadGrader } from '../grade/grader.js';
 import type { ClassPriorModel } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { packageRoot } from '../util/package.js';
 
-/** Every model kind spinegrade can load. */
-export type SpinegradeModel = ClassPriorModel;
+/** Every model kind spinegrade can load: the class-prior baseline or a trained grader. */
+export type SpinegradeModel = ClassPriorModel | Grader;
 
 /** The folder of the models bundled with the package. */
 export const BUNDLED_MODELS_DIR = join(packageRoot(), 'models');
 
-/** The default model: the best bundled one (the class-prior baseline until learned models land). */
-export const DEFAULT_MODEL_DIR = join(BUNDLED_MODELS_DIR, 'prior');
+/** The bundled class-prior baseline. */
+export const PRIOR_MODEL_DIR = join(BUNDLED_MODELS_DIR, 'prior');
+
+/** The bundled grader. */
+export const GRADER_MODEL_DIR = join(BUNDLED_MODELS_DIR, 'grader');
+
+/** The default model: the bundled grader when present, else the class-prior baseline. */
+export const DEFAULT_MODEL_DIR = existsSync(join(GRADER_MODEL_DIR, 'model.json')) ? GRADER_MODEL_DIR : PRIOR_MODEL_DIR;
 
 /** The bundled disc localiser. */
 export const DEFAULT_LOCALIZER_DIR = join(BUNDLED_MODELS_DIR, 'localizer');
 
-/** Reads `model.json` from a model folder, checking it is a model spinegrade knows. */
+/** Reads a model folder (a class prior's `model.json`, or a grader), checking it is a model spinegrade knows. */
 export async function readModel(folder: string): Promise<SpinegradeModel> {
+  if (await isGraderDir(folder)) return loadGrader(folder);
   const path = join(folder, 'model.json');
   let value: unknown;
   try {
@@ -42,6 +52,6 @@ export async function readModel(folder: string): Promise<SpinegradeModel> {
 }
 
 /** Writes a model's `model.json` into a folder (atomically). */
-export async function writeModel(model: SpinegradeModel, folder: string, overwrite = true): Promise<void> {
+export async function writeModel(model: ClassPriorModel, folder: string, overwrite = true): Promise<void> {
   await writeFileAtomic(join(folder, 'model.json'), `${JSON.stringify(model, null, 1)}\n`, { overwrite });
 }

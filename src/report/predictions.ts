@@ -31,6 +31,8 @@ export type DiscPrediction = {
   outline?: PixelPoint[];
   pfirrmann: GradedFinding;
   modic: GradedFinding;
+  /** True when the top Pfirrmann probability is below the grader's review threshold (absent: no threshold). */
+  needsReview?: boolean;
 } & Record<BinaryFinding, number>;
 
 /** One line of the predictions file. */
@@ -57,9 +59,10 @@ export function gradedFinding(probs: readonly number[], classes: readonly number
 
 /**
  * Fuses the series lines of each patient into one patient line: for every disc level seen, the mean
- * of the probabilities over the series that found it (geometry is dropped).
+ * of the probabilities over the series that found it (geometry is dropped). With a review threshold,
+ * a fused disc whose top Pfirrmann probability is below it is marked `needsReview`.
  */
-export function fusePatients(seriesLines: readonly PredictionLine[]): PredictionLine[] {
+export function fusePatients(seriesLines: readonly PredictionLine[], reviewThreshold?: number): PredictionLine[] {
   const byPatient = new Map<string, Map<number, DiscPrediction[]>>();
   for (const line of seriesLines) {
     if (line.series === null) continue;
@@ -85,6 +88,7 @@ export function fusePatients(seriesLines: readonly PredictionLine[]): Prediction
           modic: gradedFinding(modic, MODIC_TYPES),
         } as DiscPrediction;
         for (const finding of BINARY_FINDINGS) disc[finding] = mean(list.map((d) => d[finding]));
+        if (reviewThreshold !== undefined) disc.needsReview = Math.max(...pfirrmann) < reviewThreshold;
         return disc;
       });
     fused.push({ series: null, patient, discs });
@@ -173,6 +177,8 @@ export function predictionLineProblem(value: unknown): string | undefined {
       const p = disc[finding];
       if (!isNumber(p) || p < 0 || p > 1) return `disc ${n} (${disc.level}): "${finding}" must be a probability`;
     }
+    if (disc.needsReview !== undefined && typeof disc.needsReview !== 'boolean')
+      return `disc ${n}: "needsReview" must be true or false`;
     if (disc.center !== undefined && !isPoint(disc.center)) return `disc ${n}: "center" must be [x, y]`;
     if (disc.posterior !== undefined && !isPoint(disc.posterior)) return `disc ${n}: "posterior" must be [x, y]`;
     if (disc.outline !== undefined && !(Array.isArray(disc.outline) && disc.outline.every(isPoint))) {

@@ -147,6 +147,62 @@ test('a keypoint counts as found only inside or within 3 mm of the outline of th
   assert.equal(evaluation.localisation!.found, 4);
 });
 
+test("T1 levels are checked against the same patient's T2 keypoints, carried over by position where the fields of view match", async () => {
+  const data = dataset();
+  // p5's T1 has another field of view: 20 × 20 px at 0.25 mm is 5 × 5 mm, its T2 10 × 10 mm.
+  const series = data.series.map((s) =>
+    s.id === 'p5_t1'
+      ? {
+          ...s,
+          loadMidSagittal: async () => ({
+            pixels: new Float32Array(400),
+            width: 20,
+            height: 20,
+            pixelSpacing: [0.25, 0.25] as [number, number],
+          }),
+        }
+      : s,
+  );
+  // p1's T1 is 40 × 40 px at 0.25 mm: the same 10 × 10 mm field, so its keypoint (10, 10) at 0.5 mm lands at (20, 20).
+  const withBigT1 = series.map((s) =>
+    s.id === 'p1_t1'
+      ? {
+          ...s,
+          loadMidSagittal: async () => ({
+            pixels: new Float32Array(1600),
+            width: 40,
+            height: 40,
+            pixelSpacing: [0.25, 0.25] as [number, number],
+          }),
+        }
+      : s,
+  );
+  const square = (x: number, y: number, half: number): [number, number][] => [
+    [x - half, y - half],
+    [x + half, y - half],
+    [x + half, y + half],
+    [x - half, y + half],
+  ];
+  const lines: PredictionLine[] = withBigT1.map((s) => {
+    const outline =
+      s.sequence === 'T2'
+        ? square(10, 10, 2)
+        : s.patient === 'p1'
+          ? square(20, 20, 2) // found only with the keypoint carried over by physical position
+          : s.patient === 'p2' || s.patient === 'p3'
+            ? square(10, 30, 2) // 18 px away: the wrong place
+            : square(10, 10, 2);
+    return { series: s.id, patient: s.patient, sequence: s.sequence, discs: [disc(2, 3, outline)] };
+  });
+  const evaluation = await evaluatePredictions({ ...data, series: withBigT1 }, lines, { resamples: 50 });
+  const t1 = evaluation.localisation!.t1;
+  assert.equal(t1.seriesWithOtherFieldOfView, 1, "p5's T1");
+  assert.equal(t1.keypoints, 5);
+  assert.equal(t1.found, 3, 'p0, p1 and p4');
+  const row = evaluation.localisation!.rows.find((r) => r.measure.startsWith('T1'))!;
+  assert.equal(row.estimate.value, 3 / 5);
+});
+
 test('one class prior grades every disc alike: kappa 0 and AUC 0.5', async () => {
   const data = dataset();
   const model = fitClassPrior(data.discs, data.patients, 'memory');

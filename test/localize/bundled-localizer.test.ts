@@ -84,4 +84,6 @@ test('a 3D series is localised on the central slice with the most spinal canal, 
   // LPS: +z is superior, so L1/L2 lies higher than L5/S1; both sit in the chosen slice's plane.
   assert.ok(l1.centerMm[2] > l5.centerMm[2] + 60, `${l1.centerMm[2]} vs ${l5.centerMm[2]}`);
   assert.ok(Math.abs(l1.centerMm[0] - l5.centerMm[0]) < 1e-6);
+  assert.ok(result.levelVote.slices >= 3, 'the neighbouring slices voted on the levels');
+  assert.equal(result.levelVote.offsetApplied, 0, 'they agree with the chosen slice on this example');
 });

@@ -152,3 +152,22 @@ test('per-level heatmaps flag a full-sized disc below L5/S1 as possible transiti
   assert.equal(result.discs.find((d) => Math.abs(d.center[1] - 145) < 3)?.level, 'L5/S1');
   assert.equal(result.possibleTransitional, true);
 });
+
+test('disc-like blobs off the spinal column are not counted as levels, even where the heatmap responds', () => {
+  const centers = [45, 70, 95, 120, 145, 170];
+  const maps = spine(centers, [70, 95, 120, 145, 170]);
+  // A disc-class blob 55 px in front of the column between L2/L3 and L3/L4 (bowel, vessel), with a heatmap response.
+  for (let y = 103; y <= 111; y++) {
+    for (let x = 100; x <= 116; x++) {
+      if (((x - 108) / 8) ** 2 + ((y - 107) / 4) ** 2 <= 1) maps.classes[x + y * W] = 1;
+      maps.heatmap[x + y * W] = Math.max(
+        maps.heatmap[x + y * W] as number,
+        Math.exp(-((x - 108) ** 2 + (y - 107) ** 2) / 8),
+      );
+    }
+  }
+  const result = localizeFromMaps(maps);
+  assert.equal(result.discs.find((d) => Math.round(d.center[1]) === 170)?.level, 'L5/S1');
+  assert.equal(result.discs.find((d) => Math.round(d.center[1]) === 70)?.level, 'L1/L2');
+  assert.ok(!result.discs.some((d) => d.center[0] > 90), 'the blob is not a disc level');
+});

@@ -75,3 +75,27 @@ test('predict with a localiser writes masks for the reference slices, in SPIDER 
   const mask = await readPicture(join(masks, files[0]!));
   assert.ok(Array.from(mask.voxels).every((v) => v === 0 || v === 29 || v === 76 || v === 150));
 });
+
+test('train localizer --cross-validate trains every fold once, reuses them on a rerun, and reports out-of-fold figures', async (t) => {
+  const folder = await tempFolder(t);
+  const out = join(folder, 'localizer');
+  const folds = join(folder, 'folds');
+  const args = ['train', 'localizer', '--data', MINI, '--out', out, '--epochs', '1', '--fold', '1', ...TINY];
+  const first = runCli([...args, '--cross-validate', folds, '--resamples', '50']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.ok(existsSync(join(folds, 'fold-2', 'weights.bin')) && existsSync(join(folds, 'fold-3', 'weights.bin')));
+  assert.ok(!existsSync(join(folds, 'fold-1')), 'fold 1 is the model in --out');
+  const summary = JSON.parse(await readFile(join(out, 'cross-validation.json'), 'utf8')) as {
+    folds: { fold: number; heldOutPatients: string[] }[];
+  };
+  assert.deepEqual(
+    summary.folds.map((f) => f.fold),
+    [1, 2, 3],
+  );
+  assert.equal(new Set(summary.folds.flatMap((f) => f.heldOutPatients)).size, 3, 'every patient held out once');
+  const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
+  assert.match(card, /out of fold \(all patients\)/);
+  const again = runCli([...args, '--cross-validate', folds, '--resamples', '50']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal((again.stderr.match(/reusing/g) ?? []).length, 3);
+});

@@ -1,0 +1,191 @@
+/** `spinegrade train grader`: disc crops from the localiser, cross-validation of CNN and hybrid, the final models and their card. */
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readDataset } from '../datasets/index.js';
+import { SpinegradeError } from '../errors.js';
+import { evaluatePredictions } from '../evaluation/score.js';
+import { saveContextModel } from '../grade/context.js';
+import { DEFAULT_CROP_CONFIG } from '../grade/crops.js';
+import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from '../grade/experiment.js';
+import { type Grader, type GraderCalibration, gradeSeriesDiscs, loadGrader, UNCALIBRATED } from '../grade/grader.js';
+import { collectDiscCrops, type DiscCropRecord } from '../grade/samples.js';
+import { labelCrops } from '../grade/train.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { type Localizer, loadLocalizer } from '../localize/localizer.js';
+import { graderCardMarkdown } from '../models/graderCard.js';
+import { DEFAULT_LOCALIZER_DIR } from '../models/store.js';
+import { saveModel } from '../models/tf/io.js';
+import { type PredictionLine, toJsonLines } from '../report/predictions.js';
+import { positiveInteger } from './dataset-commands.js';
+import type { Progress } from './progress.js';
+
+/** Options of `train grader`, as given on the command line. */
+export interface TrainGraderCliOptions {
+  localizer?: string;
+  epochs?: string;
+  contextEpochs?: string;
+  folds?: string;
+  seed?: string;
+  workers?: string;
+  resamples?: string;
+  reviewAccuracy?: string;
+}
+
+/** What was tried and what limits the grader (printed in its card). */
+export const GRADER_NOTES: readonly string[] = [
+  "Only the mid-sagittal slice of each series is graded (SPIDER's 2D release has no neighbouring slices); lateral herniations and Modic changes off the midline are out of view.",
+  'Modic types 1 and 3 are a handful of discs in SPIDER: the Modic type figures rest on them and say little; Modic any-vs-none is the meaningful figure.',
+  "Training levels come from the localiser, corrected by the T2 keypoints where they exist; T2 SPACE crops and T1 crops of other fields of view rely on the localiser's levels, so some crops train with a neighbour's grades.",
+  'A small network trained for minutes on 2 CPU cores; not tried yet: larger crops or networks, several slices per disc, ensembles of seeds.',
+];
+
+/** `train grader`: see the module comment; returns what to tell the user. */
+export async function runTrainGrader(
+  datasetDir: string,
+  out: string,
+  options: TrainGraderCliOptions,
+  progress: Progress,
+  log: (line: string) => void,
+): Promise<string> {
+  const started = Date.now();
+  const dataset = await readDataset(datasetDir);
+  const seed = positiveInteger(options.seed, '--seed', 1);
+  const folds = options.folds === '0' ? 0 : positiveInteger(options.folds, '--folds', 5);
+  if (folds === 1) throw new SpinegradeError('USAGE', '--folds wants 0 (no cross-validation) or at least 2');
+  const workers = positiveInteger(options.workers, '--workers', 2);
+  if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
+  const reviewAccuracy = options.reviewAccuracy === undefined ? 0.8 : Number(options.reviewAccuracy);
+  if (!(reviewAccuracy > 0 && reviewAccuracy <= 1))
+    throw new SpinegradeError('USAGE', `--review-accuracy wants a number in (0, 1], got "${options.reviewAccuracy}"`);
+  const localizerDirs = (options.localizer ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
+  const localizers: Localizer[] = [];
+  for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir)));
+  const experiment: GraderExperimentOptions = {
+    epochs: positiveInteger(options.epochs, '--epochs', 12),
+    contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 30),
+    workers: workers as 1 | 2,
+    seed,
+    reviewAccuracy,
+    onProgress: (p) =>
+      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
+    onLog: (line) => {
+      progress.finish();
+      log(line);
+    },
+  };
+
+  log(`localising ${dataset.series.length} series and cropping their discs`);
+  const records = await collectDiscCrops(dataset, localizers, { onProgress: progress.update });
+  progress.finish();
+  const labelled = labelCrops(records, dataset.discs);
+  const cropSeconds = (Date.now() - started) / 1000;
+  const bySequence: Record<string, number> = {};
+  for (const c of labelled) bySequence[c.record.sequence] = (bySequence[c.record.sequence] ?? 0) + 1;
+  log(`${records.length} discs cropped, ${labelled.length} with grades`);
+
+  const resamples = positiveInteger(options.resamples, '--resamples', 2000);
+  let shipped: 'cnn' | 'hybrid' = 'cnn';
+  let calibration: GraderCalibration = UNCALIBRATED;
+  let card: Parameters<typeof graderCardMarkdown>[0] | undefined;
+  let cvSeconds = 0;
+  let summary = '';
+  if (folds >= 2) {
+    const cv = await crossValidateGrader(dataset, records, folds, experiment);
+    cvSeconds = cv.seconds;
+    const evaluations = {
+      cnn: await evaluatePredictions(dataset, cv.lines.cnn, { resamples }),
+      hybrid: await evaluatePredictions(dataset, cv.lines.hybrid, { resamples }),
+    };
+    const kappa = (variant: 'cnn' | 'hybrid'): number =>
+      evaluations[variant].pfirrmannFused.rows.find((r) => r.measure === 'kappa (linear)')?.estimate.value ?? 0;
+    shipped = kappa('hybrid') > kappa('cnn') ? 'hybrid' : 'cnn';
+    calibration = cv.calibration[shipped];
+    await mkdir(out, { recursive: true });
+    await writeFileAtomic(join(out, 'out-of-fold.jsonl'), toJsonLines(withoutOutlines(cv.lines[shipped])), {
+      overwrite: true,
+    });
+    summary = `out-of-fold Pfirrmann linear κ: CNN ${kappa('cnn').toFixed(3)}, hybrid ${kappa('hybrid').toFixed(3)}; shipped ${shipped}`;
+    log(summary);
+    card = {
+      dataset,
+      command: '',
+      seed,
+      folds,
+      evaluations,
+      coverage: cv.coverage,
+      shipped,
+      calibration,
+      seconds: { crossValidation: cvSeconds, final: 0, crops: cropSeconds },
+      crops: {
+        total: records.length,
+        labelled: labelled.length,
+        correctedLevels: records.filter((r) => r.ivdLabel !== r.trainingIvdLabel).length,
+        bySequence,
+      },
+      localizers: localizerDirs,
+      config: {},
+      epochs: experiment.epochs,
+      contextEpochs: experiment.contextEpochs,
+      discsPerSecond: 0,
+      weightsBytes: 0,
+      notes: GRADER_NOTES,
+    };
+  }
+
+  log(`final models: training on all ${dataset.patients.length} patients`);
+  const final = await trainGraderPair(records, labelled, dataset.patients, [], experiment);
+  const command = `spinegrade train grader --data ${datasetDir} --out ${out} --localizer ${localizerDirs.join(',')} --epochs ${experiment.epochs} --context-epochs ${experiment.contextEpochs} --folds ${folds} --seed ${seed} --workers ${workers}`;
+  await saveModel(final.cnn, out, {
+    graderConfig: final.config,
+    cropConfig: DEFAULT_CROP_CONFIG,
+    calibration,
+    variant: shipped,
+    trainedOn: { dataset: 'SPIDER training split', patients: [...dataset.patients] },
+    command,
+    seconds: final.seconds,
+    history: final.history,
+  });
+  if (shipped === 'hybrid') await saveContextModel(final.context, out);
+  const discsPerSecond = measureThroughput(await loadGrader(out), records);
+  if (card) {
+    const weightsBytes =
+      (await stat(join(out, 'weights.bin'))).size +
+      (shipped === 'hybrid' ? (await stat(join(out, 'context.bin'))).size : 0);
+    await writeFileAtomic(
+      join(out, 'MODEL_CARD.md'),
+      graderCardMarkdown({
+        ...card,
+        command,
+        config: { ...final.config, loss: undefined },
+        seconds: { ...card.seconds, final: final.seconds },
+        discsPerSecond,
+        weightsBytes,
+      }),
+      { overwrite: true },
+    );
+  }
+  const minutes = ((Date.now() - started) / 60000).toFixed(1);
+  return `wrote ${out} in ${minutes} min${summary ? `: ${summary}` : ''}; ${discsPerSecond.toFixed(0)} discs/s`;
+}
+
+/** The lines without disc outlines (the out-of-fold file stays small; centres and posterior points remain). */
+function withoutOutlines(lines: readonly PredictionLine[]): PredictionLine[] {
+  return lines.map((line) => ({ ...line, discs: line.discs.map(({ outline: _outline, ...disc }) => disc) }));
+}
+
+/** Discs graded per second by a saved grader, series by series as `predict` does (crop → calibrated probabilities). */
+function measureThroughput(grader: Grader, records: readonly DiscCropRecord[]): number {
+  const bySeries = new Map<string, DiscCropRecord[]>();
+  for (const r of records) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
+  const groups = [...bySeries.values()].slice(0, 80);
+  const discsOf = (group: DiscCropRecord[]) =>
+    group.map((r) => ({ crop: r.crop, ivdLabel: r.ivdLabel, level: r.disc.level }));
+  gradeSeriesDiscs(grader, discsOf(groups[0] ?? []));
+  const started = performance.now();
+  let discs = 0;
+  for (const group of groups) {
+    gradeSeriesDiscs(grader, discsOf(group));
+    discs += group.length;
+  }
+  return discs / ((performance.now() - started) / 1000);
+}
