@@ -12,7 +12,35 @@ export * from './errors.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
 export { formatEvaluation } from './evaluation/table.js';
+export { type DiscHeat, type ExplainTarget, explainDiscs } from './explain/disc.js';
+export {
+  type GradCamMap,
+  type GradCamTarget,
+  gradCam,
+  gradCamBatch,
+  heatToSlice,
+  type SliceToCrop,
+} from './explain/gradcam.js';
+export { heatOverlayRgb, writeHeatOverlayPng } from './explain/overlay.js';
+export { type CoveragePoint, coverageAccuracyCurve } from './grade/calibration.js';
+export {
+  type CropPlacement,
+  cropDisc,
+  cropPlacement,
+  DEFAULT_CROP_CONFIG,
+  type DiscCrop,
+  type DiscCropConfig,
+} from './grade/crops.js';
+export {
+  type DiscToGrade,
+  type GradedDisc,
+  type Grader,
+  type GraderCalibration,
+  gradeSeriesDiscs,
+  loadGrader,
+} from './grade/grader.js';
 export { type ClassPriorModel, classPriorDiscs, fitClassPrior } from './grade/prior.js';
+export { type GradedVolume, type GradedVolumeDisc, gradeVolume } from './grade/volume.js';
 export { type DicomFile, dicomSeriesToVolume, readDicomFile } from './io/dicom/read.js';
 export { type DicomSeriesOptions, encodeDicomSlice, uidFromSeed, writeDicomSeries } from './io/dicom/write.js';
 export {
@@ -33,16 +61,35 @@ export {
   SAGITTAL_DISPLAY_DIRECTION,
   writeGreyPng,
 } from './io/png.js';
-export { type ImageLocalization, type Localizer, loadLocalizer, localizeImages } from './localize/localizer.js';
+export {
+  type ImageLocalization,
+  type Localizer,
+  loadLocalizer,
+  localizeImages,
+  localizerForPatient,
+} from './localize/localizer.js';
 export {
   type LocalizedDisc,
   type LocalizedVertebra,
   localizeFromMaps,
   type SliceLocalization,
 } from './localize/postprocess.js';
-export { localizeVolume, type PhysicalDisc, type VolumeLocalization } from './localize/volume.js';
+export {
+  type LevelVote,
+  localizeVolume,
+  type PhysicalDisc,
+  reconcileLevels,
+  type VolumeLocalization,
+} from './localize/volume.js';
 export * from './metrics/index.js';
-export { DEFAULT_MODEL_DIR, readModel, type SpinegradeModel, writeModel } from './models/store.js';
+export {
+  DEFAULT_LOCALIZER_DIR,
+  DEFAULT_MODEL_DIR,
+  GRADER_MODEL_DIR,
+  readModel,
+  type SpinegradeModel,
+  writeModel,
+} from './models/store.js';
 export * from './report/predictions.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';

@@ -15,7 +15,7 @@ import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { graderCardMarkdown } from '../models/graderCard.js';
 import { DEFAULT_LOCALIZER_DIR } from '../models/store.js';
 import { saveModel } from '../models/tf/io.js';
-import { type PredictionLine, toJsonLines } from '../report/predictions.js';
+import { toJsonLines } from '../report/predictions.js';
 import { positiveInteger } from './dataset-commands.js';
 import type { Progress } from './progress.js';
 
@@ -101,7 +101,7 @@ export async function runTrainGrader(
     shipped = kappa('hybrid') > kappa('cnn') ? 'hybrid' : 'cnn';
     calibration = cv.calibration[shipped];
     await mkdir(out, { recursive: true });
-    await writeFileAtomic(join(out, 'out-of-fold.jsonl'), toJsonLines(withoutOutlines(cv.lines[shipped])), {
+    await writeFileAtomic(join(out, 'out-of-fold.jsonl'), toJsonLines(cv.lines[shipped]), {
       overwrite: true,
     });
     summary = `out-of-fold Pfirrmann linear κ: CNN ${kappa('cnn').toFixed(3)}, hybrid ${kappa('hybrid').toFixed(3)}; shipped ${shipped}`;
@@ -166,11 +166,6 @@ export async function runTrainGrader(
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   return `wrote ${out} in ${minutes} min${summary ? `: ${summary}` : ''}; ${discsPerSecond.toFixed(0)} discs/s`;
-}
-
-/** The lines without disc outlines (the out-of-fold file stays small; centres and posterior points remain). */
-function withoutOutlines(lines: readonly PredictionLine[]): PredictionLine[] {
-  return lines.map((line) => ({ ...line, discs: line.discs.map(({ outline: _outline, ...disc }) => disc) }));
 }
 
 /** Discs graded per second by a saved grader, series by series as `predict` does (crop → calibrated probabilities). */

@@ -5,10 +5,9 @@ import { SpinegradeError } from '../errors.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
 import { cropsOfSeries } from '../grade/samples.js';
-import { type Localizer, localizeImages, localizerForPatient, patientsSeenByAll } from '../localize/localizer.js';
+import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
 import type { SpinegradeModel } from '../models/store.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
-import type { Image2D } from '../transforms/resample.js';
 
 /**
  * How to predict a dataset. `localizers`: one localiser, or several trained on different folds (each
@@ -29,9 +28,6 @@ export interface DatasetPredictions {
   /** For cross-validation: the patients each fold's grader was fitted on and predicted. */
   folds?: { fittedOn: string[]; predicted: string[] }[];
 }
-
-/** Series localised at once (bounded memory). */
-const LOCALIZE_CHUNK = 8;
 
 async function predictSeriesLines(
   series: readonly SeriesRecord[],
@@ -59,47 +55,34 @@ async function predictSeriesLines(
     }
     return lines;
   }
-  const byLocalizer = new Map<Localizer, SeriesRecord[]>();
-  for (const record of series) {
-    const localizer = localizerForPatient(localizers, record.patient);
-    byLocalizer.set(localizer, [...(byLocalizer.get(localizer) ?? []), record]);
-  }
-  for (const [localizer, records] of byLocalizer) {
-    for (let start = 0; start < records.length; start += LOCALIZE_CHUNK) {
-      const chunk = records.slice(start, start + LOCALIZE_CHUNK);
-      const images = await Promise.all(chunk.map((s) => s.loadMidSagittal()));
-      const localized = localizeImages(localizer, images);
-      for (let n = 0; n < chunk.length; n++) {
-        const record = chunk[n] as SeriesRecord;
-        const found = localized[n]?.discs ?? [];
-        let discs: DiscPrediction[];
-        if (model.kind === 'grader') {
-          const crops = await cropsOfSeries(undefined, record, images[n] as Image2D, { discs: found }, model.crop);
-          const grades = gradeSeriesDiscs(
-            model,
-            crops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
-          );
-          discs = crops.map((c, k) => ({
-            ...(grades[k] as GradedDisc),
-            center: c.disc.center,
-            posterior: c.disc.posterior,
-            outline: c.disc.outline,
-          }));
-        } else {
-          discs = found.map((d) => ({
-            level: d.level,
-            ivdLabel: d.ivdLabel,
-            center: d.center,
-            posterior: d.posterior,
-            outline: d.outline,
-            ...gradesOf(d.ivdLabel),
-          }));
-        }
-        lines.push({ series: record.id, patient: record.patient, sequence: record.sequence, discs });
-        tick();
-      }
+  await localizeSeries(series, localizers, async (record, image, localization) => {
+    const found = localization.discs;
+    let discs: DiscPrediction[];
+    if (model.kind === 'grader') {
+      const crops = await cropsOfSeries(undefined, record, image, { discs: found }, model.crop);
+      const grades = gradeSeriesDiscs(
+        model,
+        crops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
+      );
+      discs = crops.map((c, k) => ({
+        ...(grades[k] as GradedDisc),
+        center: c.disc.center,
+        posterior: c.disc.posterior,
+        outline: c.disc.outline,
+      }));
+    } else {
+      discs = found.map((d) => ({
+        level: d.level,
+        ivdLabel: d.ivdLabel,
+        center: d.center,
+        posterior: d.posterior,
+        outline: d.outline,
+        ...gradesOf(d.ivdLabel),
+      }));
     }
-  }
+    lines.push({ series: record.id, patient: record.patient, sequence: record.sequence, discs });
+    tick();
+  });
   const order = new Map(series.map((s, n) => [s.id, n]));
   return lines.sort((a, b) => (order.get(a.series ?? '') ?? 0) - (order.get(b.series ?? '') ?? 0));
 }

@@ -2,7 +2,9 @@
  * Grad-CAM (Selvaraju et al., 2017) for the grader: which parts of a disc crop drove one logit of one
  * head, as a heat map at the crop's resolution, and its mapping back onto the slice the crop came from.
  */
+import type { CropPlacement } from '../grade/crops.js';
 import { tf, tfl } from '../models/tf/backend.js';
+import { sampleBilinear } from '../transforms/sample.js';
 
 /** What to explain: one logit of one head, seen through one feature layer. */
 export interface GradCamTarget {
@@ -26,11 +28,8 @@ export interface GradCamMap {
   peak: number;
 }
 
-/** Where a crop lies in a slice. */
-export interface CropPlacement {
-  /** Crop pixel coordinates (u, v) of the slice pixel centred at (x, y); pixel centres are integers. */
-  sliceToCrop(x: number, y: number): [number, number];
-}
+/** Where a crop lies in a slice: the crop pixel (u, v) of the slice pixel centred at (x, y) (see `grade/crops.ts`). */
+export type SliceToCrop = Pick<CropPlacement, 'sliceToCrop'>;
 
 interface Plan {
   features: tfl.LayersModel;
@@ -105,24 +104,6 @@ function planFor(model: tfl.LayersModel, featureName: string, outputName: string
     byTarget.set(key, plan);
   }
   return plan;
-}
-
-/**
- * Bilinear sample of a row-major `width × height` map at pixel coordinates (u, v), pixel centres at
- * integers, edges clamped.
- */
-function sampleBilinear(map: Float32Array, width: number, height: number, u: number, v: number): number {
-  const x = Math.min(Math.max(u, 0), width - 1);
-  const y = Math.min(Math.max(v, 0), height - 1);
-  const x0 = Math.floor(x);
-  const y0 = Math.floor(y);
-  const x1 = Math.min(x0 + 1, width - 1);
-  const y1 = Math.min(y0 + 1, height - 1);
-  const fx = x - x0;
-  const fy = y - y0;
-  const top = (map[x0 + y0 * width] as number) * (1 - fx) + (map[x1 + y0 * width] as number) * fx;
-  const bottom = (map[x0 + y1 * width] as number) * (1 - fx) + (map[x1 + y1 * width] as number) * fx;
-  return top * (1 - fy) + bottom * fy;
 }
 
 /** Bilinear resize with aligned pixel areas (half-pixel centres), as image libraries resize. */
@@ -228,7 +209,7 @@ export function gradCam(model: tfl.LayersModel, crop: Float32Array, target: Grad
  */
 export function heatToSlice(
   map: GradCamMap,
-  cropToSlice: CropPlacement,
+  cropToSlice: SliceToCrop,
   sliceWidth: number,
   sliceHeight: number,
 ): Float32Array {

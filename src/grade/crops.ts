@@ -5,6 +5,7 @@
  */
 import { percentiles } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
+import { sampleBilinear } from '../transforms/sample.js';
 
 /** Size and placement of a disc crop. */
 export interface DiscCropConfig {
@@ -102,15 +103,7 @@ export function cropDisc(
     for (let u = 0; u < size; u++) {
       const [x, y] = placement.cropToSlice(u, v);
       if (x < 0 || y < 0 || x > width - 1 || y > height - 1) continue;
-      const x0 = Math.floor(x);
-      const y0 = Math.floor(y);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const y1 = Math.min(y0 + 1, height - 1);
-      const fx = x - x0;
-      const fy = y - y0;
-      const top = (src[y0 * width + x0] as number) * (1 - fx) + (src[y0 * width + x1] as number) * fx;
-      const bottom = (src[y1 * width + x0] as number) * (1 - fx) + (src[y1 * width + x1] as number) * fx;
-      const value = (top * (1 - fy) + bottom * fy - lo) * scale;
+      const value = (sampleBilinear(src, width, height, x, y) - lo) * scale;
       pixels[v * size + u] = Math.min(1.2, Math.max(0, value));
     }
   }

@@ -6,7 +6,7 @@
  */
 import { carryKeypoints } from '../datasets/keypoints.js';
 import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '../datasets/types.js';
-import { type ImageLocalization, type Localizer, localizeImages, localizerForPatient } from '../localize/localizer.js';
+import { type ImageLocalization, type Localizer, localizeSeries } from '../localize/localizer.js';
 import type { LocalizedDisc } from '../localize/postprocess.js';
 import { distanceToPolygon } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';
@@ -28,9 +28,6 @@ export interface DiscCropRecord {
 
 /** Highest IVD label cropped (T7/T8): SPIDER grades a few thoracic discs too. */
 const MAX_CROPPED_IVD_LABEL = 10;
-
-/** Series localised at once (bounded memory). */
-const CHUNK = 8;
 
 /**
  * The level offset the keypoints imply for a slice's discs (keypoint label − disc label, the most
@@ -94,27 +91,11 @@ export async function collectDiscCrops(
 ): Promise<DiscCropRecord[]> {
   const config = options.crop ?? DEFAULT_CROP_CONFIG;
   const records: DiscCropRecord[] = [];
-  const byLocalizer = new Map<Localizer, SeriesRecord[]>();
-  for (const series of dataset.series) {
-    const localizer = localizerForPatient(localizers, series.patient);
-    byLocalizer.set(localizer, [...(byLocalizer.get(localizer) ?? []), series]);
-  }
   let done = 0;
-  for (const [localizer, seriesList] of byLocalizer) {
-    for (let start = 0; start < seriesList.length; start += CHUNK) {
-      const chunk = seriesList.slice(start, start + CHUNK);
-      const images = await Promise.all(chunk.map((s) => s.loadMidSagittal()));
-      const localized = localizeImages(localizer, images);
-      for (let n = 0; n < chunk.length; n++) {
-        const series = chunk[n] as SeriesRecord;
-        const image = images[n] as Image2D;
-        records.push(
-          ...(await cropsOfSeries(dataset, series, image, localized[n] as ImageLocalization, config, options)),
-        );
-        options.onProgress?.(++done, dataset.series.length);
-      }
-    }
-  }
+  await localizeSeries(dataset.series, localizers, async (series, image, localization) => {
+    records.push(...(await cropsOfSeries(dataset, series, image, localization, config, options)));
+    options.onProgress?.(++done, dataset.series.length);
+  });
   const order = new Map(dataset.series.map((s, n) => [s.id, n]));
   return records.sort((a, b) => (order.get(a.series) ?? 0) - (order.get(b.series) ?? 0) || a.ivdLabel - b.ivdLabel);
 }

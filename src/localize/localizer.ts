@@ -105,6 +105,33 @@ export function localizerForPatient(localizers: readonly Localizer[], patient: s
   return localizers.find((l) => !localizerTrainingPatients(l).includes(patient)) ?? first;
 }
 
+/**
+ * Localises the mid-sagittal image of each series, every patient with {@link localizerForPatient},
+ * a few series at a time (bounded memory), and hands each result to `each` (grouped by localiser).
+ */
+export async function localizeSeries<S extends { readonly patient: string; loadMidSagittal(): Promise<Image2D> }>(
+  series: readonly S[],
+  localizers: readonly Localizer[],
+  each: (series: S, image: Image2D, localization: ImageLocalization) => Promise<void> | void,
+  chunkSize = 8,
+): Promise<void> {
+  const byLocalizer = new Map<Localizer, S[]>();
+  for (const record of series) {
+    const localizer = localizerForPatient(localizers, record.patient);
+    byLocalizer.set(localizer, [...(byLocalizer.get(localizer) ?? []), record]);
+  }
+  for (const [localizer, records] of byLocalizer) {
+    for (let start = 0; start < records.length; start += chunkSize) {
+      const chunk = records.slice(start, start + chunkSize);
+      const images = await Promise.all(chunk.map((s) => s.loadMidSagittal()));
+      const localized = localizeImages(localizer, images);
+      for (let n = 0; n < chunk.length; n++) {
+        await each(chunk[n] as S, images[n] as Image2D, localized[n] as ImageLocalization);
+      }
+    }
+  }
+}
+
 /** The patients every one of the localisers was trained on: their localisation is in-sample. */
 export function patientsSeenByAll(localizers: readonly Localizer[]): Set<string> {
   const [first, ...rest] = localizers;

@@ -153,8 +153,10 @@ export async function trainLocalizer(
 
 /** What was tried for the bundled localiser and what limits it (printed in its model card). */
 export const LOCALIZER_NOTES: readonly string[] = [
-  'Most level errors are off-by-one shifts, not missed discs: discs are outlined well (Dice above) but the single lumbar-keypoint heatmap also responds to lower thoracic discs and to rudimentary sacral segments, so the count from the sacrum sometimes starts one disc too low or high.',
-  'The post-processing thresholds (a disc is lumbar when its heatmap response is at least 0.3 and at least 0.6 of the strongest disc of the slice) were chosen by looking at the held-out fold, so the level figure is slightly optimistic.',
-  'Tried: five per-level heatmap channels with a sliding five-level template fit (15 epochs, same data): Dice about the same, discs at the right level 0.29 on the held-out patients — worse, so not shipped (`--heatmap-channels 5`).',
-  'Not yet used: the unlabelled T1 slices (self-training), more epochs, larger networks; each is limited here by the 25-minute training budget on 2 cores.',
+  'The keypoint heatmap responds to thoracic discs and sacral remnants almost as strongly as to lumbar discs, so it cannot tell which discs are lumbar; levels therefore rest on finding L5/S1 at the bottom of the chain of discs along the spinal column. Off-by-one errors remain where the L5/S1 disc is segmented only in part or not at all (it is tilted and wedge-shaped), or where a sacral remnant looks like a disc.',
+  'Most remaining misses on T2 are not wrong levels but outlines that stop more than 3 mm short of the keypoint on the posterior disc margin: the masks are learned from T2 SPACE slices only, and T2 TSE discs come out slightly small.',
+  'T1 is weak: no T1 slice has a mask or keypoint, the network sees T1-like contrast only through augmentation, and no pseudo-labels (self-training) are used yet. The T1 check also carries each T2 keypoint over by position, which costs a few mm where the middle T1 slice is not the middle T2 slice or the patient moved.',
+  'The post-processing (the disc chain: 10-60 mm steps, sideways offset at most max(rise + 10, 40) mm, discs up to 1500 mm²; a disc is lumbar when its heatmap response is at least 0.3 and 0.6 of the strongest) was tuned by looking at the errors on fold 1 (36 patients), so the fold-1 figure is optimistic; the out-of-fold figures over all five folds are less so (four of the five folds were not looked at).',
+  'Tried: five per-level heatmap channels with a sliding five-level template fit (15 epochs, same data): Dice about the same, discs at the right level 0.29 on the held-out patients, so not shipped (`--heatmap-channels 5`).',
+  'Not yet used: pseudo-labels on T1, more epochs or a larger network (each limited by the 25-minute training budget on 2 cores), a dedicated sacrum/L5-S1 target.',
 ];

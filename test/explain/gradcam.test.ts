@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CropPlacement, type GradCamMap, gradCam, gradCamBatch, heatToSlice } from '../../src/explain/gradcam.js';
+import { type GradCamMap, gradCam, gradCamBatch, heatToSlice, type SliceToCrop } from '../../src/explain/gradcam.js';
 import { initTf, tf, tfl } from '../../src/models/tf/backend.js';
 import { seededValues } from '../models/tf/tfHelpers.js';
 
@@ -216,14 +216,14 @@ function mapOf(width: number, height: number): GradCamMap {
 
 test('heatToSlice: an identity placement reproduces the map', () => {
   const map = mapOf(6, 5);
-  const identity: CropPlacement = { sliceToCrop: (x, y) => [x, y] };
+  const identity: SliceToCrop = { sliceToCrop: (x, y) => [x, y] };
   assert.deepEqual(heatToSlice(map, identity, 6, 5), map.heat);
 });
 
 test('heatToSlice: a shifted placement shifts the map and leaves the rest of the slice at 0', () => {
   const map = mapOf(6, 5);
   const [dx, dy] = [3, 2];
-  const shifted: CropPlacement = { sliceToCrop: (x, y) => [x - dx, y - dy] };
+  const shifted: SliceToCrop = { sliceToCrop: (x, y) => [x - dx, y - dy] };
   const slice = heatToSlice(map, shifted, 12, 10);
   for (let y = 0; y < 10; y++) {
     for (let x = 0; x < 12; x++) {
@@ -232,13 +232,13 @@ test('heatToSlice: a shifted placement shifts the map and leaves the rest of the
       assert.equal(slice[x + y * 12], expected, `(${x}, ${y})`);
     }
   }
-  const far: CropPlacement = { sliceToCrop: (x, y) => [x + 100, y - 100] };
+  const far: SliceToCrop = { sliceToCrop: (x, y) => [x + 100, y - 100] };
   assert.ok(heatToSlice(map, far, 12, 10).every((v) => v === 0));
 });
 
 test('heatToSlice samples between crop pixels bilinearly', () => {
   const map = mapOf(6, 5);
-  const half: CropPlacement = { sliceToCrop: (x, y) => [x + 0.5, y] };
+  const half: SliceToCrop = { sliceToCrop: (x, y) => [x + 0.5, y] };
   const slice = heatToSlice(map, half, 5, 5);
   for (let y = 0; y < 5; y++) {
     for (let x = 0; x < 5; x++) {
