@@ -13,4 +13,4 @@ node bin/spinegrade.js train localizer --data "$DATA" --out models/localizer --e
   --seed 1 --workers 2 --cross-validate "$FOLDS"
 node bin/spinegrade.js train grader --data "$DATA" --out models/grader \
   --localizer "models/localizer,$FOLDS/fold-2,$FOLDS/fold-3,$FOLDS/fold-4,$FOLDS/fold-5" \
-  --epochs "${GRADER_EPOCHS:-20}" --context-epochs "${CONTEXT_EPOCHS:-10}" --folds 5 --seed 1 --workers 2
+  --epochs "${GRADER_EPOCHS:-16}" --context-epochs "${CONTEXT_EPOCHS:-10}" --folds 5 --seed 1 --workers 2

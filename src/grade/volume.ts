@@ -1,7 +1,13 @@
-/** Grading a 3D sagittal series: localise it (mid-sagittal slice by the canal, levels voted over neighbours), crop and grade its discs. */
+/**
+ * Grading a 3D sagittal series: localise it (mid-sagittal slice by the canal, levels voted over
+ * neighbours), then crop every disc at the same in-plane place from the chosen slice and from its
+ * neighbours within 2 mm either side, grade each crop and average the probabilities per disc.
+ */
 import type { Localizer } from '../localize/localizer.js';
 import { localizeVolume, type PhysicalDisc, type VolumeLocalization } from '../localize/volume.js';
-import { extractSagittalSlice } from '../volume/orientation.js';
+import { BINARY_FINDINGS } from '../datasets/types.js';
+import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
+import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
 import { cropsOfSeries } from './samples.js';
@@ -18,23 +24,37 @@ export type GradedVolumeDisc = GradedDisc &
 export interface GradedVolume {
   localization: VolumeLocalization;
   discs: GradedVolumeDisc[];
+  /** Sagittal slices whose crops were graded and averaged (the chosen one and its neighbours within 2 mm). */
+  slicesGraded: number;
 }
+
+/** Neighbouring slices within this distance of the chosen one are graded too (and averaged). */
+const NEIGHBOUR_REACH_MM = 2;
 
 /** Localises and grades the discs of a sagittal volume. */
 export async function gradeVolume(grader: Grader, localizer: Localizer, volume: Volume): Promise<GradedVolume> {
   const localization = localizeVolume(localizer, volume);
+  const axis = sagittalAxis(volume);
+  const reach = Math.floor(NEIGHBOUR_REACH_MM / volume.spacing[axis] + 1e-9);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);
-  const crops = await cropsOfSeries(
-    undefined,
-    { id: 'volume', patient: 'volume', sequence: 'other', keypoints: [] },
-    slice,
-    localization.slice,
-    grader.crop,
-  );
-  const grades = gradeSeriesDiscs(
-    grader,
-    crops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
-  );
+  const series = { id: 'volume', patient: 'volume', sequence: 'other', keypoints: [] } as const;
+  const crops = await cropsOfSeries(undefined, series, slice, localization.slice, grader.crop);
+  const perSlice: GradedDisc[][] = [];
+  for (let index = localization.sliceIndex - reach; index <= localization.sliceIndex + reach; index++) {
+    if (index < 0 || index >= volume.size[axis]) continue;
+    const image = index === localization.sliceIndex ? slice : extractSagittalSlice(volume, index);
+    const sliceCrops =
+      index === localization.sliceIndex
+        ? crops
+        : await cropsOfSeries(undefined, series, image, localization.slice, grader.crop);
+    perSlice.push(
+      gradeSeriesDiscs(
+        grader,
+        sliceCrops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
+      ),
+    );
+  }
+  const grades = averageGrades(perSlice, grader.calibration.reviewThreshold);
   const physical = new Map(localization.discs.map((d) => [d.ivdLabel, d]));
   const discs = crops.map((c, n) => {
     const mm = physical.get(c.ivdLabel);
@@ -47,5 +67,24 @@ export async function gradeVolume(grader: Grader, localizer: Localizer, volume: 
       posteriorMm: mm?.posteriorMm ?? slice.pointOf(c.disc.posterior[0], c.disc.posterior[1]),
     };
   });
-  return { localization, discs };
+  return { localization, discs, slicesGraded: perSlice.length };
+}
+
+/** The per-disc mean of the probabilities graded on several slices (same discs, same order). */
+function averageGrades(perSlice: readonly GradedDisc[][], reviewThreshold: number): GradedDisc[] {
+  const first = perSlice[0] ?? [];
+  return first.map((disc, n) => {
+    const all = perSlice.map((grades) => grades[n] as GradedDisc);
+    const mean = (pick: (d: GradedDisc) => readonly number[]): number[] =>
+      pick(disc).map((_, k) => all.reduce((s, d) => s + (pick(d)[k] as number), 0) / all.length);
+    const pfirrmann = mean((d) => d.pfirrmann.probs);
+    const averaged: GradedDisc = {
+      ...disc,
+      pfirrmann: gradedFinding(pfirrmann, PFIRRMANN_GRADES),
+      modic: gradedFinding(mean((d) => d.modic.probs), MODIC_TYPES),
+      needsReview: Math.max(...pfirrmann) < reviewThreshold,
+    };
+    for (const finding of BINARY_FINDINGS) averaged[finding] = all.reduce((s, d) => s + d[finding], 0) / all.length;
+    return averaged;
+  });
 }

@@ -15,7 +15,8 @@ test('the bundled grader grades the example study: probabilities sum to 1 and it
   const grader = await loadGrader(GRADER_MODEL_DIR);
   const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
-  const { discs } = await gradeVolume(grader, localizer, volume);
+  const { discs, slicesGraded } = await gradeVolume(grader, localizer, volume);
+  assert.equal(slicesGraded, 5, 'the chosen slice and two either side (1 mm apart) are graded and averaged');
   const lumbar = discs.filter((d) => d.ivdLabel >= 1 && d.ivdLabel <= 5);
   assert.equal(lumbar.length, 5, discs.map((d) => d.level).join(', '));
   for (const d of discs) {
