@@ -28,7 +28,7 @@ export interface TrainGraderCliOptions {
   seed?: string;
   workers?: string;
   resamples?: string;
-  reviewAccuracy?: string;
+  reviewThreshold?: string;
 }
 
 /** What was tried and what limits the grader (printed in its card). */
@@ -54,9 +54,12 @@ export async function runTrainGrader(
   if (folds === 1) throw new SpinegradeError('USAGE', '--folds wants 0 (no cross-validation) or at least 2');
   const workers = positiveInteger(options.workers, '--workers', 2);
   if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
-  const reviewAccuracy = options.reviewAccuracy === undefined ? 0.8 : Number(options.reviewAccuracy);
-  if (!(reviewAccuracy > 0 && reviewAccuracy <= 1))
-    throw new SpinegradeError('USAGE', `--review-accuracy wants a number in (0, 1], got "${options.reviewAccuracy}"`);
+  const reviewThreshold = options.reviewThreshold === undefined ? 0.5 : Number(options.reviewThreshold);
+  if (!(reviewThreshold >= 0 && reviewThreshold <= 1))
+    throw new SpinegradeError(
+      'USAGE',
+      `--review-threshold wants a probability in [0, 1], got "${options.reviewThreshold}"`,
+    );
   const localizerDirs = (options.localizer ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
   const localizers: Localizer[] = [];
   for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir)));
@@ -65,7 +68,7 @@ export async function runTrainGrader(
     contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 30),
     workers: workers as 1 | 2,
     seed,
-    reviewAccuracy,
+    reviewThreshold,
     onProgress: (p) =>
       progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
     onLog: (line) => {

@@ -36,7 +36,7 @@ Usage:
       out-of-fold figures over all patients into the model card and cross-validation.json.
   spinegrade train grader --data <dataset-dir> --out <model-dir> [--localizer <dir>[,<dir>...]]
                           [--epochs N] [--context-epochs N] [--folds K|0] [--seed S] [--workers 1|2]
-                          [--review-accuracy A] [--resamples N]
+                          [--review-threshold P] [--resamples N]
       Crop every disc the localiser finds, cross-validate the grader CNN and the hybrid (CNN + a
       transformer across levels) over K patient folds, fit the calibration on the out-of-fold
       logits, train the final models on all patients; writes the models, out-of-fold.jsonl and
@@ -313,7 +313,7 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
     seed: 'seed',
     workers: 'workers',
     resamples: 'resamples',
-    reviewAccuracy: 'review-accuracy',
+    reviewThreshold: 'review-threshold',
   } as const;
   const parsed = parseTrainArguments(args, 'grader', Object.values(names));
   if (!parsed) return printUsage();

@@ -1,7 +1,7 @@
 /**
  * Calibration and abstention: temperature scaling of logits (one temperature per head, fitted by
  * minimising the negative log-likelihood of out-of-fold predictions), and the coverage/accuracy
- * curve that sets the "needs review" threshold on the top probability.
+ * curve of the "needs review" threshold on the top probability.
  */
 
 /** Softmax of `logits / temperature` (numerically stable). */
@@ -110,18 +110,4 @@ export function coverageAccuracyCurve(
       graded,
     };
   });
-}
-
-/**
- * The lowest threshold (on a 0.05 grid from 0.3 to 0.9) at which the graded discs reach the target
- * accuracy; 0.9 when none does.
- */
-export function reviewThreshold(
-  confidences: readonly number[],
-  correct: readonly boolean[],
-  targetAccuracy: number,
-): number {
-  const grid = Array.from({ length: 13 }, (_, n) => Math.round((0.3 + n * 0.05) * 100) / 100);
-  const curve = coverageAccuracyCurve(confidences, correct, grid);
-  return curve.find((p) => p.graded > 0 && p.accuracy >= targetAccuracy)?.threshold ?? 0.9;
 }

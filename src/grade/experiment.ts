@@ -10,13 +10,7 @@ import { BINARY_FINDINGS, type DiscLabel, type SpineDataset } from '../datasets/
 import type { tfl } from '../models/tf/backend.js';
 import type { EpochRecord, TrainProgress } from '../models/tf/train.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
-import {
-  coverageAccuracyCurve,
-  fitBinaryTemperature,
-  fitTemperature,
-  reviewThreshold,
-  softmax,
-} from './calibration.js';
+import { coverageAccuracyCurve, fitBinaryTemperature, fitTemperature } from './calibration.js';
 import {
   type ContextModel,
   type ContextTargets,
@@ -40,8 +34,8 @@ export interface GraderExperimentOptions {
   readonly workers?: 1 | 2;
   readonly seed: number;
   readonly config?: Partial<Omit<GraderConfig, 'loss'>>;
-  /** Accuracy the graded (not flagged) discs should reach: sets the review threshold. */
-  readonly reviewAccuracy: number;
+  /** A disc whose top Pfirrmann probability is below this is flagged "needs review". */
+  readonly reviewThreshold: number;
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly onLog?: (line: string) => void;
 }
@@ -247,11 +241,11 @@ export function predictBoth(
   return { cnn, hybrid };
 }
 
-/** Temperatures for every head fitted on labelled logits. */
+/** Temperatures for every head fitted on labelled logits, with the stated review threshold. */
 export function fitCalibration(
   logits: LogitTable,
   labels: readonly (DiscLabel | undefined)[],
-  reviewAccuracy: number,
+  threshold: number,
 ): GraderCalibration {
   const pick = (head: 'pfirrmann' | 'modic', classes: number, truthOf: (l: DiscLabel) => number | undefined) => {
     const rows: number[] = [];
@@ -277,16 +271,7 @@ export function fitCalibration(
     });
     return fitBinaryTemperature(z, y);
   });
-  const confidences: number[] = [];
-  const correct: boolean[] = [];
-  labels.forEach((label, n) => {
-    if (label?.pfirrmann === undefined) return;
-    const probs = softmax(logits.pfirrmann.subarray(n * 5, n * 5 + 5), pfirrmann);
-    const best = probs.indexOf(Math.max(...probs));
-    confidences.push(probs[best] as number);
-    correct.push(best + 1 === label.pfirrmann);
-  });
-  return { pfirrmann, modic, findings, reviewThreshold: reviewThreshold(confidences, correct, reviewAccuracy) };
+  return { pfirrmann, modic, findings, reviewThreshold: threshold };
 }
 
 /** The result of a cross-validation. */
@@ -356,7 +341,7 @@ export async function crossValidateGrader(
       const calibration = fitCalibration(
         subTable(table, others),
         others.map((i) => labels[i]),
-        options.reviewAccuracy,
+        options.reviewThreshold,
       );
       const mine = records.flatMap((_, i) => (inFold(i) ? [i] : []));
       const grades = gradesFromLogits(
@@ -373,7 +358,7 @@ export async function crossValidateGrader(
         correct.push(grade.pfirrmann.grade === label.pfirrmann);
       });
     }
-    result.calibration[variant] = fitCalibration(table, labels, options.reviewAccuracy);
+    result.calibration[variant] = fitCalibration(table, labels, options.reviewThreshold);
     result.lines[variant] = predictionLines(records, graded, result.calibration[variant].reviewThreshold);
     result.coverage[variant] = coverageAccuracyCurve(confidences, correct);
   }

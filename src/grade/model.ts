@@ -109,12 +109,24 @@ export interface GraderOutputs {
   embeddingSize: number;
 }
 
+/** The grader with the pooled embedding as an extra first output (built once per model; it shares the weights). */
+const embeddingModels = new WeakMap<tfl.LayersModel, tfl.LayersModel>();
+
+function embeddingModelOf(model: tfl.LayersModel): tfl.LayersModel {
+  let withEmbedding = embeddingModels.get(model);
+  if (!withEmbedding) {
+    withEmbedding = tfl.model({
+      inputs: model.inputs,
+      outputs: [model.getLayer('pool').output as tfl.SymbolicTensor, ...model.outputs],
+    });
+    embeddingModels.set(model, withEmbedding);
+  }
+  return withEmbedding;
+}
+
 /** Runs the grader on crops (inference mode), in batches; returns every head's logits and the embeddings. */
 export function predictCrops(model: tfl.LayersModel, crops: readonly Float32Array[], cropSize: number): GraderOutputs {
-  const withEmbedding = tfl.model({
-    inputs: model.inputs,
-    outputs: [model.getLayer('pool').output as tfl.SymbolicTensor, ...model.outputs],
-  });
+  const withEmbedding = embeddingModelOf(model);
   const embeddingSize = (model.getLayer('pool').output as tfl.SymbolicTensor).shape[1] as number;
   const n = crops.length;
   const out = {

@@ -3,9 +3,10 @@
  * neighbours), then crop every disc at the same in-plane place from the chosen slice and from its
  * neighbours within 2 mm either side, grade each crop and average the probabilities per disc.
  */
+
+import { BINARY_FINDINGS } from '../datasets/types.js';
 import type { Localizer } from '../localize/localizer.js';
 import { localizeVolume, type PhysicalDisc, type VolumeLocalization } from '../localize/volume.js';
-import { BINARY_FINDINGS } from '../datasets/types.js';
 import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
@@ -81,7 +82,10 @@ function averageGrades(perSlice: readonly GradedDisc[][], reviewThreshold: numbe
     const averaged: GradedDisc = {
       ...disc,
       pfirrmann: gradedFinding(pfirrmann, PFIRRMANN_GRADES),
-      modic: gradedFinding(mean((d) => d.modic.probs), MODIC_TYPES),
+      modic: gradedFinding(
+        mean((d) => d.modic.probs),
+        MODIC_TYPES,
+      ),
       needsReview: Math.max(...pfirrmann) < reviewThreshold,
     };
     for (const finding of BINARY_FINDINGS) averaged[finding] = all.reduce((s, d) => s + d[finding], 0) / all.length;
