@@ -3,6 +3,7 @@ import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
+import { type DiscMeasures, measureSlice } from '../grade/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
 import { cropsOfSeries } from '../grade/samples.js';
 import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
@@ -57,6 +58,8 @@ async function predictSeriesLines(
   }
   await localizeSeries(series, localizers, async (record, image, localization) => {
     const found = localization.discs;
+    const measured = measureSlice(image, localization);
+    const measuresOf = new Map(found.map((d, k) => [d, measured[k] as DiscMeasures]));
     let discs: DiscPrediction[];
     if (model.kind === 'grader') {
       const crops = await cropsOfSeries(undefined, record, image, { discs: found }, model.crop);
@@ -69,6 +72,7 @@ async function predictSeriesLines(
         center: c.disc.center,
         posterior: c.disc.posterior,
         outline: c.disc.outline,
+        measures: measuresOf.get(c.disc) as DiscMeasures,
       }));
     } else {
       discs = found.map((d) => ({
@@ -77,6 +81,7 @@ async function predictSeriesLines(
         center: d.center,
         posterior: d.posterior,
         outline: d.outline,
+        measures: measuresOf.get(d) as DiscMeasures,
         ...gradesOf(d.ivdLabel),
       }));
     }

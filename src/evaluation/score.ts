@@ -120,6 +120,17 @@ export interface DiceSection {
   rows: MetricRow[];
 }
 
+/** Mean quantitative measures of the series discs with each reference Pfirrmann grade (a plausibility check). */
+export interface MeasuresByGrade {
+  grade: number;
+  /** Series discs with measures at this grade. */
+  discs: number;
+  discHeightMm: number | null;
+  discHeightIndex: number | null;
+  /** On T2 series only (the ratio is defined on T2). */
+  signalIntensityRatioT2: number | null;
+}
+
 /** Everything `evaluate` reports. */
 export interface Evaluation {
   pfirrmannFused: GradedSection;
@@ -130,6 +141,8 @@ export interface Evaluation {
   binaryFused: BinarySection[];
   localisation: LocalisationSection | null;
   dice: DiceSection | null;
+  /** Present when the predictions carry disc measures. */
+  measuresByGrade: MeasuresByGrade[] | null;
   /** Notes on what was left out and why. */
   notes: string[];
 }
@@ -375,6 +388,7 @@ export async function evaluatePredictions(
       options,
     ),
     dice: await scoreDice(dataset, options, notes),
+    measuresByGrade: measuresByGrade(dataset, lines),
     notes,
   };
 }
@@ -512,4 +526,39 @@ async function scoreDice(dataset: SpineDataset, options: ScoreOptions, notes: st
       ),
     ],
   };
+}
+
+/** Mean disc measures per reference Pfirrmann grade over the series discs (lumbar levels); null without measures. */
+function measuresByGrade(dataset: SpineDataset, lines: readonly PredictionLine[]): MeasuresByGrade[] | null {
+  const gradeOf = new Map(
+    dataset.discs
+      .filter((d) => d.pfirrmann !== undefined)
+      .map((d) => [key(d.patient, d.ivdLabel), d.pfirrmann as number]),
+  );
+  const byGrade = new Map<number, { height: number[]; index: number[]; ratio: number[]; discs: number }>();
+  for (const line of lines) {
+    if (line.series === null) continue;
+    for (const disc of line.discs) {
+      const grade = gradeOf.get(key(line.patient, disc.ivdLabel));
+      if (!disc.measures || grade === undefined || !isLumbarIvdLabel(disc.ivdLabel)) continue;
+      const entry = byGrade.get(grade) ?? { height: [], index: [], ratio: [], discs: 0 };
+      byGrade.set(grade, entry);
+      entry.discs++;
+      entry.height.push(disc.measures.discHeightMm);
+      if (disc.measures.discHeightIndex !== null) entry.index.push(disc.measures.discHeightIndex);
+      if (line.sequence === 'T2' && disc.measures.signalIntensityRatio !== null)
+        entry.ratio.push(disc.measures.signalIntensityRatio);
+    }
+  }
+  if (byGrade.size === 0) return null;
+  const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+  return [...byGrade.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([grade, e]) => ({
+      grade,
+      discs: e.discs,
+      discHeightMm: mean(e.height),
+      discHeightIndex: mean(e.index),
+      signalIntensityRatioT2: mean(e.ratio),
+    }));
 }

@@ -15,6 +15,8 @@ const DICE_REFERENCES: Record<string, string> = {
   'Dice spinal canal': 'SPIDER 3D baseline 0.92 · target 0.93',
 };
 
+const fmtOrNa = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
+
 const fmt = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
 
 function formatRow(row: MetricRow, references = ''): string {
@@ -87,6 +89,17 @@ export function formatEvaluation(evaluation: Evaluation, header: readonly string
   if (evaluation.dice) {
     lines.push(`Segmentation: ${evaluation.dice.slices} mask slices, ${evaluation.dice.patients} patients`);
     for (const row of evaluation.dice.rows) lines.push(formatRow(row, DICE_REFERENCES[row.measure] ?? ''));
+  }
+  if (evaluation.measuresByGrade) {
+    lines.push(
+      '',
+      'Disc measures by reference Pfirrmann grade (series discs at their localised level; means):',
+      `  ${'grade'.padEnd(6)} ${'discs'.padStart(6)} ${'height mm'.padStart(10)} ${'DHI'.padStart(7)} ${'SIR (T2)'.padStart(9)}`,
+      ...evaluation.measuresByGrade.map(
+        (m) =>
+          `  ${String(m.grade).padEnd(6)} ${String(m.discs).padStart(6)} ${fmtOrNa(m.discHeightMm, 2).padStart(10)} ${fmtOrNa(m.discHeightIndex, 3).padStart(7)} ${fmtOrNa(m.signalIntensityRatioT2, 3).padStart(9)}`,
+      ),
+    );
   }
   if (evaluation.notes.length) lines.push('', ...evaluation.notes.map((n) => `note: ${n}`));
   lines.push(

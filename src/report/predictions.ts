@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
+import type { DiscMeasures } from '../grade/measures.js';
 
 /** Pfirrmann grades, in the order of `pfirrmann.probs`. */
 export const PFIRRMANN_GRADES = [1, 2, 3, 4, 5] as const;
@@ -33,6 +34,8 @@ export type DiscPrediction = {
   modic: GradedFinding;
   /** True when the top Pfirrmann probability is below the grader's review threshold (absent: no threshold). */
   needsReview?: boolean;
+  /** Quantitative measures of a localised disc (see `grade/measures.ts` for the definitions). */
+  measures?: DiscMeasures;
 } & Record<BinaryFinding, number>;
 
 /** One line of the predictions file. */
@@ -179,6 +182,15 @@ export function predictionLineProblem(value: unknown): string | undefined {
     }
     if (disc.needsReview !== undefined && typeof disc.needsReview !== 'boolean')
       return `disc ${n}: "needsReview" must be true or false`;
+    if (
+      disc.measures !== undefined &&
+      !(
+        typeof disc.measures === 'object' &&
+        disc.measures !== null &&
+        Object.values(disc.measures).every((v) => v === null || isNumber(v))
+      )
+    )
+      return `disc ${n}: "measures" must be an object of numbers (or null)`;
     if (disc.center !== undefined && !isPoint(disc.center)) return `disc ${n}: "center" must be [x, y]`;
     if (disc.posterior !== undefined && !isPoint(disc.posterior)) return `disc ${n}: "posterior" must be [x, y]`;
     if (disc.outline !== undefined && !(Array.isArray(disc.outline) && disc.outline.every(isPoint))) {

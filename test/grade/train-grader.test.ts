@@ -61,4 +61,9 @@ test('train grader runs end to end on a tiny dataset, and predict then fills eve
     assert.ok(Math.abs(sum - 1) < 1e-4);
     assert.equal(typeof d.needsReview, 'boolean');
   }
+  for (const d of lines.filter((l) => l.series !== null).flatMap((l) => l.discs)) {
+    for (const key of ['discHeightMm', 'discHeightIndex', 'signalIntensityRatio', 'listhesisMm'] as const)
+      assert.ok(d.measures && key in d.measures, `measures.${key}`);
+    assert.ok((d.measures?.discHeightMm ?? 0) > 0, 'every localised disc has a height');
+  }
 });
