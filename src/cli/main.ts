@@ -1,6 +1,7 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
 import { parseArgs } from 'node:util';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
+import { runAnalyze } from './analyze.js';
 import { parsePixelSpacing } from './args.js';
 import { convert } from './convert.js';
 import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
@@ -14,6 +15,9 @@ Usage:
   spinegrade inspect <path...> [--json] [--pixel-spacing X[,Y]]
       List studies and series (plane, sequence, size, spacing) and whether each can be graded.
       Exits 10 when no series can be graded.
+  spinegrade analyze <path...> --out <report.json> [--model <dir>] [--localizer <dir>] [--overwrite]
+      The main job on one study: every gradable sagittal series is localised (discs found, outlined
+      and labelled), graded with calibrated probabilities and measured; one JSON report.
   spinegrade convert <path...> --out <file.nii|file.nii.gz|file.mha|file.mhd|folder>
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
@@ -61,6 +65,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'inspect':
         return await runInspect(rest);
+      case 'analyze':
+        return await runAnalyzeCommand(rest);
       case 'convert':
         return await runConvert(rest);
       case 'predict':
@@ -109,6 +115,34 @@ async function runInspect(args: readonly string[]): Promise<number> {
   progress.finish();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspectReport(report)}\n`);
   assertSomethingUsable(report, positionals);
+  return 0;
+}
+
+async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    out: { type: 'string', short: 'o' },
+    model: { type: 'string' },
+    localizer: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    'pixel-spacing': { type: 'string' },
+  });
+  if (values.help) return printUsage();
+  if (positionals.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
+  const out = str(values.out);
+  if (!out) throw new SpinegradeError('USAGE', 'analyze needs --out <report.json>');
+  const pixelSpacing = parsePixelSpacing(values['pixel-spacing'] as string | undefined);
+  const message = await runAnalyze(
+    positionals,
+    {
+      out,
+      overwrite: values.overwrite === true,
+      ...(pixelSpacing ? { pixelSpacing } : {}),
+      ...(str(values.model) !== undefined ? { model: str(values.model) as string } : {}),
+      ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) as string } : {}),
+    },
+    terminalProgress('reading', process.stderr, values.quiet === true),
+  );
+  process.stdout.write(`${message}\n`);
   return 0;
 }
 

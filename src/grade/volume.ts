@@ -11,6 +11,7 @@ import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predicti
 import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
+import { type DiscMeasures, measureSlice } from './measures.js';
 import { cropsOfSeries } from './samples.js';
 
 /** A graded disc of a volume, with its geometry on the chosen slice (pixels) and in patient space (LPS mm). */
@@ -19,6 +20,8 @@ export type GradedVolumeDisc = GradedDisc &
     center: [number, number];
     posterior: [number, number];
     outline: [number, number][];
+    /** Quantitative measures on the chosen slice. */
+    measures: DiscMeasures;
   };
 
 /** The localisation of a volume and the grades of every disc found on its chosen slice. */
@@ -57,6 +60,8 @@ export async function gradeVolume(grader: Grader, localizer: Localizer, volume: 
   }
   const grades = averageGrades(perSlice, grader.calibration.reviewThreshold);
   const physical = new Map(localization.discs.map((d) => [d.ivdLabel, d]));
+  const sliceMeasures = measureSlice(slice, localization.slice);
+  const measured = new Map(localization.slice.discs.map((d, n) => [d, sliceMeasures[n] as DiscMeasures]));
   const discs = crops.map((c, n) => {
     const mm = physical.get(c.ivdLabel);
     return {
@@ -64,6 +69,7 @@ export async function gradeVolume(grader: Grader, localizer: Localizer, volume: 
       center: c.disc.center,
       posterior: c.disc.posterior,
       outline: c.disc.outline,
+      measures: measured.get(c.disc) as DiscMeasures,
       centerMm: mm?.centerMm ?? slice.pointOf(c.disc.center[0], c.disc.center[1]),
       posteriorMm: mm?.posteriorMm ?? slice.pointOf(c.disc.posterior[0], c.disc.posterior[1]),
     };
