@@ -13,6 +13,11 @@ import { initTf, tf } from '../dist/models/tf/backend.js';
 import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
 import { buildUNet, countParameters } from '../dist/models/tf/layers.js';
 import { trainModel } from '../dist/models/tf/train.js';
+import { loadGrader, gradeSeriesDiscs } from '../dist/grade/grader.js';
+import { gradeVolume } from '../dist/grade/volume.js';
+import { loadSingleVolume } from '../dist/io/load.js';
+import { loadLocalizer } from '../dist/localize/localizer.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/models/store.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const out = resolve(process.env.BENCH_OUT ?? 'bench-results.json');
@@ -221,6 +226,40 @@ async function inferenceBenchmark() {
   return row;
 }
 
+/** The bundled pipeline on the bundled example: one study end to end, and grading alone per disc. */
+async function pipelineBenchmark() {
+  const grader = await loadGrader(GRADER_MODEL_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const volume = await loadSingleVolume([resolve('examples/spider-98-t2space/dicom')]);
+  await gradeVolume(grader, localizer, volume); // warm-up
+  const reps = quick ? 2 : 5;
+  const studyMs = [];
+  let graded;
+  for (let n = 0; n < reps; n++) {
+    const started = performance.now();
+    graded = await gradeVolume(grader, localizer, volume);
+    studyMs.push(performance.now() - started);
+  }
+  const discs = graded.discs.map((d) => ({ crop: new Float32Array(grader.config.cropSize ** 2).fill(0.3), ivdLabel: d.ivdLabel, level: d.level }));
+  gradeSeriesDiscs(grader, discs);
+  const gradeTimes = [];
+  for (let n = 0; n < (quick ? 5 : 20); n++) {
+    const started = performance.now();
+    gradeSeriesDiscs(grader, discs);
+    gradeTimes.push(performance.now() - started);
+  }
+  const gradeMs = median(gradeTimes);
+  const row = {
+    what: 'gradeVolume on examples/spider-98-t2space (localise 7 slices, vote, crop, grade 5 slices, measure), ms; grading one series of discs, ms',
+    studyMsMedian: median(studyMs),
+    discsPerStudy: graded.discs.length,
+    gradeSeriesMs: gradeMs,
+    discsPerSecondGrading: (discs.length / gradeMs) * 1000,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (section) => only === undefined || only.includes(section);
 const results = {
@@ -243,6 +282,7 @@ if (wanted('unetStep')) {
   if (process.env.BENCH_CPU_UNET === '1') results.unetStep.push(await unetStepBenchmark(1, 'cpu', 3));
 }
 if (wanted('inference')) results.inference = await inferenceBenchmark();
+if (wanted('pipeline')) results.pipeline = await pipelineBenchmark();
 results.loadAverageAtEnd = loadavg();
 await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${out}`);
