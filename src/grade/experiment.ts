@@ -18,12 +18,20 @@ import {
   createContextModel,
   DEFAULT_CONTEXT_CONFIG,
   disposeContextModel,
-  predictContext,
   trainContextModel,
 } from './context.js';
-import { type GradedDisc, type GraderCalibration, gradesFromLogits } from './grader.js';
+import {
+  contextLogits,
+  copyLogitRow,
+  type GradedDisc,
+  type GraderCalibration,
+  gradesFromLogits,
+  type Logits,
+  packSpines,
+  type SpineRows,
+} from './grader.js';
 import { GRADER_HEADS } from './loss.js';
-import { type GraderConfig, type GraderOutputs, predictCrops } from './model.js';
+import { type GraderConfig, predictCrops } from './model.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, labelCrops, lossWeightsFor, trainGrader } from './train.js';
 
@@ -41,7 +49,7 @@ export interface GraderExperimentOptions {
 }
 
 /** Logits of every crop under one variant (CNN or hybrid), flat per head, in record order. */
-type LogitTable = Pick<GraderOutputs, 'pfirrmann' | 'modic' | 'findings'>;
+type LogitTable = Logits;
 
 function emptyTable(n: number): LogitTable {
   return {
@@ -51,65 +59,24 @@ function emptyTable(n: number): LogitTable {
   };
 }
 
-function copyRow(from: LogitTable, fromIndex: number, to: LogitTable, toIndex: number): void {
-  for (const head of ['pfirrmann', 'modic', 'findings'] as const) {
-    const size = GRADER_HEADS[head];
-    to[head].set(from[head].subarray(fromIndex * size, (fromIndex + 1) * size), toIndex * size);
-  }
-}
-
-/** Crops grouped by series, each crop's slot its level (the training level, or the localiser's). */
-interface SpineGroup {
-  series: string;
-  indices: number[];
-}
-
-function groupBySeries(records: readonly DiscCropRecord[], indices: readonly number[]): SpineGroup[] {
-  const groups = new Map<string, number[]>();
-  for (const i of indices) {
-    const series = (records[i] as DiscCropRecord).series;
-    groups.set(series, [...(groups.get(series) ?? []), i]);
-  }
-  return [...groups.entries()].map(([series, members]) => ({ series, indices: members }));
-}
-
-/** Context-model input for spines of crops, with targets from the labels when given. */
-function contextData(
-  groups: readonly SpineGroup[],
-  outputs: Map<number, { embedding: Float32Array; logits: LogitTable; row: number }>,
-  slotOf: (index: number) => number,
-  labelOf: ((index: number) => DiscLabel | undefined) | undefined,
-  levels: number,
-  embeddingSize: number,
-): ContextTrainingData {
-  const spines = groups.length;
-  const data: ContextTrainingData = {
-    spines,
-    embeddings: new Float32Array(spines * levels * embeddingSize),
-    mask: new Uint8Array(spines * levels),
-    cnnLogits: emptyTable(spines * levels),
-    targets: {
-      pfirrmann: new Float32Array(spines * levels * 5),
-      modic: new Float32Array(spines * levels * 4),
-      findings: new Float32Array(spines * levels * 6),
-      findingsWeight: new Float32Array(spines * levels * 6),
-    },
-  };
-  groups.forEach((group, s) => {
-    for (const index of group.indices) {
-      const slot = slotOf(index);
-      if (slot < 0 || slot >= levels || data.mask[s * levels + slot]) continue;
-      const at = s * levels + slot;
-      data.mask[at] = 1;
-      const out = outputs.get(index);
-      if (!out) continue;
-      data.embeddings.set(out.embedding, at * embeddingSize);
-      copyRow(out.logits, out.row, data.cnnLogits as LogitTable, at);
-      const label = labelOf?.(index);
-      if (label) writeTargets(data.targets, at, label);
-    }
+/**
+ * The crops `indices` (rows 0… of a CNN output in that order) grouped into one spine per series, each
+ * crop in the slot of its level.
+ */
+function spinesOf(
+  records: readonly DiscCropRecord[],
+  indices: readonly number[],
+  levelOf: (record: DiscCropRecord) => number,
+): SpineRows[] {
+  const bySeries = new Map<string, { rows: number[]; slots: number[] }>();
+  indices.forEach((index, row) => {
+    const record = records[index] as DiscCropRecord;
+    const spine = bySeries.get(record.series) ?? { rows: [], slots: [] };
+    bySeries.set(record.series, spine);
+    spine.rows.push(row);
+    spine.slots.push(levelOf(record));
   });
-  return data;
+  return [...bySeries.values()];
 }
 
 function writeTargets(targets: ContextTargets, at: number, label: DiscLabel): void {
@@ -123,27 +90,18 @@ function writeTargets(targets: ContextTargets, at: number, label: DiscLabel): vo
   });
 }
 
-/** CNN outputs of crops, keyed by record index. */
+/** The CNN's outputs for the crops `indices`, in that order. */
 function cnnOutputs(
   model: tfl.LayersModel,
   records: readonly DiscCropRecord[],
   indices: readonly number[],
   cropSize: number,
-): { table: Map<number, { embedding: Float32Array; logits: LogitTable; row: number }>; embeddingSize: number } {
-  const out = predictCrops(
+) {
+  return predictCrops(
     model,
     indices.map((i) => (records[i] as DiscCropRecord).crop),
     cropSize,
   );
-  const table = new Map<number, { embedding: Float32Array; logits: LogitTable; row: number }>();
-  indices.forEach((index, row) => {
-    table.set(index, {
-      embedding: out.embedding.subarray(row * out.embeddingSize, (row + 1) * out.embeddingSize),
-      logits: out,
-      row,
-    });
-  });
-  return { table, embeddingSize: out.embeddingSize };
 }
 
 /** One trained fold (or the final model): the CNN and the context model. */
@@ -179,18 +137,35 @@ export async function trainGraderPair(
   });
   const trainSet = new Set(trainPatients);
   const trainIndices = records.flatMap((r, i) => (trainSet.has(r.patient) ? [i] : []));
-  const { table, embeddingSize } = cnnOutputs(model, records, trainIndices, config.cropSize);
+  const outputs = cnnOutputs(model, records, trainIndices, config.cropSize);
   const labelByKey = new Map(labelled.map((c) => [c.record, c.label]));
   // Slots for IVD labels 0 (transitional) to 10 (T7/T8), the localiser's range.
-  const contextConfig = { ...DEFAULT_CONTEXT_CONFIG, embeddingSize, levels: 11, seed: options.seed };
-  const data = contextData(
-    groupBySeries(records, trainIndices),
-    table,
-    (i) => (records[i] as DiscCropRecord).trainingIvdLabel,
-    (i) => labelByKey.get(records[i] as DiscCropRecord),
-    contextConfig.levels,
-    embeddingSize,
+  const contextConfig = {
+    ...DEFAULT_CONTEXT_CONFIG,
+    embeddingSize: outputs.embeddingSize,
+    levels: 11,
+    seed: options.seed,
+  };
+  const { levels } = contextConfig;
+  const { batch, placed } = packSpines(
+    outputs,
+    spinesOf(records, trainIndices, (r) => r.trainingIvdLabel),
+    levels,
   );
+  const cells = batch.spines * levels;
+  const data: ContextTrainingData = {
+    ...batch,
+    targets: {
+      pfirrmann: new Float32Array(cells * 5),
+      modic: new Float32Array(cells * 4),
+      findings: new Float32Array(cells * 6),
+      findingsWeight: new Float32Array(cells * 6),
+    },
+  };
+  for (const { spine, slot, row } of placed) {
+    const label = labelByKey.get(records[trainIndices[row] as number] as DiscCropRecord);
+    if (label) writeTargets(data.targets, spine * levels + slot, label);
+  }
   const context = createContextModel(contextConfig);
   const { history: contextHistory } = await trainContextModel(context, data, {
     epochs: options.contextEpochs,
@@ -201,44 +176,19 @@ export async function trainGraderPair(
   return { cnn: model, config, context, history, contextHistory, seconds: (Date.now() - started) / 1000 };
 }
 
-/** Logits of the given crops under the CNN alone and under the hybrid (slots: the localiser's levels). */
+/** Logits of the given crops (in that order) under the CNN alone and under the hybrid (slots: the localiser's levels). */
 export function predictBoth(
   trained: Pick<TrainedGrader, 'cnn' | 'config' | 'context'>,
   records: readonly DiscCropRecord[],
   indices: readonly number[],
 ): { cnn: LogitTable; hybrid: LogitTable } {
-  const { table, embeddingSize } = cnnOutputs(trained.cnn, records, indices, trained.config.cropSize);
-  const cnn = emptyTable(indices.length);
-  indices.forEach((index, row) => {
-    const out = table.get(index) as { logits: LogitTable; row: number };
-    copyRow(out.logits, out.row, cnn, row);
-  });
-  const hybrid = emptyTable(indices.length);
-  hybrid.pfirrmann.set(cnn.pfirrmann);
-  hybrid.modic.set(cnn.modic);
-  hybrid.findings.set(cnn.findings);
-  const rowOf = new Map(indices.map((index, row) => [index, row]));
-  const { levels } = trained.context.config;
-  const groups = groupBySeries(records, indices);
-  const data = contextData(
-    groups,
-    table,
-    (i) => (records[i] as DiscCropRecord).ivdLabel,
-    undefined,
-    levels,
-    embeddingSize,
+  const outputs = cnnOutputs(trained.cnn, records, indices, trained.config.cropSize);
+  const hybrid = contextLogits(
+    trained.context,
+    outputs,
+    spinesOf(records, indices, (r) => r.ivdLabel),
   );
-  const out = predictContext(trained.context, data);
-  groups.forEach((group, s) => {
-    const used = new Set<number>();
-    for (const index of group.indices) {
-      const slot = (records[index] as DiscCropRecord).ivdLabel;
-      if (slot < 0 || slot >= levels || used.has(slot)) continue;
-      used.add(slot);
-      copyRow(out, s * levels + slot, hybrid, rowOf.get(index) as number);
-    }
-  });
-  return { cnn, hybrid };
+  return { cnn: outputs, hybrid };
 }
 
 /** Temperatures for every head fitted on labelled logits, with the stated review threshold. */
@@ -310,8 +260,8 @@ export async function crossValidateGrader(
     const indices = records.flatMap((r, i) => (test.has(r.patient) ? [i] : []));
     const both = predictBoth(trained, records, indices);
     indices.forEach((index, row) => {
-      copyRow(both.cnn, row, oof.cnn, index);
-      copyRow(both.hybrid, row, oof.hybrid, index);
+      copyLogitRow(both.cnn, row, oof.cnn, index);
+      copyLogitRow(both.hybrid, row, oof.hybrid, index);
       foldOf[index] = split.fold;
     });
     trained.cnn.dispose();
@@ -367,7 +317,7 @@ export async function crossValidateGrader(
 
 function subTable(table: LogitTable, indices: readonly number[]): LogitTable {
   const out = emptyTable(indices.length);
-  indices.forEach((index, row) => copyRow(table, index, out, row));
+  indices.forEach((index, row) => copyLogitRow(table, index, out, row));
   return out;
 }
 

@@ -92,44 +92,82 @@ export interface DiscToGrade {
 export type GradedDisc = Omit<DiscPrediction, 'center' | 'posterior' | 'outline'> & { needsReview: boolean };
 
 /** Logits of discs, flat per head (rows of the head's size). */
-type Logits = Pick<GraderOutputs, 'pfirrmann' | 'modic' | 'findings'>;
+export type Logits = Pick<GraderOutputs, 'pfirrmann' | 'modic' | 'findings'>;
 
-/** Applies the across-levels context model to one series' discs (slots by IVD label). */
-export function withContext(context: ContextModel, discs: readonly DiscToGrade[], outputs: GraderOutputs): Logits {
-  const { levels, embeddingSize } = context.config;
-  const batch: ContextBatch = {
-    embeddings: new Float32Array(levels * embeddingSize),
-    mask: new Uint8Array(levels),
-    spines: 1,
+/** One spine for the context model: rows of a CNN output and each row's level slot (IVD label). */
+export interface SpineRows {
+  readonly rows: readonly number[];
+  readonly slots: readonly number[];
+}
+
+/** Where each packed row went: its spine, its slot and its row in the CNN output. */
+export interface PlacedRow {
+  readonly spine: number;
+  readonly slot: number;
+  readonly row: number;
+}
+
+/**
+ * Packs CNN outputs into a context-model batch, one spine per entry, each row into its slot; rows with
+ * a slot outside the model's levels, or whose slot is already taken, are left out.
+ */
+export function packSpines(
+  outputs: GraderOutputs,
+  spines: readonly SpineRows[],
+  levels: number,
+): { batch: ContextBatch & { cnnLogits: Logits }; placed: PlacedRow[] } {
+  const { embeddingSize } = outputs;
+  const n = spines.length;
+  const batch = {
+    embeddings: new Float32Array(n * levels * embeddingSize),
+    mask: new Uint8Array(n * levels),
+    spines: n,
     cnnLogits: {
-      pfirrmann: new Float32Array(levels * GRADER_HEADS.pfirrmann),
-      modic: new Float32Array(levels * GRADER_HEADS.modic),
-      findings: new Float32Array(levels * GRADER_HEADS.findings),
+      pfirrmann: new Float32Array(n * levels * GRADER_HEADS.pfirrmann),
+      modic: new Float32Array(n * levels * GRADER_HEADS.modic),
+      findings: new Float32Array(n * levels * GRADER_HEADS.findings),
     },
   };
-  const slotOf = discs.map((d) => (d.ivdLabel >= 0 && d.ivdLabel < levels ? d.ivdLabel : -1));
-  slotOf.forEach((slot, n) => {
-    if (slot < 0 || batch.mask[slot]) return;
-    batch.mask[slot] = 1;
-    batch.embeddings.set(outputs.embedding.subarray(n * embeddingSize, (n + 1) * embeddingSize), slot * embeddingSize);
-    for (const head of ['pfirrmann', 'modic', 'findings'] as const) {
-      const size = GRADER_HEADS[head];
-      batch.cnnLogits![head].set(outputs[head].subarray(n * size, (n + 1) * size), slot * size);
-    }
+  const placed: PlacedRow[] = [];
+  spines.forEach(({ rows, slots }, spine) => {
+    rows.forEach((row, k) => {
+      const slot = slots[k] as number;
+      const at = spine * levels + slot;
+      if (slot < 0 || slot >= levels || batch.mask[at]) return;
+      batch.mask[at] = 1;
+      batch.embeddings.set(
+        outputs.embedding.subarray(row * embeddingSize, (row + 1) * embeddingSize),
+        at * embeddingSize,
+      );
+      copyLogitRow(outputs, row, batch.cnnLogits, at);
+      placed.push({ spine, slot, row });
+    });
   });
+  return { batch, placed };
+}
+
+/** Copies one row of every head's logits. */
+export function copyLogitRow(from: Logits, fromRow: number, to: Logits, toRow: number): void {
+  for (const head of ['pfirrmann', 'modic', 'findings'] as const) {
+    const size = GRADER_HEADS[head];
+    to[head].set(from[head].subarray(fromRow * size, (fromRow + 1) * size), toRow * size);
+  }
+}
+
+/**
+ * The hybrid's logits for the rows of a CNN output: the context model across each spine's levels;
+ * rows it does not place keep the CNN's logits.
+ */
+export function contextLogits(context: ContextModel, outputs: GraderOutputs, spines: readonly SpineRows[]): Logits {
+  const { levels } = context.config;
+  const { batch, placed } = packSpines(outputs, spines, levels);
   const contextual = predictContext(context, batch);
   const out: Logits = {
     pfirrmann: Float32Array.from(outputs.pfirrmann),
     modic: Float32Array.from(outputs.modic),
     findings: Float32Array.from(outputs.findings),
   };
-  slotOf.forEach((slot, n) => {
-    if (slot < 0) return;
-    for (const head of ['pfirrmann', 'modic', 'findings'] as const) {
-      const size = GRADER_HEADS[head];
-      out[head].set(contextual[head].subarray(slot * size, (slot + 1) * size), n * size);
-    }
-  });
+  for (const { spine, slot, row } of placed) copyLogitRow(contextual, spine * levels + slot, out, row);
   return out;
 }
 
@@ -164,6 +202,7 @@ export function gradeSeriesDiscs(grader: Grader, discs: readonly DiscToGrade[], 
     discs.map((d) => d.crop),
     grader.config.cropSize,
   );
-  const logits = grader.context && useContext ? withContext(grader.context, discs, outputs) : outputs;
+  const spine = { rows: discs.map((_, n) => n), slots: discs.map((d) => d.ivdLabel) };
+  const logits = grader.context && useContext ? contextLogits(grader.context, outputs, [spine]) : outputs;
   return gradesFromLogits(logits, discs, grader.calibration);
 }

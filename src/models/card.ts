@@ -17,8 +17,11 @@ export interface ModelCardInput {
   dataset: SpineDataset;
 }
 
-const f = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
-const cell = (r: MetricRow): string => `${f(r.estimate.value)} [${f(r.estimate.lower)}, ${f(r.estimate.upper)}]`;
+/** A figure with three decimals, `n/a` for NaN. */
+export const f = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
+/** A figure with its 95% CI, `n/a` when the row is missing. */
+export const cell = (r: MetricRow | undefined): string =>
+  r ? `${f(r.estimate.value)} [${f(r.estimate.lower)}, ${f(r.estimate.upper)}]` : 'n/a';
 
 /** The model card as Markdown. */
 export function modelCardMarkdown(input: ModelCardInput): string {

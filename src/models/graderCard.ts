@@ -4,6 +4,7 @@ import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../evaluation/reference
 import type { Evaluation, GradedSection, MetricRow } from '../evaluation/score.js';
 import type { CoveragePoint } from '../grade/calibration.js';
 import type { GraderCalibration } from '../grade/grader.js';
+import { cell, f } from './card.js';
 
 /** What goes into the grader's card. */
 export interface GraderCardInput {
@@ -30,9 +31,6 @@ export interface GraderCardInput {
   notes: readonly string[];
 }
 
-const f = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
-const cell = (r: MetricRow | undefined): string =>
-  r ? `${f(r.estimate.value)} [${f(r.estimate.lower)}, ${f(r.estimate.upper)}]` : 'n/a';
 const rowOf = (section: GradedSection, measure: string): MetricRow | undefined =>
   section.rows.find((r) => r.measure === measure);
 

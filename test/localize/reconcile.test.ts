@@ -55,7 +55,7 @@ test('one disagreeing neighbour does not outvote the slice itself; unmatched nei
   assert.equal(localization, own);
 });
 
-function fakeLocalizer(dir: string, patients: string[]): Localizer {
+function localizerTrainedOn(dir: string, patients: string[]): Localizer {
   return {
     dir,
     config: {} as Localizer['config'],
@@ -65,7 +65,11 @@ function fakeLocalizer(dir: string, patients: string[]): Localizer {
 }
 
 test('in a cross-validation each patient is localised by a localiser that never saw them', () => {
-  const folds = [fakeLocalizer('a', ['1', '2']), fakeLocalizer('b', ['2', '3']), fakeLocalizer('c', ['1', '3'])];
+  const folds = [
+    localizerTrainedOn('a', ['1', '2']),
+    localizerTrainedOn('b', ['2', '3']),
+    localizerTrainedOn('c', ['1', '3']),
+  ];
   assert.equal(localizerForPatient(folds, '1').dir, 'b');
   assert.equal(localizerForPatient(folds, '2').dir, 'c');
   assert.equal(localizerForPatient(folds, '3').dir, 'a');
