@@ -2,22 +2,29 @@
  * TensorFlow.js training benchmarks (wasm vs cpu kernels, U-Net training steps on 1 and 2 workers,
  * inference). Run with `npm run bench`; writes JSON to $BENCH_OUT (default ./bench-results.json).
  * Options (env): BENCH_QUICK=1 (fewer repetitions), BENCH_CPU_UNET=1 (also time a U-Net step on cpu),
- * BENCH_SKIP_CPU_CONV=1 (skip the slow cpu conv timings), BENCH_ONLY=conv,batchNorm,unetKernels,unetStep,inference
- * (a subset of sections). Load averages are recorded: other processes
- * on the machine distort the timings, the two-worker ones most.
+ * BENCH_SKIP_CPU_CONV=1 (skip the slow cpu conv timings),
+ * BENCH_ONLY=conv,batchNorm,unetKernels,unetStep,inference,pipeline,analyze (a subset of sections).
+ * The `analyze` section times the main job against its targets: cold (a fresh `spinegrade analyze`
+ * process: wall time, and peak RSS by /usr/bin/time, or by process.resourceUsage() where it is
+ * missing or BENCH_NO_GNU_TIME=1) and warm (models loaded once, one study analysed again and again).
+ * Load averages are recorded: other processes on the machine distort the timings, the two-worker
+ * ones most.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { initTf, tf } from '../dist/models/tf/backend.js';
-import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
-import { buildUNet, countParameters } from '../dist/models/tf/layers.js';
-import { trainModel } from '../dist/models/tf/train.js';
-import { loadGrader, gradeSeriesDiscs } from '../dist/grade/grader.js';
+import { fileURLToPath } from 'node:url';
+import { gradeSeriesDiscs, loadGrader } from '../dist/grade/grader.js';
 import { gradeVolume } from '../dist/grade/volume.js';
 import { loadSingleVolume } from '../dist/io/load.js';
 import { loadLocalizer } from '../dist/localize/localizer.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/models/store.js';
+import { initTf, tf } from '../dist/models/tf/backend.js';
+import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
+import { buildUNet, countParameters } from '../dist/models/tf/layers.js';
+import { trainModel } from '../dist/models/tf/train.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const out = resolve(process.env.BENCH_OUT ?? 'bench-results.json');
@@ -240,7 +247,11 @@ async function pipelineBenchmark() {
     graded = await gradeVolume(grader, localizer, volume);
     studyMs.push(performance.now() - started);
   }
-  const discs = graded.discs.map((d) => ({ crop: new Float32Array(grader.config.cropSize ** 2).fill(0.3), ivdLabel: d.ivdLabel, level: d.level }));
+  const discs = graded.discs.map((d) => ({
+    crop: new Float32Array(grader.config.cropSize ** 2).fill(0.3),
+    ivdLabel: d.ivdLabel,
+    level: d.level,
+  }));
   gradeSeriesDiscs(grader, discs);
   const gradeTimes = [];
   for (let n = 0; n < (quick ? 5 : 20); n++) {
@@ -255,6 +266,86 @@ async function pipelineBenchmark() {
     discsPerStudy: graded.discs.length,
     gradeSeriesMs: gradeMs,
     discsPerSecondGrading: (discs.length / gradeMs) * 1000,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+/** Targets of the main job (issue 7): a cold `analyze` run, and one study on an analyzer kept warm. */
+const ANALYZE_TARGETS = { coldWallMs: 2000, coldPeakRssMb: 600, warmStudyMs: 500 };
+const EXAMPLE_STUDY = 'examples/spider-98-t2space/dicom';
+
+/** One cold `spinegrade analyze --format json` in a fresh process: wall time and peak resident memory. */
+function coldAnalyze() {
+  const args = ['bin/spinegrade.js', 'analyze', EXAMPLE_STUDY, '--format', 'json', '--quiet'];
+  const gnuTime = existsSync('/usr/bin/time') && process.env.BENCH_NO_GNU_TIME !== '1';
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const started = performance.now();
+  const run = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', 'peak-rss-kb %M', process.execPath, ...args], { encoding: 'utf8', cwd })
+    : spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `process.on('exit', () => process.stderr.write('peak-rss-kb ' + process.resourceUsage().maxRSS + '\\n'));
+           process.argv = [process.execPath, ...${JSON.stringify(args)}];
+           await import(${JSON.stringify(new URL('../bin/spinegrade.js', import.meta.url).href)});`,
+        ],
+        { encoding: 'utf8', cwd },
+      );
+  const wallMs = performance.now() - started;
+  if (run.status !== 0) throw new Error(`cold analyze failed (${run.status}): ${run.stderr}`);
+  const rss = Number(/peak-rss-kb (\d+)/.exec(run.stderr)?.[1]);
+  return { wallMs, peakRssMb: rss / 1024, rssFrom: gnuTime ? '/usr/bin/time -f %M' : 'process.resourceUsage().maxRSS' };
+}
+
+/** The main job: cold runs in fresh processes, then one analyzer kept warm (per-stage medians). */
+async function analyzeBenchmark() {
+  const reps = quick ? 3 : 5;
+  const coldRuns = [];
+  for (let n = 0; n < reps; n++) coldRuns.push(coldAnalyze());
+  const { createAnalyzer } = await import('../dist/analyze/analyze.js');
+  const analyzer = await createAnalyzer();
+  const input = [resolve(EXAMPLE_STUDY)];
+  const first = await analyzer.analyze(input);
+  const runs = [];
+  for (let n = 0; n < reps; n++) {
+    const started = performance.now();
+    const { timings } = await analyzer.analyze(input);
+    runs.push({ wallMs: performance.now() - started, ...timings });
+  }
+  const explained = [];
+  for (let n = 0; n < (quick ? 1 : 3); n++) explained.push((await analyzer.analyze(input, { explain: true })).timings);
+  const rssMb = process.memoryUsage().rss / 1024 / 1024;
+  analyzer.dispose();
+  const stage = (rows, key) => median(rows.map((r) => r[key]));
+  const cold = {
+    wallMsMedian: median(coldRuns.map((r) => r.wallMs)),
+    peakRssMbMedian: median(coldRuns.map((r) => r.peakRssMb)),
+    runs: coldRuns,
+  };
+  const warm = {
+    modelLoadMs: analyzer.loadMs,
+    firstStudyMs: first.timings.total,
+    studyMsMedian: stage(runs, 'wallMs'),
+    stagesMsMedian: Object.fromEntries(
+      ['read', 'localize', 'grade', 'findings', 'total'].map((k) => [k, stage(runs, k)]),
+    ),
+    explainMsMedian: stage(explained, 'explain'),
+    processRssMbAfter: rssMb,
+  };
+  const row = {
+    what: `spinegrade analyze ${EXAMPLE_STUDY} (11 slices 512x640): cold = fresh process with --format json; warm = createAnalyzer once, analyze ${reps}x`,
+    discs: first.findings.studies[0].series[0].discs.length,
+    cold,
+    warm,
+    targets: ANALYZE_TARGETS,
+    meetsTargets: {
+      coldWall: cold.wallMsMedian <= ANALYZE_TARGETS.coldWallMs,
+      coldPeakRss: cold.peakRssMbMedian <= ANALYZE_TARGETS.coldPeakRssMb,
+      warmStudy: warm.studyMsMedian <= ANALYZE_TARGETS.warmStudyMs,
+    },
   };
   console.log(JSON.stringify(row));
   return row;
@@ -283,6 +374,7 @@ if (wanted('unetStep')) {
 }
 if (wanted('inference')) results.inference = await inferenceBenchmark();
 if (wanted('pipeline')) results.pipeline = await pipelineBenchmark();
+if (wanted('analyze')) results.analyze = await analyzeBenchmark();
 results.loadAverageAtEnd = loadavg();
 await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${out}`);

@@ -1,6 +1,33 @@
 /** The public API of spinegrade. */
 
 export {
+  type AnalysisInput,
+  type AnalysisResult,
+  type AnalysisStage,
+  type AnalysisTimings,
+  type AnalyzeOptions,
+  type Analyzer,
+  type AnalyzerOptions,
+  analyze,
+  createAnalyzer,
+  type DiscHeatArtefact,
+  type SeriesArtefacts,
+  type StudyArtefacts,
+} from './analyze/analyze.js';
+export { formatFindings, levelTable } from './analyze/format.js';
+export { cardHeadlines, modelAccuracy, modelReference } from './analyze/models.js';
+export {
+  checkOutputTarget,
+  findingsJson,
+  nonDicomNote,
+  OUTPUT_FILES,
+  type OutputTarget,
+  outputTarget,
+  type WrittenOutputs,
+  writeAnalysisOutputs,
+} from './analyze/outputs.js';
+export { assertFindingsDocument, isFindingsDocument, validateFindings } from './analyze/validate.js';
+export {
   formatInspectReport,
   type InspectReport,
   inspectPaths,
@@ -69,6 +96,17 @@ export {
   localizerForPatient,
 } from './localize/localizer.js';
 export {
+  ANCHOR_REACH_MM,
+  anchorShift,
+  checkLevelOverride,
+  type LevelAnchor,
+  type LevelOverride,
+  MAX_LEVEL_SHIFT,
+  nearestDisc,
+  parseLevelOverride,
+  shiftVolumeLocalization,
+} from './localize/override.js';
+export {
   type LocalizedDisc,
   type LocalizedVertebra,
   localizeFromMaps,
@@ -90,6 +128,21 @@ export {
   type SpinegradeModel,
   writeModel,
 } from './models/store.js';
+export {
+  type DiscFindings as FindingsDisc,
+  FINDINGS_SCHEMA,
+  FINDINGS_VERSION,
+  type FindingsDocument,
+  type FusedLevelFindings,
+  type ModelReference,
+  RESEARCH_USE_DISCLAIMER,
+  type SeriesFindings,
+  type ShapValues,
+  type SkippedSeries,
+  SPIDER_CREDIT,
+  type StudyFindings,
+  type VertebraFindings,
+} from './report/findings.js';
 export * from './report/predictions.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';

@@ -1,127 +1,143 @@
 /**
- * `spinegrade analyze <path...> --out report.json`: the main job on one study — read it, pick every
- * gradable sagittal series, find, outline and label the discs, grade them with calibrated
- * probabilities and measure them; write one JSON report (other report formats come later).
+ * `spinegrade analyze <path...>`: the main job on one study through the Node API (`analyze/`): prints a
+ * per-level table (or `findings.json` with `--format json`) and, with `--out`, writes the report folder
+ * (or, for `--out <file.json>`, the findings file alone).
  */
-import { resolve } from 'node:path';
+import { type AnalysisStage, createAnalyzer } from '../analyze/analyze.js';
+import { formatFindings } from '../analyze/format.js';
+import { checkOutputTarget, findingsJson, outputTarget, writeAnalysisOutputs } from '../analyze/outputs.js';
 import { SpinegradeError } from '../errors.js';
-import { type GradedVolume, gradeVolume } from '../grade/volume.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { loadStudies } from '../io/load.js';
-import { loadLocalizer } from '../localize/localizer.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../models/store.js';
-import { gradingSuitability, sequenceOf } from '../volume/suitability.js';
-import type { Volume } from '../volume/volume.js';
-import type { Progress } from './progress.js';
+import { type LoadedInput, loadStudies } from '../io/load.js';
+import { type LevelOverride, parseLevelOverride } from '../localize/override.js';
+import { type Progress, terminalProgress } from './progress.js';
 
-/** Version of the analyze report; bumped only on an incompatible change. */
-export const ANALYZE_REPORT_VERSION = 1;
+/** Output formats of `analyze` on stdout. */
+export const ANALYZE_FORMATS = ['table', 'json'] as const;
 
-/** Options of `analyze`. */
-export interface AnalyzeOptions {
-  out: string;
+/** Options of the `analyze` command, as parsed from the command line. */
+export interface AnalyzeCommandOptions {
+  /** Report folder, or a `.json` file for the findings alone. */
+  out?: string;
+  /** What stdout gets (default `table`). */
+  format?: string;
   model?: string;
   localizer?: string;
   pixelSpacing?: readonly [number, number];
+  /** `--levels`: `shift=±N`, `LEVEL=X,Y` or `LEVEL=X,Y,Z`. */
+  levels?: string;
+  /** `--levels-series`: apply `--levels` to this Series Instance UID only. */
+  levelsSeries?: string;
   overwrite?: boolean;
+  quiet?: boolean;
 }
 
-function seriesReport(volume: Volume, graded: GradedVolume) {
-  const { localization } = graded;
+/** What the command prints. */
+export interface AnalyzeCommandOutput {
+  stdout: string;
+  /** Lines for stderr (notes on files not written and why; in JSON mode also what was written). */
+  notes: string[];
+}
+
+const STAGE_LABELS: Record<AnalysisStage, string> = {
+  read: 'reading',
+  localize: 'localising',
+  grade: 'grading',
+  explain: 'explaining',
+};
+
+/** A progress line per stage on stderr (only on a terminal, never with --quiet). */
+function stageProgress(quiet: boolean): {
+  update: (stage: AnalysisStage, done: number, total: number) => void;
+  finish: () => void;
+} {
+  let stage: AnalysisStage | undefined;
+  let line: Progress | undefined;
   return {
-    seriesInstanceUid: volume.metadata.seriesInstanceUid ?? null,
-    seriesDescription: volume.metadata.seriesDescription ?? null,
-    sequence: sequenceOf(volume).sequence,
-    sourcePaths: volume.metadata.sourcePaths.length,
-    midSagittalSlice: localization.sliceIndex,
-    slicesGraded: graded.slicesGraded,
-    levelVote: localization.levelVote,
-    possibleTransitional: localization.slice.possibleTransitional,
-    warnings: localization.slice.warnings,
-    discs: graded.discs.map((d) => ({
-      level: d.level,
-      ivdLabel: d.ivdLabel,
-      pfirrmann: d.pfirrmann,
-      modic: d.modic,
-      endplateUpper: d.endplateUpper,
-      endplateLower: d.endplateLower,
-      spondylolisthesis: d.spondylolisthesis,
-      herniation: d.herniation,
-      bulging: d.bulging,
-      narrowing: d.narrowing,
-      needsReview: d.needsReview,
-      measures: d.measures,
-      centerMm: d.centerMm,
-      posteriorMm: d.posteriorMm,
-      center: d.center,
-      posterior: d.posterior,
-      outline: d.outline,
-    })),
+    update(next, done, total) {
+      if (next !== stage) {
+        line?.finish();
+        stage = next;
+        line = terminalProgress(STAGE_LABELS[next], process.stderr, quiet);
+      }
+      line?.update(done, total);
+    },
+    finish() {
+      line?.finish();
+    },
   };
 }
 
-/** Runs the analysis; returns the text summary for the terminal. */
+/** Checks the options that need no file access (format, level override). */
+function checkOptions(options: AnalyzeCommandOptions): { format: 'table' | 'json'; levelOverride?: LevelOverride } {
+  const format = options.format ?? 'table';
+  if (!(ANALYZE_FORMATS as readonly string[]).includes(format)) {
+    throw new SpinegradeError('USAGE', `--format wants ${ANALYZE_FORMATS.join(' or ')}, got "${format}"`);
+  }
+  if (options.levelsSeries !== undefined && options.levels === undefined) {
+    throw new SpinegradeError('USAGE', '--levels-series needs --levels');
+  }
+  const levelOverride =
+    options.levels === undefined ? undefined : parseLevelOverride(options.levels, options.levelsSeries);
+  return { format: format as 'table' | 'json', ...(levelOverride ? { levelOverride } : {}) };
+}
+
+/** Runs `analyze`; returns what to print. */
 export async function runAnalyze(
   paths: readonly string[],
-  options: AnalyzeOptions,
-  progress: Progress,
-): Promise<string> {
-  const grader = await readModel(resolve(options.model ?? DEFAULT_MODEL_DIR));
-  if (grader.kind !== 'grader')
-    throw new SpinegradeError(
-      'USAGE',
-      `analyze needs a grader model; ${options.model ?? DEFAULT_MODEL_DIR} is a ${grader.kind}`,
-    );
-  const localizer = await loadLocalizer(resolve(options.localizer ?? DEFAULT_LOCALIZER_DIR));
-  const { studies } = await loadStudies(paths, {
-    ...(options.pixelSpacing ? { pixelSpacing: options.pixelSpacing } : {}),
-    onProgress: progress.update,
+  options: AnalyzeCommandOptions,
+): Promise<AnalyzeCommandOutput> {
+  if (paths.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
+  const { format, levelOverride } = checkOptions(options);
+  const overwrite = options.overwrite === true;
+  const target = options.out === undefined ? undefined : outputTarget(options.out);
+  if (target) await checkOutputTarget(target, overwrite);
+
+  const progress = stageProgress(options.quiet === true);
+  // Read the input while the models load: a bad input fails at once, and the two overlap.
+  const loading = createAnalyzer({
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
   });
-  progress.finish();
-  const reasons: string[] = [];
-  const report = [];
-  const summary: string[] = [];
-  for (const study of studies) {
-    const series = [];
-    for (const volume of study.series) {
-      const verdict = gradingSuitability(volume);
-      if (!verdict.usable) {
-        reasons.push(...verdict.reasons);
-        continue;
-      }
-      const graded = await gradeVolume(grader, localizer, volume);
-      series.push(seriesReport(volume, graded));
-      summary.push(`${volume.metadata.seriesDescription ?? 'series'} (${verdict.sequence.sequence}):`);
-      for (const d of graded.discs) {
-        const p = Math.max(...d.pfirrmann.probs);
-        summary.push(
-          `  ${d.level.padEnd(8)} Pfirrmann ${d.pfirrmann.grade} (p ${p.toFixed(2)})  Modic ${d.modic.grade}  herniation ${d.herniation.toFixed(2)}  height ${d.measures.discHeightMm.toFixed(1)} mm${d.needsReview ? '  needs review' : ''}`,
-        );
-      }
-      for (const warning of graded.localization.slice.warnings) summary.push(`  warning: ${warning}`);
+  // Handled here so a failing model load cannot become an unhandled rejection while the input is read.
+  loading.catch(() => undefined);
+  let input: LoadedInput;
+  try {
+    input = await loadStudies(paths, {
+      ...(options.pixelSpacing ? { pixelSpacing: options.pixelSpacing } : {}),
+      onProgress: (done, total) => progress.update('read', done, total),
+    });
+  } catch (error) {
+    progress.finish();
+    await loading.then((a) => a.dispose()).catch(() => undefined);
+    throw error;
+  }
+  const analyzer = await loading;
+  try {
+    const result = await analyzer.analyze(
+      { ...input, paths },
+      {
+        ...(levelOverride ? { levelOverride } : {}),
+        explain: target?.kind === 'folder',
+        onProgress: progress.update,
+      },
+    );
+    let findings = result.findings;
+    const notes: string[] = [];
+    const tail: string[] = [];
+    if (target) {
+      const written = await writeAnalysisOutputs(result, target, { overwrite });
+      findings = written.findings;
+      notes.push(...written.notes.map((note) => `note: ${note}`));
+      tail.push(
+        target.kind === 'file'
+          ? `wrote ${target.path}`
+          : `wrote ${target.path}/ (${written.files.map((f) => f.slice(target.path.length + 1)).join(', ')})`,
+      );
     }
-    if (series.length) report.push({ study: study.key, series });
+    if (format === 'json') return { stdout: findingsJson(findings), notes: [...notes, ...tail] };
+    return { stdout: `${[formatFindings(findings), ...tail].join('\n')}\n`, notes };
+  } finally {
+    progress.finish();
+    analyzer.dispose();
   }
-  if (report.length === 0) {
-    throw new SpinegradeError(
-      'NO_USABLE_SERIES',
-      `no series can be graded (${[...new Set(reasons)].join('; ')})`,
-      paths.join(', '),
-    );
-  }
-  const document = {
-    version: ANALYZE_REPORT_VERSION,
-    disclaimer: 'Research use only; not a medical device.',
-    models: {
-      grader: grader.dir,
-      graderVariant: grader.context ? 'hybrid' : 'cnn',
-      reviewThreshold: grader.calibration.reviewThreshold,
-      localizer: localizer.dir,
-    },
-    studies: report,
-  };
-  await writeFileAtomic(options.out, `${JSON.stringify(document, null, 1)}\n`, {
-    overwrite: options.overwrite === true,
-  });
-  return [...summary, `wrote ${options.out}`].join('\n');
 }

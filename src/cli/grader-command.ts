@@ -1,18 +1,30 @@
-/** `spinegrade train grader`: disc crops from the localiser, cross-validation of CNN and hybrid, the final models and their card. */
-import { mkdir, stat } from 'node:fs/promises';
+/**
+ * `spinegrade train grader`: disc crops from the localiser, cross-validation of every family
+ * (classical, CNN, hybrid, ensemble), the final models and their card.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
-import { evaluatePredictions } from '../evaluation/score.js';
+import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
+import { CLASSICAL_JSON, saveClassicalModel } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
 import { DEFAULT_CROP_CONFIG } from '../grade/crops.js';
 import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from '../grade/experiment.js';
-import { type Grader, type GraderCalibration, gradeSeriesDiscs, loadGrader, UNCALIBRATED } from '../grade/grader.js';
-import { collectDiscCrops, type DiscCropRecord } from '../grade/samples.js';
+import {
+  GRADER_VARIANTS,
+  type Grader,
+  type GraderCalibration,
+  type GraderVariant,
+  gradeSeriesDiscs,
+  loadGrader,
+  UNCALIBRATED,
+} from '../grade/grader.js';
+import { collectDiscCrops, type DiscCropRecord, gradableDisc } from '../grade/samples.js';
 import { labelCrops } from '../grade/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
-import { graderCardMarkdown } from '../models/graderCard.js';
+import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from '../models/graderCard.js';
 import { DEFAULT_LOCALIZER_DIR } from '../models/store.js';
 import { saveModel } from '../models/tf/io.js';
 import { toJsonLines } from '../report/predictions.js';
@@ -87,7 +99,7 @@ export async function runTrainGrader(
   log(`${records.length} discs cropped, ${labelled.length} with grades`);
 
   const resamples = positiveInteger(options.resamples, '--resamples', 2000);
-  let shipped: 'cnn' | 'hybrid' = 'cnn';
+  let shipped: GraderVariant = 'hybrid';
   let calibration: GraderCalibration = UNCALIBRATED;
   let card: Parameters<typeof graderCardMarkdown>[0] | undefined;
   let cvSeconds = 0;
@@ -95,19 +107,22 @@ export async function runTrainGrader(
   if (folds >= 2) {
     const cv = await crossValidateGrader(dataset, records, folds, experiment);
     cvSeconds = cv.seconds;
-    const evaluations = {
-      cnn: await evaluatePredictions(dataset, cv.lines.cnn, { resamples }),
-      hybrid: await evaluatePredictions(dataset, cv.lines.hybrid, { resamples }),
-    };
-    const kappa = (variant: 'cnn' | 'hybrid'): number =>
-      evaluations[variant].pfirrmannFused.rows.find((r) => r.measure === 'kappa (linear)')?.estimate.value ?? 0;
-    shipped = kappa('hybrid') > kappa('cnn') ? 'hybrid' : 'cnn';
+    const evaluations: Partial<Record<GraderVariant, Evaluation>> = {};
+    for (const variant of GRADER_VARIANTS)
+      evaluations[variant] = await evaluatePredictions(dataset, cv.lines[variant], { resamples });
+    const kappa = (variant: GraderVariant): number =>
+      evaluations[variant]?.pfirrmannFused.rows.find((r) => r.measure === 'kappa (linear)')?.estimate.value ?? 0;
+    shipped = [...GRADER_VARIANTS].sort((a, b) => kappa(b) - kappa(a))[0] as GraderVariant;
+    const runnerUp = GRADER_VARIANTS.filter((v) => v !== shipped).sort(
+      (a, b) => kappa(b) - kappa(a),
+    )[0] as GraderVariant;
+    const shippedBecause = `it has the highest out-of-fold Pfirrmann linear κ (${kappa(shipped).toFixed(3)}; next: ${VARIANT_NAMES[runnerUp]} ${kappa(runnerUp).toFixed(3)}). κ is the primary measure because Pfirrmann is ordinal and the human agreement figures are κ; the other columns show where the ranking differs.`;
     calibration = cv.calibration[shipped];
     await mkdir(out, { recursive: true });
     await writeFileAtomic(join(out, 'out-of-fold.jsonl'), toJsonLines(cv.lines[shipped]), {
       overwrite: true,
     });
-    summary = `out-of-fold Pfirrmann linear κ: CNN ${kappa('cnn').toFixed(3)}, hybrid ${kappa('hybrid').toFixed(3)}; shipped ${shipped}`;
+    summary = `out-of-fold Pfirrmann linear κ: ${GRADER_VARIANTS.map((v) => `${VARIANT_NAMES[v]} ${kappa(v).toFixed(3)}`).join(', ')}; shipped ${shipped}`;
     log(summary);
     card = {
       dataset,
@@ -117,6 +132,7 @@ export async function runTrainGrader(
       evaluations,
       coverage: cv.coverage,
       shipped,
+      shippedBecause,
       calibration,
       seconds: { crossValidation: cvSeconds, final: 0, crops: cropSeconds },
       crops: {
@@ -148,12 +164,16 @@ export async function runTrainGrader(
     seconds: final.seconds,
     history: final.history,
   });
-  if (shipped === 'hybrid') await saveContextModel(final.context, out);
+  if (shipped === 'hybrid' || shipped === 'ensemble') await saveContextModel(final.context, out);
+  await saveClassicalModel(final.classical, out);
   const discsPerSecond = measureThroughput(await loadGrader(out), records);
   if (card) {
     const weightsBytes =
       (await stat(join(out, 'weights.bin'))).size +
-      (shipped === 'hybrid' ? (await stat(join(out, 'context.bin'))).size : 0);
+      (shipped === 'hybrid' || shipped === 'ensemble' ? (await stat(join(out, 'context.bin'))).size : 0) +
+      (await stat(join(out, CLASSICAL_JSON))).size;
+    const earlier = await readFile(join(out, 'MODEL_CARD.md'), 'utf8').catch(() => '');
+    const appendix = keptCardSection(earlier);
     await writeFileAtomic(
       join(out, 'MODEL_CARD.md'),
       graderCardMarkdown({
@@ -163,6 +183,7 @@ export async function runTrainGrader(
         seconds: { ...card.seconds, final: final.seconds },
         discsPerSecond,
         weightsBytes,
+        ...(appendix ? { appendix } : {}),
       }),
       { overwrite: true },
     );
@@ -176,8 +197,7 @@ function measureThroughput(grader: Grader, records: readonly DiscCropRecord[]): 
   const bySeries = new Map<string, DiscCropRecord[]>();
   for (const r of records) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
   const groups = [...bySeries.values()].slice(0, 80);
-  const discsOf = (group: DiscCropRecord[]) =>
-    group.map((r) => ({ crop: r.crop, ivdLabel: r.ivdLabel, level: r.disc.level }));
+  const discsOf = (group: DiscCropRecord[]) => group.map(gradableDisc);
   gradeSeriesDiscs(grader, discsOf(groups[0] ?? []));
   const started = performance.now();
   let discs = 0;

@@ -3,11 +3,15 @@ import { parseArgs } from 'node:util';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { runAnalyze } from './analyze.js';
 import { parsePixelSpacing } from './args.js';
+import { BATCH_USAGE, runBatchCommand, runWorkerCommand } from './batch-command.js';
 import { convert } from './convert.js';
 import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
+import { runFewShot, runFineTune } from './finetune-command.js';
 import { runTrainGrader } from './grader-command.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
+import { runServeCommand, SERVE_USAGE } from './serve-command.js';
+import { runWatchCommand, WATCH_USAGE } from './watch-command.js';
 
 const USAGE = `spinegrade — lumbar spine MRI disc grading (research use only, not a medical device)
 
@@ -15,9 +19,16 @@ Usage:
   spinegrade inspect <path...> [--json] [--pixel-spacing X[,Y]]
       List studies and series (plane, sequence, size, spacing) and whether each can be graded.
       Exits 10 when no series can be graded.
-  spinegrade analyze <path...> --out <report.json> [--model <dir>] [--localizer <dir>] [--overwrite]
-      The main job on one study: every gradable sagittal series is localised (discs found, outlined
-      and labelled), graded with calibrated probabilities and measured; one JSON report.
+  spinegrade analyze <path...> [--out <dir>|<findings.json>] [--format table|json] [--json]
+                     [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]]
+                     [--levels shift=±N|LEVEL=X,Y|LEVEL=X,Y,Z [--levels-series <uid>]] [--overwrite]
+      The main job on one study: every gradable sagittal series (T2 first, T1 too) is localised (discs
+      found, outlined and labelled), graded with calibrated probabilities and measured; the series are
+      fused per level. Prints a per-level table (--format json: findings.json). --out <dir> writes the
+      report folder (findings.json, …) whole or not at all; --out <file.json> writes findings.json alone.
+      --levels corrects the levels before grading: shift=+1 moves every disc one level up; L5/S1=X,Y
+      names the disc nearest pixel (X, Y) of the mid-sagittal slice (X,Y,Z: patient LPS mm).
+      Exits 10 when no series can be graded.
   spinegrade convert <path...> --out <file.nii|file.nii.gz|file.mha|file.mhd|folder>
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
@@ -45,7 +56,19 @@ Usage:
       transformer across levels) over K patient folds, fit the calibration on the out-of-fold
       logits, train the final models on all patients; writes the models, out-of-fold.jsonl and
       MODEL_CARD.md. With one localiser per fold (--localizer f1,...,fK) every patient's discs are
-      found by a localiser that never saw them.
+      found by a localiser that never saw them. The classical SVM model, the CNN, the hybrid and
+      their ensemble are compared on the same folds; the best by Pfirrmann κ ships.
+  spinegrade train few-shot --data <dataset-dir> --out <grader-dir> [--localizer <dir>[,...]]
+                            [--source V] [--target V] [--shots 0,5,10,20] [--seeds 1,2,3]
+                            [--epochs N] [--context-epochs N] [--tune-epochs N] [--learning-rate R]
+      The vendor-split few-shot experiment: train on one vendor, fine-tune on N patients of the
+      other, score on its remaining patients; writes few-shot.json and the card's curve.
+  spinegrade finetune --data <own-data> --out <model-dir> [--model <grader-dir>] [--localizer <dir>]
+                      [--epochs N] [--context-epochs N] [--learning-rate R] [--seed S] [--overwrite]
+      Adapt a grader to a site's own labelled patients (docs/datasets.md, "Own data").
+${BATCH_USAGE}
+${SERVE_USAGE}
+${WATCH_USAGE}
 
 Options:
   --pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)
@@ -73,8 +96,18 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runPredictCommand(rest);
       case 'evaluate':
         return await runEvaluateCommand(rest);
+      case 'finetune':
+        return await runFineTuneCommand(rest);
       case 'train':
         return await runTrainCommand(rest);
+      case 'serve':
+        return await runServeCommand(rest);
+      case 'watch':
+        return await runWatchCommand(rest);
+      case 'batch':
+        return await runBatchCommand(rest, printUsage);
+      case 'worker':
+        return await runWorkerCommand(rest, printUsage);
       default:
         throw new SpinegradeError('USAGE', `unknown command "${command}" (try: spinegrade --help)`);
     }
@@ -121,28 +154,38 @@ async function runInspect(args: readonly string[]): Promise<number> {
 async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     out: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+    json: { type: 'boolean' },
     model: { type: 'string' },
     localizer: { type: 'string' },
+    levels: { type: 'string' },
+    'levels-series': { type: 'string' },
     overwrite: { type: 'boolean' },
     'pixel-spacing': { type: 'string' },
   });
   if (values.help) return printUsage();
   if (positionals.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
-  const out = str(values.out);
-  if (!out) throw new SpinegradeError('USAGE', 'analyze needs --out <report.json>');
+  const format = str(values.format);
+  if (values.json === true && format !== undefined && format !== 'json') {
+    throw new SpinegradeError('USAGE', `--json and --format ${format} contradict each other`);
+  }
   const pixelSpacing = parsePixelSpacing(values['pixel-spacing'] as string | undefined);
-  const message = await runAnalyze(
-    positionals,
-    {
-      out,
-      overwrite: values.overwrite === true,
-      ...(pixelSpacing ? { pixelSpacing } : {}),
-      ...(str(values.model) !== undefined ? { model: str(values.model) as string } : {}),
-      ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) as string } : {}),
-    },
-    terminalProgress('reading', process.stderr, values.quiet === true),
-  );
-  process.stdout.write(`${message}\n`);
+  const optional = pickStrings(values, {
+    out: 'out',
+    model: 'model',
+    localizer: 'localizer',
+    levels: 'levels',
+    levelsSeries: 'levels-series',
+  });
+  const { stdout, notes } = await runAnalyze(positionals, {
+    ...optional,
+    format: values.json === true ? 'json' : (format ?? 'table'),
+    overwrite: values.overwrite === true,
+    quiet: values.quiet === true,
+    ...(pixelSpacing ? { pixelSpacing } : {}),
+  });
+  for (const note of notes) process.stderr.write(`${note}\n`);
+  process.stdout.write(stdout);
   return 0;
 }
 
@@ -245,6 +288,7 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   const [what, ...rest] = args;
   if (what === 'localizer') return runTrainLocalizerCommand(rest);
   if (what === 'grader') return runTrainGraderCommand(rest);
+  if (what === 'few-shot') return runFewShotCommand(rest);
   if (what !== 'prior') {
     throw new SpinegradeError('USAGE', 'train needs a model kind: "train prior", "train localizer" or "train grader"');
   }
@@ -358,6 +402,74 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
     out,
     pickStrings(values, names),
     terminalProgress('grader', process.stderr, quiet),
+    (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runFewShotCommand(args: readonly string[]): Promise<number> {
+  const names = {
+    localizer: 'localizer',
+    source: 'source',
+    target: 'target',
+    shots: 'shots',
+    seeds: 'seeds',
+    epochs: 'epochs',
+    contextEpochs: 'context-epochs',
+    tuneEpochs: 'tune-epochs',
+    tuneContextEpochs: 'tune-context-epochs',
+    learningRate: 'learning-rate',
+    workers: 'workers',
+    resamples: 'resamples',
+  } as const;
+  const parsed = parseTrainArguments(args, 'few-shot', Object.values(names));
+  if (!parsed) return printUsage();
+  const quiet = parsed.values.quiet === true;
+  const message = await runFewShot(
+    parsed.data,
+    parsed.out,
+    pickStrings(parsed.values, names),
+    terminalProgress('few-shot', process.stderr, quiet),
+    (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runFineTuneCommand(args: readonly string[]): Promise<number> {
+  const names = {
+    model: 'model',
+    localizer: 'localizer',
+    epochs: 'epochs',
+    contextEpochs: 'context-epochs',
+    learningRate: 'learning-rate',
+    seed: 'seed',
+    workers: 'workers',
+  } as const;
+  const spec: OptionSpec = {
+    data: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    overwrite: { type: 'boolean' },
+  };
+  for (const flag of Object.values(names)) spec[flag] = { type: 'string' };
+  const { values, positionals } = parse(args, spec);
+  if (values.help) return printUsage();
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <own-data-dir>)`);
+  const data = str(values.data);
+  const out = str(values.out);
+  if (!data || !out) throw new SpinegradeError('USAGE', 'finetune needs --data <own-data-dir> and --out <model-dir>');
+  const quiet = values.quiet === true;
+  const message = await runFineTune(
+    data,
+    out,
+    { ...pickStrings(values, names), overwrite: values.overwrite === true },
+    terminalProgress('fine-tuning', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
     },

@@ -241,6 +241,7 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
           id,
           patient,
           sequence: datasetSequenceOf(volume),
+          ...(volume.metadata.manufacturer ? { manufacturer: volume.metadata.manufacturer } : {}),
           keypoints: [],
           loadMidSagittal: async () => {
             const again = withPictureSpacing(await loadSingleVolume(sourcePaths), studiesFolder, spacing);

@@ -154,10 +154,12 @@ export async function readSpider2dDataset(root: string): Promise<SpineDataset> {
       }
       const pngPath = join(at(SPIDER_2D_FILES.midsagittal), `${id}.png`);
       const keypoints: DiscKeypoint[] = [];
+      const manufacturer = (row.Manufacturer ?? '').trim();
       const record: SeriesRecord = {
         id,
         patient: spiderPatientOf(id),
         sequence,
+        ...(manufacturer ? { manufacturer } : {}),
         keypoints,
         loadMidSagittal: async () => pictureImage(await readPicture(pngPath, { pixelSpacing: spacing }), spacing),
       };

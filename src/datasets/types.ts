@@ -57,6 +57,8 @@ export interface SeriesRecord {
   readonly id: string;
   readonly patient: string;
   readonly sequence: DatasetSequence;
+  /** Scanner manufacturer, when the dataset says (SPIDER: `Manufacturer` of `overview.csv`; own data: the DICOM header). */
+  readonly manufacturer?: string;
   /** Disc keypoints on the mid-sagittal image, when the dataset has them. */
   readonly keypoints: readonly DiscKeypoint[];
   /**

@@ -5,7 +5,7 @@ import { SpinegradeError } from '../errors.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
 import { type DiscMeasures, measureSlice } from '../grade/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { cropsOfSeries } from '../grade/samples.js';
+import { cropsOfSeries, gradableDisc } from '../grade/samples.js';
 import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
 import type { SpinegradeModel } from '../models/store.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
@@ -58,23 +58,20 @@ async function predictSeriesLines(
   }
   await localizeSeries(series, localizers, async (record, image, localization) => {
     const found = localization.discs;
-    const measured = measureSlice(image, localization);
-    const measuresOf = new Map(found.map((d, k) => [d, measured[k] as DiscMeasures]));
     let discs: DiscPrediction[];
     if (model.kind === 'grader') {
-      const crops = await cropsOfSeries(undefined, record, image, { discs: found }, model.crop);
-      const grades = gradeSeriesDiscs(
-        model,
-        crops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
-      );
+      const crops = await cropsOfSeries(undefined, record, image, localization, model.crop);
+      const grades = gradeSeriesDiscs(model, crops.map(gradableDisc));
       discs = crops.map((c, k) => ({
         ...(grades[k] as GradedDisc),
         center: c.disc.center,
         posterior: c.disc.posterior,
         outline: c.disc.outline,
-        measures: measuresOf.get(c.disc) as DiscMeasures,
+        measures: c.measures as DiscMeasures,
       }));
     } else {
+      const measured = measureSlice(image, localization);
+      const measuresOf = new Map(found.map((d, k) => [d, measured[k] as DiscMeasures]));
       discs = found.map((d) => ({
         level: d.level,
         ivdLabel: d.ivdLabel,

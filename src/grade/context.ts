@@ -259,6 +259,16 @@ export function createContextModel(config: ContextModelConfig): ContextModel {
   return { config: frozen, parameters, random: mulberry32((config.seed ^ 0x5bd1e995) >>> 0) };
 }
 
+/** An independent copy of a context model (its own variables), e.g. to fine-tune without touching the original. */
+export function cloneContextModel(model: ContextModel): ContextModel {
+  const parameters = model.parameters.map((p) => ({
+    name: p.name,
+    trainable: p.trainable,
+    variable: tf.variable(p.variable.clone(), p.trainable),
+  }));
+  return { config: model.config, parameters, random: mulberry32((model.config.seed ^ 0x5bd1e995) >>> 0) };
+}
+
 /** Disposes every weight of `model`. */
 export function disposeContextModel(model: ContextModel): void {
   for (const p of model.parameters) p.variable.dispose();

@@ -1,7 +1,8 @@
 /**
- * The grader's experiments: patient-level K-fold cross-validation of the CNN and of the hybrid
- * (CNN + across-levels context model), temperatures cross-fitted on the other folds' out-of-fold
- * logits, and the final models trained on every patient with the calibration from all folds.
+ * The grader's experiments: patient-level K-fold cross-validation of every family — the classical
+ * SVMs, the CNN, the hybrid (CNN + across-levels context model) and the ensemble (hybrid and
+ * classical pooled) — on the same folds and crops, temperatures cross-fitted on the other folds'
+ * out-of-fold logits, and the final models trained on every patient with the calibration from all folds.
  */
 
 import { levelOfIvdLabel } from '../datasets/levels.js';
@@ -11,6 +12,7 @@ import type { tfl } from '../models/tf/backend.js';
 import type { EpochRecord, TrainProgress } from '../models/tf/train.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
 import { coverageAccuracyCurve, fitBinaryTemperature, fitTemperature } from './calibration.js';
+import { type ClassicalInput, type ClassicalModel, classicalLogits, trainClassicalModel } from './classicalModel.js';
 import {
   type ContextModel,
   type ContextTargets,
@@ -20,18 +22,22 @@ import {
   disposeContextModel,
   trainContextModel,
 } from './context.js';
+import { DEFAULT_CROP_CONFIG } from './crops.js';
 import {
   contextLogits,
   copyLogitRow,
+  ensembleLogits,
+  GRADER_VARIANTS,
   type GradedDisc,
   type GraderCalibration,
+  type GraderVariant,
   gradesFromLogits,
   type Logits,
   packSpines,
   type SpineRows,
 } from './grader.js';
 import { GRADER_HEADS } from './loss.js';
-import { type GraderConfig, predictCrops } from './model.js';
+import { type GraderConfig, type GraderOutputs, predictCrops } from './model.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, labelCrops, lossWeightsFor, trainGrader } from './train.js';
 
@@ -91,7 +97,7 @@ function writeTargets(targets: ContextTargets, at: number, label: DiscLabel): vo
 }
 
 /** The CNN's outputs for the crops `indices`, in that order. */
-function cnnOutputs(
+export function cnnOutputs(
   model: tfl.LayersModel,
   records: readonly DiscCropRecord[],
   indices: readonly number[],
@@ -104,11 +110,60 @@ function cnnOutputs(
   );
 }
 
-/** One trained fold (or the final model): the CNN and the context model. */
+/** The classical model's input for a crop record, at the level given. */
+export function classicalInputOfRecord(record: DiscCropRecord, ivdLabel = record.ivdLabel): ClassicalInput {
+  return { crop: record.crop, measures: record.measures, ivdLabel, sequence: record.sequence };
+}
+
+/** Trains the classical model on labelled crops (each at its training level). */
+export function trainClassicalOn(crops: readonly LabelledCrop[], seed: number): ClassicalModel {
+  return trainClassicalModel(
+    crops.map((c) => ({ input: classicalInputOfRecord(c.record, c.record.trainingIvdLabel), label: c.label })),
+    DEFAULT_CROP_CONFIG,
+    { seed },
+  );
+}
+
+/**
+ * The context model's training batch: the CNN outputs of the crops `indices` (in that order) packed
+ * into one spine per series at their training levels, with the grades of each placed crop as targets.
+ */
+export function contextTrainingData(
+  records: readonly DiscCropRecord[],
+  labelled: readonly LabelledCrop[],
+  indices: readonly number[],
+  outputs: GraderOutputs,
+  levels: number,
+): ContextTrainingData {
+  const labelByKey = new Map(labelled.map((c) => [c.record, c.label]));
+  const { batch, placed } = packSpines(
+    outputs,
+    spinesOf(records, indices, (r) => r.trainingIvdLabel),
+    levels,
+  );
+  const cells = batch.spines * levels;
+  const data: ContextTrainingData = {
+    ...batch,
+    targets: {
+      pfirrmann: new Float32Array(cells * 5),
+      modic: new Float32Array(cells * 4),
+      findings: new Float32Array(cells * 6),
+      findingsWeight: new Float32Array(cells * 6),
+    },
+  };
+  for (const { spine, slot, row } of placed) {
+    const label = labelByKey.get(records[indices[row] as number] as DiscCropRecord);
+    if (label) writeTargets(data.targets, spine * levels + slot, label);
+  }
+  return data;
+}
+
+/** One trained fold (or the final model): the CNN, the context model and the classical model. */
 export interface TrainedGrader {
   cnn: tfl.LayersModel;
   config: GraderConfig;
   context: ContextModel;
+  classical: ClassicalModel;
   history: EpochRecord[];
   contextHistory: { epoch: number; meanLoss: number }[];
   seconds: number;
@@ -138,7 +193,6 @@ export async function trainGraderPair(
   const trainSet = new Set(trainPatients);
   const trainIndices = records.flatMap((r, i) => (trainSet.has(r.patient) ? [i] : []));
   const outputs = cnnOutputs(model, records, trainIndices, config.cropSize);
-  const labelByKey = new Map(labelled.map((c) => [c.record, c.label]));
   // Slots for IVD labels 0 (transitional) to 10 (T7/T8), the localiser's range.
   const contextConfig = {
     ...DEFAULT_CONTEXT_CONFIG,
@@ -146,26 +200,7 @@ export async function trainGraderPair(
     levels: 11,
     seed: options.seed,
   };
-  const { levels } = contextConfig;
-  const { batch, placed } = packSpines(
-    outputs,
-    spinesOf(records, trainIndices, (r) => r.trainingIvdLabel),
-    levels,
-  );
-  const cells = batch.spines * levels;
-  const data: ContextTrainingData = {
-    ...batch,
-    targets: {
-      pfirrmann: new Float32Array(cells * 5),
-      modic: new Float32Array(cells * 4),
-      findings: new Float32Array(cells * 6),
-      findingsWeight: new Float32Array(cells * 6),
-    },
-  };
-  for (const { spine, slot, row } of placed) {
-    const label = labelByKey.get(records[trainIndices[row] as number] as DiscCropRecord);
-    if (label) writeTargets(data.targets, spine * levels + slot, label);
-  }
+  const data = contextTrainingData(records, labelled, trainIndices, outputs, contextConfig.levels);
   const context = createContextModel(contextConfig);
   const { history: contextHistory } = await trainContextModel(context, data, {
     epochs: options.contextEpochs,
@@ -173,22 +208,36 @@ export async function trainGraderPair(
     weights: lossWeightsFor(train),
     onEpoch: (epoch, loss) => log(`context model epoch ${epoch + 1}: loss ${loss.toFixed(4)}`),
   });
-  return { cnn: model, config, context, history, contextHistory, seconds: (Date.now() - started) / 1000 };
+  const classical = trainClassicalOn(train, options.seed);
+  log(`classical model trained on ${train.length} crops`);
+  return {
+    cnn: model,
+    config,
+    context,
+    classical,
+    history,
+    contextHistory,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
-/** Logits of the given crops (in that order) under the CNN alone and under the hybrid (slots: the localiser's levels). */
-export function predictBoth(
-  trained: Pick<TrainedGrader, 'cnn' | 'config' | 'context'>,
+/** Logits of the given crops (in that order) under every family (context slots: the localiser's levels). */
+export function predictVariants(
+  trained: Pick<TrainedGrader, 'cnn' | 'config' | 'context' | 'classical'>,
   records: readonly DiscCropRecord[],
   indices: readonly number[],
-): { cnn: LogitTable; hybrid: LogitTable } {
+): Record<GraderVariant, LogitTable> {
   const outputs = cnnOutputs(trained.cnn, records, indices, trained.config.cropSize);
   const hybrid = contextLogits(
     trained.context,
     outputs,
     spinesOf(records, indices, (r) => r.ivdLabel),
   );
-  return { cnn: outputs, hybrid };
+  const classical = classicalLogits(
+    trained.classical,
+    indices.map((i) => classicalInputOfRecord(records[i] as DiscCropRecord)),
+  );
+  return { cnn: outputs, hybrid, classical, ensemble: ensembleLogits([hybrid, classical]) };
 }
 
 /** Temperatures for every head fitted on labelled logits, with the stated review threshold. */
@@ -227,16 +276,16 @@ export function fitCalibration(
 /** The result of a cross-validation. */
 export interface GraderCrossValidation {
   /** Out-of-fold prediction lines (series, then fused patient lines) for each variant. */
-  lines: { cnn: PredictionLine[]; hybrid: PredictionLine[] };
+  lines: Record<GraderVariant, PredictionLine[]>;
   /** Calibration fitted on all out-of-fold logits of each variant (what the final model ships with). */
-  calibration: { cnn: GraderCalibration; hybrid: GraderCalibration };
+  calibration: Record<GraderVariant, GraderCalibration>;
   /** Coverage/accuracy of the out-of-fold Pfirrmann grades per crop (cross-fitted calibration). */
-  coverage: { cnn: ReturnType<typeof coverageAccuracyCurve>; hybrid: ReturnType<typeof coverageAccuracyCurve> };
+  coverage: Record<GraderVariant, ReturnType<typeof coverageAccuracyCurve>>;
   folds: { fold: number; trainPatients: number; testPatients: number; seconds: number; history: EpochRecord[] }[];
   seconds: number;
 }
 
-/** Patient-level K-fold cross-validation of the CNN and the hybrid on the dataset's crops. */
+/** Patient-level K-fold cross-validation of every family on the dataset's crops (same folds, same crops). */
 export async function crossValidateGrader(
   dataset: SpineDataset,
   records: readonly DiscCropRecord[],
@@ -247,7 +296,10 @@ export async function crossValidateGrader(
   const log = options.onLog ?? (() => {});
   const labelled = labelCrops(records, dataset.discs);
   const labelOfRecord = new Map(labelled.map((c) => [c.record, c.label]));
-  const oof = { cnn: emptyTable(records.length), hybrid: emptyTable(records.length) };
+  const oof = Object.fromEntries(GRADER_VARIANTS.map((v) => [v, emptyTable(records.length)])) as Record<
+    GraderVariant,
+    LogitTable
+  >;
   const foldOf = new Int32Array(records.length).fill(-1);
   const foldRecords: GraderCrossValidation['folds'] = [];
   const splits = patientFolds(dataset, folds, options.seed);
@@ -258,10 +310,9 @@ export async function crossValidateGrader(
     const trained = await trainGraderPair(records, labelled, split.trainPatients, split.testPatients, options);
     const test = new Set(split.testPatients);
     const indices = records.flatMap((r, i) => (test.has(r.patient) ? [i] : []));
-    const both = predictBoth(trained, records, indices);
+    const variants = predictVariants(trained, records, indices);
     indices.forEach((index, row) => {
-      copyLogitRow(both.cnn, row, oof.cnn, index);
-      copyLogitRow(both.hybrid, row, oof.hybrid, index);
+      for (const variant of GRADER_VARIANTS) copyLogitRow(variants[variant], row, oof[variant], index);
       foldOf[index] = split.fold;
     });
     trained.cnn.dispose();
@@ -280,7 +331,7 @@ export async function crossValidateGrader(
     GraderCrossValidation,
     'lines' | 'calibration' | 'coverage'
   >;
-  for (const variant of ['cnn', 'hybrid'] as const) {
+  for (const variant of GRADER_VARIANTS) {
     const table = oof[variant];
     const graded: (GradedDisc | undefined)[] = new Array(records.length);
     const confidences: number[] = [];

@@ -12,9 +12,18 @@ import { initTf, type tfl } from '../models/tf/backend.js';
 import { loadModel, readModelMetadata } from '../models/tf/io.js';
 import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { sigmoid, softmax } from './calibration.js';
+import {
+  CLASSICAL_JSON,
+  type ClassicalInput,
+  type ClassicalModel,
+  classicalLogits,
+  classicalShap,
+  loadClassicalModel,
+} from './classicalModel.js';
 import { CONTEXT_JSON, type ContextBatch, type ContextModel, loadContextModel, predictContext } from './context.js';
 import type { DiscCropConfig } from './crops.js';
 import { GRADER_HEADS } from './loss.js';
+import type { DiscMeasures } from './measures.js';
 import { type GraderConfig, type GraderOutputs, predictCrops } from './model.js';
 
 /** Temperatures per head and the review threshold, fitted on out-of-fold predictions. */
@@ -35,6 +44,15 @@ export const UNCALIBRATED: GraderCalibration = {
   reviewThreshold: 0,
 };
 
+/**
+ * Which family grades: the CNN alone, the hybrid (CNN + across-levels context model), the classical
+ * SVMs on measures and texture, or the ensemble (hybrid and classical pooled).
+ */
+export type GraderVariant = 'cnn' | 'hybrid' | 'classical' | 'ensemble';
+
+/** The variants a cross-validation compares, in table order. */
+export const GRADER_VARIANTS: readonly GraderVariant[] = ['classical', 'cnn', 'hybrid', 'ensemble'];
+
 /** A loaded grader. */
 export interface Grader {
   readonly kind: 'grader';
@@ -44,6 +62,10 @@ export interface Grader {
   readonly calibration: GraderCalibration;
   /** The across-levels context model, when the grader has one. */
   readonly context: ContextModel | undefined;
+  /** The classical model, when the grader has one. */
+  readonly classical: ClassicalModel | undefined;
+  /** The family whose outputs (and calibration) this grader ships. */
+  readonly variant: GraderVariant;
   readonly dir: string;
   readonly trainedOn: { dataset: string; patients: string[] };
   readonly metadata: Record<string, unknown>;
@@ -68,6 +90,12 @@ export async function loadGrader(dir: string): Promise<Grader> {
   if (!config || !crop) throw new SpinegradeError('INVALID_HEADER', 'not a spinegrade grader (no graderConfig)', dir);
   const calibration = (metadata.calibration as GraderCalibration | undefined) ?? UNCALIBRATED;
   const context = existsSync(join(dir, CONTEXT_JSON)) ? await loadContextModel(dir) : undefined;
+  const classical = existsSync(join(dir, CLASSICAL_JSON)) ? await loadClassicalModel(dir) : undefined;
+  const variant = (metadata.variant as GraderVariant | undefined) ?? (context ? 'hybrid' : 'cnn');
+  if ((variant === 'hybrid' || variant === 'ensemble') && !context)
+    throw new SpinegradeError('INVALID_HEADER', `a ${variant} grader needs ${CONTEXT_JSON}`, dir);
+  if ((variant === 'classical' || variant === 'ensemble') && !classical)
+    throw new SpinegradeError('INVALID_HEADER', `a ${variant} grader needs ${CLASSICAL_JSON}`, dir);
   return {
     kind: 'grader',
     model: await loadModel(dir),
@@ -75,17 +103,21 @@ export async function loadGrader(dir: string): Promise<Grader> {
     crop,
     calibration,
     context,
+    classical,
+    variant,
     dir,
     trainedOn: (metadata.trainedOn as Grader['trainedOn'] | undefined) ?? { dataset: 'unknown', patients: [] },
     metadata,
   };
 }
 
-/** One disc to grade: its crop and level. */
+/** One disc to grade: its crop and level; the classical model also reads its measures and sequence. */
 export interface DiscToGrade {
   readonly crop: Float32Array;
   readonly ivdLabel: number;
   readonly level: string;
+  readonly measures?: DiscMeasures | undefined;
+  readonly sequence?: string;
 }
 
 /** A graded disc: the prediction fields plus whether it needs review. */
@@ -194,15 +226,73 @@ export function gradesFromLogits(
   });
 }
 
-/** Grades the discs of one series: CNN, then the context model across its levels when present, then calibration. */
-export function gradeSeriesDiscs(grader: Grader, discs: readonly DiscToGrade[], useContext = true): GradedDisc[] {
+/**
+ * Pools several families' logits: the mean of their log-probabilities for Pfirrmann and Modic
+ * (a log-linear pool), the mean logit for each binary finding.
+ */
+export function ensembleLogits(parts: readonly Logits[]): Logits {
+  const n = (parts[0]?.pfirrmann.length ?? 0) / GRADER_HEADS.pfirrmann;
+  const out: Logits = {
+    pfirrmann: new Float32Array(n * GRADER_HEADS.pfirrmann),
+    modic: new Float32Array(n * GRADER_HEADS.modic),
+    findings: new Float32Array(n * GRADER_HEADS.findings),
+  };
+  for (const part of parts) {
+    for (const head of ['pfirrmann', 'modic'] as const) {
+      const size = GRADER_HEADS[head];
+      for (let row = 0; row < n; row++) {
+        const logProbs = softmax(part[head].subarray(row * size, (row + 1) * size)).map((p) =>
+          Math.log(Math.max(p, 1e-6)),
+        );
+        logProbs.forEach((v, k) => {
+          out[head][row * size + k] = (out[head][row * size + k] as number) + v / parts.length;
+        });
+      }
+    }
+    part.findings.forEach((v, i) => {
+      out.findings[i] = (out.findings[i] as number) + v / parts.length;
+    });
+  }
+  return out;
+}
+
+/** The classical model's view of a disc to grade. */
+function classicalInputOf(disc: DiscToGrade): ClassicalInput {
+  return { crop: disc.crop, measures: disc.measures, ivdLabel: disc.ivdLabel, sequence: disc.sequence ?? 'T2' };
+}
+
+/**
+ * Grades the discs of one series with the grader's variant: the CNN, the context model across its
+ * levels, the classical model, or their ensemble; then calibration. When the grader has a classical
+ * model, every disc also gets that model's SHAP values and its own Pfirrmann grade
+ * (`classicalPfirrmann`): part of the grade in the classical and ensemble variants, an
+ * interpretable second opinion beside it in the others.
+ */
+export function gradeSeriesDiscs(grader: Grader, discs: readonly DiscToGrade[]): GradedDisc[] {
   if (discs.length === 0) return [];
-  const outputs = predictCrops(
-    grader.model,
-    discs.map((d) => d.crop),
-    grader.config.cropSize,
-  );
-  const spine = { rows: discs.map((_, n) => n), slots: discs.map((d) => d.ivdLabel) };
-  const logits = grader.context && useContext ? contextLogits(grader.context, outputs, [spine]) : outputs;
-  return gradesFromLogits(logits, discs, grader.calibration);
+  const { variant } = grader;
+  const parts: Logits[] = [];
+  if (variant !== 'classical') {
+    const outputs = predictCrops(
+      grader.model,
+      discs.map((d) => d.crop),
+      grader.config.cropSize,
+    );
+    const spine = { rows: discs.map((_, n) => n), slots: discs.map((d) => d.ivdLabel) };
+    parts.push(grader.context && variant !== 'cnn' ? contextLogits(grader.context, outputs, [spine]) : outputs);
+  }
+  const { classical } = grader;
+  const classicalOut = classical ? classicalLogits(classical, discs.map(classicalInputOf)) : undefined;
+  if (classicalOut && (variant === 'classical' || variant === 'ensemble')) parts.push(classicalOut);
+  const logits = parts.length === 1 ? (parts[0] as Logits) : ensembleLogits(parts);
+  const graded = gradesFromLogits(logits, discs, grader.calibration);
+  if (classical && classicalOut)
+    graded.forEach((g, n) => {
+      g.shap = classicalShap(classical, classicalInputOf(discs[n] as DiscToGrade));
+      g.classicalPfirrmann = gradedFinding(
+        softmax(classicalOut.pfirrmann.subarray(n * 5, n * 5 + 5)),
+        PFIRRMANN_GRADES,
+      );
+    });
+  return graded;
 }

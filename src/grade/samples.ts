@@ -11,6 +11,7 @@ import type { LocalizedDisc } from '../localize/postprocess.js';
 import { distanceToPolygon } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';
 import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig, intensityRange } from './crops.js';
+import { type DiscMeasures, measureDisc } from './measures.js';
 
 /** One localised disc of one series, cropped. */
 export interface DiscCropRecord {
@@ -24,6 +25,25 @@ export interface DiscCropRecord {
   readonly crop: Float32Array;
   /** The localised disc on its slice (pixel coordinates). */
   readonly disc: LocalizedDisc;
+  /** Quantitative measures of the disc on its slice (absent when not asked for). */
+  readonly measures?: DiscMeasures;
+}
+
+/** What grading reads of a cropped disc: crop, level, measures and sequence. */
+export function gradableDisc(record: DiscCropRecord): {
+  crop: Float32Array;
+  ivdLabel: number;
+  level: string;
+  measures: DiscMeasures | undefined;
+  sequence: string;
+} {
+  return {
+    crop: record.crop,
+    ivdLabel: record.ivdLabel,
+    level: record.disc.level,
+    measures: record.measures,
+    sequence: record.sequence,
+  };
 }
 
 /** Highest IVD label cropped (T7/T8): SPIDER grades a few thoracic discs too. */
@@ -105,9 +125,9 @@ export async function cropsOfSeries(
   dataset: SpineDataset | undefined,
   series: Pick<SeriesRecord, 'id' | 'patient' | 'sequence' | 'keypoints'>,
   image: Image2D,
-  localization: Pick<ImageLocalization, 'discs'>,
+  localization: Pick<ImageLocalization, 'discs' | 'vertebrae' | 'classes'>,
   config: DiscCropConfig,
-  options: Pick<CollectOptions, 'correctWithKeypoints'> = {},
+  options: Pick<CollectOptions, 'correctWithKeypoints'> & { measure?: boolean } = {},
 ): Promise<DiscCropRecord[]> {
   const discs = localization.discs.filter((d) => d.ivdLabel >= 0 && d.ivdLabel <= MAX_CROPPED_IVD_LABEL);
   let offset = 0;
@@ -124,5 +144,6 @@ export async function cropsOfSeries(
     trainingIvdLabel: disc.ivdLabel + offset,
     crop: cropDisc(image, disc, config, range).pixels,
     disc,
+    ...(options.measure === false ? {} : { measures: measureDisc(image, localization, disc) }),
   }));
 }

@@ -152,6 +152,10 @@ export interface TrainGraderOptions {
   readonly batchSize?: number;
   readonly learningRate?: number;
   readonly seed?: number;
+  /** Fine-tune from these weights (a grader's, flattened) instead of starting fresh. */
+  readonly initialWeights?: Float32Array;
+  /** Loss weights; default balanced on the training crops (fine-tuning keeps the original's). */
+  readonly lossWeights?: GraderLossWeights;
   /** Crops to watch after each epoch (logged, never used to pick weights). */
   readonly watch?: readonly LabelledCrop[];
   readonly onProgress?: (progress: TrainProgress) => void;
@@ -164,7 +168,12 @@ export async function trainGrader(
   options: TrainGraderOptions,
 ): Promise<{ model: tfl.LayersModel; config: GraderConfig; history: EpochRecord[]; watched?: GraderScores }> {
   const seed = options.seed ?? DEFAULT_GRADER_CONFIG.seed;
-  const config: GraderConfig = { ...DEFAULT_GRADER_CONFIG, ...options.config, seed, loss: lossWeightsFor(train) };
+  const config: GraderConfig = {
+    ...DEFAULT_GRADER_CONFIG,
+    ...options.config,
+    seed,
+    loss: options.lossWeights ?? lossWeightsFor(train),
+  };
   const log = options.onLog ?? (() => {});
   const random = mulberry32(seed);
   const batchSize = options.batchSize ?? 32;
@@ -191,6 +200,7 @@ export async function trainGrader(
     clipGradientNorm: 5,
     workers: options.workers ?? 2,
     restoreBest: false,
+    ...(options.initialWeights ? { initialWeights: options.initialWeights } : {}),
     ...(watch.length > 0
       ? {
           validate: async (model: tfl.LayersModel, epoch: number) => {

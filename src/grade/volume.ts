@@ -9,10 +9,11 @@ import type { Localizer } from '../localize/localizer.js';
 import { localizeVolume, type PhysicalDisc, type VolumeLocalization } from '../localize/volume.js';
 import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
+import { sequenceOf } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
 import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
-import { type DiscMeasures, measureSlice } from './measures.js';
-import { cropsOfSeries } from './samples.js';
+import type { DiscMeasures } from './measures.js';
+import { cropsOfSeries, gradableDisc } from './samples.js';
 
 /** A graded disc of a volume, with its geometry on the chosen slice (pixels) and in patient space (LPS mm). */
 export type GradedVolumeDisc = GradedDisc &
@@ -35,33 +36,53 @@ export interface GradedVolume {
 /** Neighbouring slices within this distance of the chosen one are graded too (and averaged). */
 const NEIGHBOUR_REACH_MM = 2;
 
-/** Localises and grades the discs of a sagittal volume. */
-export async function gradeVolume(grader: Grader, localizer: Localizer, volume: Volume): Promise<GradedVolume> {
-  const localization = localizeVolume(localizer, volume);
+/** Options of {@link gradeVolume}. */
+export interface GradeVolumeOptions {
+  /** Grade on this localisation of the volume (e.g. with corrected levels) instead of localising it. */
+  readonly localization?: VolumeLocalization;
+}
+
+/** Localises (unless given a localisation) and grades the discs of a sagittal volume. */
+export async function gradeVolume(
+  grader: Grader,
+  localizer: Localizer,
+  volume: Volume,
+  options: GradeVolumeOptions = {},
+): Promise<GradedVolume> {
+  const localization = options.localization ?? localizeVolume(localizer, volume);
   const axis = sagittalAxis(volume);
   const reach = Math.floor(NEIGHBOUR_REACH_MM / volume.spacing[axis] + 1e-9);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);
   const series = { id: 'volume', patient: 'volume', sequence: 'other', keypoints: [] } as const;
-  const crops = await cropsOfSeries(undefined, series, slice, localization.slice, grader.crop);
+  const { sequence } = sequenceOf(volume);
+  const crops = (await cropsOfSeries(undefined, series, slice, localization.slice, grader.crop)).map((c) => ({
+    ...c,
+    sequence,
+  }));
   const perSlice: GradedDisc[][] = [];
+  let chosen = 0;
   for (let index = localization.sliceIndex - reach; index <= localization.sliceIndex + reach; index++) {
     if (index < 0 || index >= volume.size[axis]) continue;
     const image = index === localization.sliceIndex ? slice : extractSagittalSlice(volume, index);
+    if (index === localization.sliceIndex) chosen = perSlice.length;
     const sliceCrops =
       index === localization.sliceIndex
         ? crops
-        : await cropsOfSeries(undefined, series, image, localization.slice, grader.crop);
+        : await cropsOfSeries(undefined, series, image, localization.slice, grader.crop, { measure: false });
+    // The classical model reads the chosen slice's measures on every neighbour too (same disc, same place).
     perSlice.push(
       gradeSeriesDiscs(
         grader,
-        sliceCrops.map((c) => ({ crop: c.crop, ivdLabel: c.ivdLabel, level: c.disc.level })),
+        sliceCrops.map((c, n) => ({ ...gradableDisc(c), measures: crops[n]?.measures, sequence })),
       ),
     );
   }
-  const grades = averageGrades(perSlice, grader.calibration.reviewThreshold);
+  const grades = averageGrades(perSlice, grader.calibration.reviewThreshold).map((g, n) => {
+    // SHAP values explain one input: the chosen slice's.
+    const { shap, classicalPfirrmann } = perSlice[chosen]?.[n] ?? {};
+    return shap && classicalPfirrmann ? { ...g, shap, classicalPfirrmann } : g;
+  });
   const physical = new Map(localization.discs.map((d) => [d.ivdLabel, d]));
-  const sliceMeasures = measureSlice(slice, localization.slice);
-  const measured = new Map(localization.slice.discs.map((d, n) => [d, sliceMeasures[n] as DiscMeasures]));
   const discs = crops.map((c, n) => {
     const mm = physical.get(c.ivdLabel);
     return {
@@ -69,7 +90,7 @@ export async function gradeVolume(grader: Grader, localizer: Localizer, volume: 
       center: c.disc.center,
       posterior: c.disc.posterior,
       outline: c.disc.outline,
-      measures: measured.get(c.disc) as DiscMeasures,
+      measures: c.measures as DiscMeasures,
       centerMm: mm?.centerMm ?? slice.pointOf(c.disc.center[0], c.disc.center[1]),
       posteriorMm: mm?.posteriorMm ?? slice.pointOf(c.disc.posterior[0], c.disc.posterior[1]),
     };

@@ -28,20 +28,24 @@ export function distanceToPolygon(
   if (polygon.length < 3) return Number.POSITIVE_INFINITY;
   const px = point[0] * sx;
   const py = point[1] * sy;
+  // Even-odd rule first (cheap): count crossings of a ray from the point towards +x.
   let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const ay = (polygon[i] as readonly [number, number])[1] * sy;
+    const by = (polygon[j] as readonly [number, number])[1] * sy;
+    if (ay > py === by > py) continue;
+    const ax = (polygon[i] as readonly [number, number])[0] * sx;
+    const bx = (polygon[j] as readonly [number, number])[0] * sx;
+    if (px < ((bx - ax) * (py - ay)) / (by - ay) + ax) inside = !inside;
+  }
+  if (inside) return 0;
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
     const [aPx, aPy] = polygon[i] as readonly [number, number];
     const [bPx, bPy] = polygon[j] as readonly [number, number];
-    const ax = aPx * sx;
-    const ay = aPy * sy;
-    const bx = bPx * sx;
-    const by = bPy * sy;
-    // Even-odd rule: count crossings of a ray from the point towards +x.
-    if (ay > py !== by > py && px < ((bx - ax) * (py - ay)) / (by - ay) + ax) inside = !inside;
-    best = Math.min(best, distanceToSegment(px, py, ax, ay, bx, by));
+    best = Math.min(best, distanceToSegment(px, py, aPx * sx, aPy * sy, bPx * sx, bPy * sy));
   }
-  return inside ? 0 : best;
+  return best;
 }
 
 /** The Euclidean distance from (px, py) to the segment from (ax, ay) to (bx, by). */

@@ -1,9 +1,12 @@
-/** The grader's model card: data, training, and every out-of-fold figure of the CNN and the hybrid beside the references. */
+/**
+ * The grader's model card: data, training, and every out-of-fold figure of each family (classical,
+ * CNN, hybrid, ensemble; same folds, same patients) beside the references.
+ */
 import type { SpineDataset } from '../datasets/types.js';
 import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../evaluation/references.js';
 import type { Evaluation, GradedSection, MetricRow } from '../evaluation/score.js';
 import type { CoveragePoint } from '../grade/calibration.js';
-import type { GraderCalibration } from '../grade/grader.js';
+import type { GraderCalibration, GraderVariant } from '../grade/grader.js';
 import { cell, f } from './card.js';
 
 /** What goes into the grader's card. */
@@ -12,11 +15,15 @@ export interface GraderCardInput {
   command: string;
   seed: number;
   folds: number;
-  /** Out-of-fold evaluations of both variants. */
-  evaluations: { cnn: Evaluation; hybrid: Evaluation };
-  coverage: { cnn: readonly CoveragePoint[]; hybrid: readonly CoveragePoint[] };
+  /** Out-of-fold evaluations of each variant compared, in table order. */
+  evaluations: Partial<Record<GraderVariant, Evaluation>>;
+  coverage: Partial<Record<GraderVariant, readonly CoveragePoint[]>>;
   /** The variant the bundled model uses. */
-  shipped: 'cnn' | 'hybrid';
+  shipped: GraderVariant;
+  /** Why it was chosen. */
+  shippedBecause: string;
+  /** Markdown kept from an earlier card (the few-shot section), appended as is. */
+  appendix?: string;
   calibration: GraderCalibration;
   /** Seconds: cross-validation (all folds) and the final training. */
   seconds: { crossValidation: number; final: number; crops: number };
@@ -34,10 +41,40 @@ export interface GraderCardInput {
 const rowOf = (section: GradedSection, measure: string): MetricRow | undefined =>
   section.rows.find((r) => r.measure === measure);
 
+/** How each variant is named in the card's tables. */
+export const VARIANT_NAMES: Record<GraderVariant, string> = {
+  classical: 'classical (SVM)',
+  cnn: 'CNN',
+  hybrid: 'hybrid',
+  ensemble: 'ensemble',
+};
+
+/** Markers around the card's few-shot section, which `train grader` keeps when it rewrites the card. */
+export const FEW_SHOT_MARKERS = { start: '<!-- few-shot:start -->', end: '<!-- few-shot:end -->' } as const;
+
+/** The few-shot section of an earlier card (markers included), or undefined. */
+export function keptCardSection(card: string): string | undefined {
+  const start = card.indexOf(FEW_SHOT_MARKERS.start);
+  const end = card.indexOf(FEW_SHOT_MARKERS.end);
+  return start >= 0 && end > start ? card.slice(start, end + FEW_SHOT_MARKERS.end.length) : undefined;
+}
+
+/** What each family is, in one line. */
+const VARIANT_DESCRIPTIONS: Record<GraderVariant, string> = {
+  classical:
+    'classical: linear SVMs (Pegasos, Platt probabilities) on the quantitative measures, GLCM texture and intensities of the disc band, sequence and level; Pfirrmann as four cumulative SVMs; exact SHAP values per feature',
+  cnn: 'CNN: the ResNet on the disc crop alone',
+  hybrid: "hybrid: the CNN plus a small transformer across the spine's levels that corrects the CNN's logits",
+  ensemble: 'ensemble: the hybrid and the classical model pooled (mean log-probabilities; mean logits for findings)',
+};
+
 /** The grader's model card as Markdown. */
 export function graderCardMarkdown(input: GraderCardInput): string {
-  const { cnn, hybrid } = input.evaluations;
-  const shipped = input.evaluations[input.shipped];
+  const variants = (Object.keys(VARIANT_NAMES) as GraderVariant[]).filter((v) => input.evaluations[v]);
+  const evaluations = variants.map((v) => input.evaluations[v] as Evaluation);
+  const first = evaluations[0] as Evaluation;
+  const shipped = input.evaluations[input.shipped] as Evaluation;
+  const names = variants.map((v) => VARIANT_NAMES[v]);
   const binary = (e: Evaluation, finding: string): MetricRow | undefined =>
     [e.modicAnyFused, ...e.binaryFused].find((s) => s.finding === finding)?.rows[0];
   const target = (measure: string): string =>
@@ -58,7 +95,7 @@ export function graderCardMarkdown(input: GraderCardInput): string {
     'ECE (10 bins)',
     'Brier score',
   ];
-  const findings = [cnn.modicAnyFused, ...cnn.binaryFused].map((s) => s.finding);
+  const findings = [first.modicAnyFused, ...first.binaryFused].map((s) => s.finding);
   const pf = shipped.pfirrmannFused;
   return [
     '# Model card: disc grader',
@@ -71,7 +108,11 @@ export function graderCardMarkdown(input: GraderCardInput): string {
     "CNN's logits. Temperatures per head are fitted on out-of-fold logits; a disc whose top Pfirrmann probability is",
     `below ${f(input.calibration.reviewThreshold)} (the stated threshold, \`--review-threshold\`) is flagged "needs review"; the coverage/accuracy table below shows what other thresholds would give. Series of one patient are fused by averaging probabilities.`,
     '',
-    `**Shipped variant: ${input.shipped === 'hybrid' ? 'hybrid (CNN + across-levels context model)' : 'CNN alone'}**, chosen by the out-of-fold Pfirrmann linear κ.`,
+    'Families compared on the same folds, crops and patients:',
+    '',
+    ...variants.map((v) => `- ${VARIANT_DESCRIPTIONS[v]}`),
+    '',
+    `**Shipped variant: ${VARIANT_NAMES[input.shipped]}** — ${input.shippedBecause}`,
     '',
     '**Research use only; not a medical device.**',
     '',
@@ -98,11 +139,11 @@ export function graderCardMarkdown(input: GraderCardInput): string {
     '',
     `## Pfirrmann, per patient-disc, lumbar levels, out of fold (${pf.discs} discs, ${pf.patients} patients; missed discs scored as wrong: ${pf.missed}), 95% bootstrap CI over patients`,
     '',
-    '| measure | CNN | hybrid | reference | target |',
-    '|---|---|---|---|---|',
+    `| measure | ${names.join(' | ')} | reference | target |`,
+    `|---|${variants.map(() => '---|').join('')}---|---|`,
     ...pfMeasures.map(
       (m) =>
-        `| ${m} | ${cell(rowOf(cnn.pfirrmannFused, m))} | ${cell(rowOf(hybrid.pfirrmannFused, m))} | ${(PFIRRMANN_REFERENCES[m] ?? []).map((r) => `${r.label} ${r.value}`).join(', ')} | ${target(m)} |`,
+        `| ${m} | ${evaluations.map((e) => cell(rowOf(e.pfirrmannFused, m))).join(' | ')} | ${(PFIRRMANN_REFERENCES[m] ?? []).map((r) => `${r.label} ${r.value}`).join(', ')} | ${target(m)} |`,
     ),
     '',
     `Confusion matrix of the shipped variant (rows: truth 1-5, columns: predicted 1-5): ${pf.confusion.map((r) => r.join(' ')).join(' | ')}`,
@@ -117,21 +158,26 @@ export function graderCardMarkdown(input: GraderCardInput): string {
     '',
     'Coverage/accuracy of the Pfirrmann grade per series disc (discs below the threshold are left for review):',
     '',
-    '| threshold | coverage CNN | accuracy CNN | coverage hybrid | accuracy hybrid |',
-    '|---|---|---|---|---|',
-    ...input.coverage.cnn.map((p, n) => {
-      const h = input.coverage.hybrid[n];
-      return `| ${f(p.threshold)} | ${f(p.coverage)} | ${f(p.accuracy)} | ${h ? f(h.coverage) : ''} | ${h ? f(h.accuracy) : ''} |`;
-    }),
+    `| threshold | ${names.map((n) => `coverage ${n} | accuracy ${n}`).join(' | ')} |`,
+    `|---|${variants.map(() => '---|---|').join('')}`,
+    ...(input.coverage[variants[0] as GraderVariant] ?? []).map(
+      (p, n) =>
+        `| ${f(p.threshold)} | ${variants
+          .map((v) => {
+            const point = input.coverage[v]?.[n];
+            return point ? `${f(point.coverage)} | ${f(point.accuracy)}` : ' | ';
+          })
+          .join(' | ')} |`,
+    ),
     '',
     '## Other findings, per patient-disc, out of fold: AUC [95% CI]',
     '',
-    '| finding | discs | positive | CNN | hybrid | target |',
-    '|---|---|---|---|---|---|',
+    `| finding | discs | positive | ${names.join(' | ')} | target |`,
+    `|---|---|---|${variants.map(() => '---|').join('')}---|`,
     ...findings.map((finding) => {
       const section = [shipped.modicAnyFused, ...shipped.binaryFused].find((s) => s.finding === finding);
       const goal = finding.startsWith('Modic') ? '≥ 0.90' : finding === 'herniation' ? '≥ 0.85' : '';
-      return `| ${finding} | ${section?.discs ?? ''} | ${section?.positives ?? ''} | ${cell(binary(cnn, finding))} | ${cell(binary(hybrid, finding))} | ${goal} |`;
+      return `| ${finding} | ${section?.discs ?? ''} | ${section?.positives ?? ''} | ${evaluations.map((e) => cell(binary(e, finding))).join(' | ')} | ${goal} |`;
     }),
     '',
     `Modic type 0-3 (shipped variant): ${shipped.modicFused.rows
@@ -145,5 +191,6 @@ export function graderCardMarkdown(input: GraderCardInput): string {
     '',
     ...REFERENCE_SOURCES.map((s) => `Reference: ${s}.`),
     '',
+    ...(input.appendix ? [input.appendix.trimEnd(), ''] : []),
   ].join('\n');
 }

@@ -36,6 +36,13 @@ export type DiscPrediction = {
   needsReview?: boolean;
   /** Quantitative measures of a localised disc (see `grade/measures.ts` for the definitions). */
   measures?: DiscMeasures;
+  /**
+   * Per finding, per feature SHAP values of the classical model (docs/classical.md); present when the
+   * grader has one: part of the grade in its classical and ensemble variants, a second opinion otherwise.
+   */
+  shap?: Record<string, Record<string, number>>;
+  /** The classical model's own Pfirrmann grade (what `shap.pfirrmann` explains). */
+  classicalPfirrmann?: GradedFinding;
 } & Record<BinaryFinding, number>;
 
 /** One line of the predictions file. */

@@ -265,20 +265,32 @@ export function canvasToImageProbabilities(
     const r0 = cy0 * size;
     const r1 = (ys.hi[y] as number) * size;
     const wy = ys.weight[y] as number;
+    const vy = 1 - wy;
     for (let x = 0; x < w; x++) {
       const cx0 = xs.lo[x] as number;
       if (cx0 < 0) continue;
       const cx1 = xs.hi[x] as number;
       const wx = xs.weight[x] as number;
+      const vx = 1 - wx;
       const a = (r0 + cx0) * channels;
       const b = (r0 + cx1) * channels;
       const c = (r1 + cx0) * channels;
       const d = (r1 + cx1) * channels;
       const at = (y * w + x) * channels;
-      for (let ch = 0; ch < channels; ch++) {
-        const top = (map[a + ch] as number) * (1 - wx) + (map[b + ch] as number) * wx;
-        const bottom = (map[c + ch] as number) * (1 - wx) + (map[d + ch] as number) * wx;
-        out[at + ch] = top * (1 - wy) + bottom * wy;
+      // The same arithmetic for every channel count; one and four channels (the localiser's maps) unrolled.
+      if (channels === 1) {
+        out[at] = (map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy;
+      } else if (channels === 4) {
+        out[at] = (map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy;
+        out[at + 1] = (map[a + 1]! * vx + map[b + 1]! * wx) * vy + (map[c + 1]! * vx + map[d + 1]! * wx) * wy;
+        out[at + 2] = (map[a + 2]! * vx + map[b + 2]! * wx) * vy + (map[c + 2]! * vx + map[d + 2]! * wx) * wy;
+        out[at + 3] = (map[a + 3]! * vx + map[b + 3]! * wx) * vy + (map[c + 3]! * vx + map[d + 3]! * wx) * wy;
+      } else {
+        for (let ch = 0; ch < channels; ch++) {
+          const top = map[a + ch]! * vx + map[b + ch]! * wx;
+          const bottom = map[c + ch]! * vx + map[d + ch]! * wx;
+          out[at + ch] = top * vy + bottom * wy;
+        }
       }
     }
   }

@@ -6,17 +6,83 @@ export function percentile(values: ArrayLike<number>, p: number): number {
   return percentiles(values, [p])[0] as number;
 }
 
-/** Several percentiles at once (one sort). */
+/**
+ * Several percentiles at once. The order statistics are found by selection (Floyd-Rivest), not a
+ * full sort: the same values a sort gives, in linear time (a sort is used when a value is NaN).
+ */
 export function percentiles(values: ArrayLike<number>, ps: readonly number[]): number[] {
   if (values.length === 0) throw new SpinegradeError('USAGE', 'cannot take a percentile of no values');
-  const sorted = Float64Array.from(values).sort();
-  return ps.map((p) => {
+  for (const p of ps) {
     if (!(p >= 0 && p <= 100)) throw new SpinegradeError('USAGE', `percentile must be within 0-100, got ${p}`);
-    const rank = (p / 100) * (sorted.length - 1);
+  }
+  const data = Float64Array.from(values);
+  const last = data.length - 1;
+  const ranks = ps.map((p) => (p / 100) * last);
+  const needed = [...new Set(ranks.flatMap((rank) => [Math.floor(rank), Math.min(Math.floor(rank) + 1, last)]))].sort(
+    (a, b) => a - b,
+  );
+  let hasNaN = false;
+  for (let n = 0; n <= last && !hasNaN; n++) hasNaN = Number.isNaN(data[n]);
+  if (hasNaN) data.sort();
+  else {
+    let left = 0;
+    for (const k of needed) {
+      select(data, k, left, last);
+      left = k + 1;
+    }
+  }
+  return ranks.map((rank) => {
     const lo = Math.floor(rank);
-    const hi = Math.min(lo + 1, sorted.length - 1);
-    return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (rank - lo);
+    const hi = Math.min(lo + 1, last);
+    return (data[lo] as number) + ((data[hi] as number) - (data[lo] as number)) * (rank - lo);
   });
+}
+
+/**
+ * Rearranges `a[left..right]` so that `a[k]` holds the value a sort would put there, smaller-or-equal
+ * values before it and greater-or-equal ones after (Floyd & Rivest, CACM 1975; as in `quickselect`).
+ */
+function select(a: Float64Array, k: number, left: number, right: number): void {
+  while (right > left) {
+    if (right - left > 600) {
+      const n = right - left + 1;
+      const m = k - left + 1;
+      const z = Math.log(n);
+      const s = 0.5 * Math.exp((2 * z) / 3);
+      const sd = 0.5 * Math.sqrt((z * s * (n - s)) / n) * (m - n / 2 < 0 ? -1 : 1);
+      select(
+        a,
+        k,
+        Math.max(left, Math.floor(k - (m * s) / n + sd)),
+        Math.min(right, Math.floor(k + ((n - m) * s) / n + sd)),
+      );
+    }
+    const t = a[k] as number;
+    let i = left;
+    let j = right;
+    swap(a, left, k);
+    if ((a[right] as number) > t) swap(a, left, right);
+    while (i < j) {
+      swap(a, i, j);
+      i++;
+      j--;
+      while ((a[i] as number) < t) i++;
+      while ((a[j] as number) > t) j--;
+    }
+    if (a[left] === t) swap(a, left, j);
+    else {
+      j++;
+      swap(a, j, right);
+    }
+    if (j <= k) left = j + 1;
+    if (k <= j) right = j - 1;
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const v = a[i] as number;
+  a[i] = a[j] as number;
+  a[j] = v;
 }
 
 /**

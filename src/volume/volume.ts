@@ -44,6 +44,8 @@ export interface VolumeMetadata {
   sourceFormat: SourceFormat;
   /** Files the volume was read from, in slice order. */
   sourcePaths: readonly string[];
+  /** DICOM only: the SOP Instance UID of each source file, in slice order (same order as `sourcePaths`). */
+  sopInstanceUids?: readonly string[];
   modality?: string;
   patientId?: string;
   studyInstanceUid?: string;

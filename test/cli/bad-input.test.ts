@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT_CODES, type ProblemKind } from '../../src/errors.js';
-import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const BAD = 'test/fixtures/bad-input';
@@ -146,6 +147,20 @@ const cases: BadCase[] = [
 ];
 
 for (const c of cases) {
+  test(`analyze reports ${c.name} in one line with exit code ${EXIT_CODES[c.kind]} and writes nothing`, async (t) => {
+    const folder = await tempFolder(t);
+    const input = typeof c.input === 'string' ? c.input : await c.input(folder);
+    const out = join(folder, 'analysis');
+    const run = runCli(['analyze', input, '--out', out]);
+    assert.equal(run.status, EXIT_CODES[c.kind], `stderr: ${run.stderr}`);
+    const lines = run.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line expected, got: ${run.stderr}`);
+    assert.match(lines[0]!, /^spinegrade: /);
+    assert.match(lines[0]!, c.message);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(run.stdout, '');
+    assert.equal(existsSync(out), false, 'no report folder');
+  });
   test(`inspect reports ${c.name} in one line with exit code ${EXIT_CODES[c.kind]} (${c.kind})`, async (t) => {
     const folder = await tempFolder(t);
     const input = typeof c.input === 'string' ? c.input : await c.input(folder);
@@ -170,6 +185,18 @@ for (const c of cases) {
     }
   });
 }
+
+test('analyze of an unreadable file is refused with exit code 15 (UNREADABLE)', {
+  skip: process.getuid?.() === 0 ? 'root reads every file' : false,
+}, async (t) => {
+  const folder = await tempFolder(t);
+  const file = join(folder, 'locked.mha');
+  await copyFile(join(REPO_ROOT, 'examples/spider-98-t2space/spider-98-t2space.mha'), file);
+  await chmod(file, 0o000);
+  const run = runCli(['analyze', file]);
+  assert.equal(run.status, EXIT_CODES.UNREADABLE, run.stderr);
+  assert.match(run.stderr, /locked\.mha: permission denied/);
+});
 
 test('an unknown command is a usage error', () => {
   const run = runCli(['grade-everything']);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadGrader } from '../../src/grade/grader.js';
+import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
 import { readPredictions } from '../../src/report/predictions.js';
 import { runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
@@ -33,13 +33,23 @@ test('train grader runs end to end on a tiny dataset, and predict then fills eve
   ]);
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stderr, /discs cropped/);
-  assert.match(run.stderr, /out-of-fold Pfirrmann linear κ: CNN/);
-  for (const file of ['model.json', 'weights.bin', 'MODEL_CARD.md', 'out-of-fold.jsonl'])
+  assert.match(
+    run.stderr,
+    /out-of-fold Pfirrmann linear κ: classical \(SVM\) \S+, CNN \S+, hybrid \S+, ensemble \S+; shipped/,
+  );
+  for (const file of ['model.json', 'weights.bin', 'MODEL_CARD.md', 'out-of-fold.jsonl', 'classical.json'])
     assert.ok(existsSync(join(out, file)), file);
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /\| kappa \(linear\) \|/);
   assert.match(card, /Coverage\/accuracy/);
+  assert.match(
+    card,
+    /\| measure \| classical \(SVM\) \| CNN \| hybrid \| ensemble \|/,
+    'the three families and the ensemble side by side',
+  );
+  assert.match(card, /Shipped variant: .+ — it has the highest out-of-fold Pfirrmann linear κ/);
   const grader = await loadGrader(out);
+  assert.ok(grader.classical, 'the classical model ships with the grader');
   assert.equal(grader.config.cropSize, 56);
   assert.ok(grader.calibration.pfirrmann > 0);
   const outOfFold = await readPredictions(join(out, 'out-of-fold.jsonl'));
@@ -65,5 +75,21 @@ test('train grader runs end to end on a tiny dataset, and predict then fills eve
     for (const key of ['discHeightMm', 'discHeightIndex', 'signalIntensityRatio', 'listhesisMm'] as const)
       assert.ok(d.measures && key in d.measures, `measures.${key}`);
     assert.ok((d.measures?.discHeightMm ?? 0) > 0, 'every localised disc has a height');
+  }
+
+  // Whichever family won on this tiny data, the ensemble and the classical model grade with SHAP values.
+  for (const variant of ['ensemble', 'classical'] as const) {
+    const graded = gradeSeriesDiscs({ ...grader, variant }, [
+      {
+        crop: new Float32Array(56 * 56).fill(0.5),
+        ivdLabel: 2,
+        level: 'L4/L5',
+        measures: lines.find((l) => l.series !== null)?.discs[0]?.measures,
+        sequence: 'T2',
+      },
+    ]);
+    const disc = graded[0];
+    assert.ok(disc?.shap?.pfirrmann && 'discHeightMm' in disc.shap.pfirrmann, `${variant}: SHAP per feature`);
+    assert.ok(Math.abs((disc?.pfirrmann.probs.reduce((a, b) => a + b, 0) ?? 0) - 1) < 1e-4);
   }
 });

@@ -251,9 +251,16 @@ export async function dicomSeriesToVolume(files: readonly DicomFile[]): Promise<
         ref,
         placed.map((p) => p.file.path),
       ),
+      ...sopInstanceUidsOf(placed.map((p) => p.file)),
       invertedFromMonochrome1: isMonochrome1(ref) || undefined,
     },
   };
+}
+
+/** The SOP Instance UIDs of the files in slice order; absent unless every file has one. */
+function sopInstanceUidsOf(files: readonly DicomFile[]): { sopInstanceUids?: string[] } {
+  const uids = files.map((file) => stringOf(file.dataset, 'SOPInstanceUID'));
+  return uids.every((uid): uid is string => uid !== undefined) ? { sopInstanceUids: uids } : {};
 }
 
 function requireNumber(file: DicomFile, keyword: string): number {

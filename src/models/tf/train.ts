@@ -118,6 +118,8 @@ export interface TrainOptions<C = unknown> {
   workers?: 1 | 2;
   /** TensorFlow.js backend, default 'wasm'. */
   backend?: TfBackendName;
+  /** Start from these weights (all of the model's weights, flattened in order) instead of fresh ones: fine-tuning. */
+  initialWeights?: Float32Array;
 }
 
 /** The outcome of {@link trainModel}. */
@@ -392,6 +394,14 @@ export async function trainModel<C>(options: TrainOptions<C>): Promise<TrainResu
   await initTf(backend);
   const functions = isModuleSpec(options.model) ? await importModelModule(options.model) : options.model;
   const model = functions.build();
+  if (options.initialWeights) {
+    const expected = model.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+    if (options.initialWeights.length !== expected) {
+      model.dispose();
+      throw new Error(`initial weights hold ${options.initialWeights.length} values; the model has ${expected}`);
+    }
+    assignFlatWeights(model.weights, options.initialWeights);
+  }
   const source =
     workers > 1 && isModuleSpec(options.model)
       ? await workerSource(options.model, backend, model, workers)

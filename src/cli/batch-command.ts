@@ -1,0 +1,201 @@
+/**
+ * `spinegrade batch` (grade a cohort: queue one job per study, run workers, write the cohort table)
+ * and `spinegrade worker` (take batch jobs from a Redis queue; any number, on any machine).
+ * See docs/batch.md.
+ */
+import { parseArgs } from 'node:util';
+import { createAnalyzer } from '../analyze/analyze.js';
+import { modelVersion } from '../batch/job.js';
+import { parseRedisUrl } from '../batch/redis.js';
+import { type BatchSummary, runBatch } from '../batch/run.js';
+import { runWorker } from '../batch/worker.js';
+import { describeError, SpinegradeError } from '../errors.js';
+import { parsePixelSpacing } from './args.js';
+
+/** Usage lines of the two commands, for `spinegrade --help`. */
+export const BATCH_USAGE = `  spinegrade batch <input-root|manifest.csv> --out <dir> [--workers N] [--redis <url>] [--concurrency N]
+                   [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]] [--retry-failed] [--in-process]
+      Grade a cohort: one job per study (DICOM grouped by Study Instance UID; each NIfTI/MetaImage file;
+      or the rows study_id,path[,pixel_spacing] of a manifest) on BullMQ workers; per-study outputs in
+      <dir>/studies/<id>/, the cohort table in <dir>/cohort.csv and cohort.jsonl. Re-running resumes:
+      studies done with the same models are skipped. Without --redis a private redis-server is started
+      (or, if there is none, the studies run in this process).
+  spinegrade worker [--redis <url>] [--concurrency N] [--model <dir>] [--localizer <dir>]
+      Take batch jobs from the Redis queue of this worker's models until stopped (SIGINT/SIGTERM).`;
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function parse(
+  args: readonly string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+): { values: Flags; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options: { ...options, help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Flags, positionals };
+  } catch (error) {
+    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade --help)`);
+  }
+}
+
+const str = (value: string | boolean | undefined): string | undefined =>
+  typeof value === 'string' ? value : undefined;
+
+function count(value: string | boolean | undefined, flag: string, minimum: number): number | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < minimum) {
+    throw new SpinegradeError('USAGE', `${flag} wants a whole number ≥ ${minimum}, got "${text}"`);
+  }
+  return n;
+}
+
+/**
+ * Calls `onStop` on the first SIGINT/SIGTERM; a second one exits at once (code 130). Returns a
+ * function that removes the handlers.
+ */
+function onSignals(onStop: (signal: NodeJS.Signals) => void, say: (line: string) => void): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      say(`spinegrade: ${signal} again: exiting now`);
+      process.exit(130);
+    }
+    stopping = true;
+    onStop(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+}
+
+/** The closing lines of `batch` on stdout. */
+export function formatBatchSummary(summary: BatchSummary): string {
+  const { studies, cohort } = summary;
+  const lines = [
+    `batch: ${studies.total} studies: ${cohort.ok} done (${studies.analysed} analysed now, ${studies.alreadyDone} done before), ` +
+      `${cohort.failed} failed, ${cohort.pending} not finished` +
+      (summary.studiesPerMinute !== null ? `; ${summary.studiesPerMinute.toFixed(1)} studies/min` : '') +
+      ` [${summary.mode}, models ${summary.modelVersion.slice(0, 12)}]`,
+    `cohort: ${summary.files.cohortCsv} and ${summary.files.cohortJsonl} (${cohort.rows} rows)`,
+  ];
+  if (summary.interrupted) lines.push('interrupted: run the same command again to resume');
+  return `${lines.join('\n')}\n`;
+}
+
+/** `spinegrade batch …`; returns the exit code (130 when interrupted). */
+export async function runBatchCommand(args: readonly string[], usage: () => number): Promise<number> {
+  const { values, positionals } = parse(args, {
+    out: { type: 'string' },
+    workers: { type: 'string' },
+    redis: { type: 'string' },
+    concurrency: { type: 'string' },
+    model: { type: 'string' },
+    localizer: { type: 'string' },
+    'pixel-spacing': { type: 'string' },
+    'retry-failed': { type: 'boolean' },
+    'in-process': { type: 'boolean' },
+  });
+  if (values.help) return usage();
+  if (positionals.length !== 1) {
+    throw new SpinegradeError('USAGE', 'batch needs exactly one input: a folder of studies or a manifest.csv');
+  }
+  const out = str(values.out);
+  if (!out) throw new SpinegradeError('USAGE', 'batch needs --out <dir>');
+  const pixelSpacing = parsePixelSpacing(str(values['pixel-spacing']));
+  const workers = count(values.workers, '--workers', 0);
+  const concurrency = count(values.concurrency, '--concurrency', 1);
+  const controller = new AbortController();
+  const removeHandlers = onSignals(
+    (signal) => {
+      process.stderr.write(
+        `\nspinegrade: ${signal}: stopping (workers finish the studies in hand; run again to resume)\n`,
+      );
+      controller.abort();
+    },
+    (line) => process.stderr.write(`${line}\n`),
+  );
+  try {
+    const summary = await runBatch({
+      input: positionals[0] as string,
+      out,
+      ...(workers !== undefined ? { workers } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(str(values.redis) !== undefined ? { redis: str(values.redis) } : {}),
+      ...(str(values.model) !== undefined ? { model: str(values.model) } : {}),
+      ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) } : {}),
+      ...(pixelSpacing ? { pixelSpacing } : {}),
+      retryFailed: values['retry-failed'] === true,
+      inProcess: values['in-process'] === true,
+      quiet: values.quiet === true,
+      signal: controller.signal,
+    });
+    process.stdout.write(formatBatchSummary(summary));
+    return summary.interrupted ? 130 : 0;
+  } finally {
+    removeHandlers();
+  }
+}
+
+/** `spinegrade worker …`; returns the exit code once stopped. */
+export async function runWorkerCommand(args: readonly string[], usage: () => number): Promise<number> {
+  const { values, positionals } = parse(args, {
+    redis: { type: 'string' },
+    concurrency: { type: 'string' },
+    model: { type: 'string' },
+    localizer: { type: 'string' },
+  });
+  if (values.help) return usage();
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `worker takes no input paths (got "${positionals[0]}")`);
+  const url = str(values.redis) ?? process.env.SPINEGRADE_REDIS_URL;
+  if (!url) throw new SpinegradeError('USAGE', 'worker needs --redis <url> (or SPINEGRADE_REDIS_URL)');
+  const redis = parseRedisUrl(url);
+  const concurrency = count(values.concurrency, '--concurrency', 1) ?? 1;
+  const say = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const choice = {
+    ...(str(values.model) !== undefined ? { model: str(values.model) } : {}),
+    ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) } : {}),
+  };
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const removeHandlers = onSignals(() => stop(), say);
+  if (process.env.SPINEGRADE_WORKER_PARENT_PIPE === '1') {
+    // Started by `batch`: stop when the coordinator goes away (its end of stdin closes).
+    process.stdin.on('end', () => stop());
+    process.stdin.on('close', () => stop());
+    process.stdin.resume();
+  }
+  const [version, analyzer] = await Promise.all([modelVersion(choice), createAnalyzer(choice)]);
+  try {
+    const summary = await runWorker({
+      redis,
+      concurrency,
+      analyzer,
+      version,
+      log: say,
+      verbose: values.quiet !== true,
+      stop: stopped,
+    });
+    say(
+      `worker: stopped (${summary.analysed} analysed, ${summary.alreadyDone} already done, ${summary.failed} failed attempts)`,
+    );
+    return 0;
+  } finally {
+    removeHandlers();
+    analyzer.dispose();
+    if (process.env.SPINEGRADE_WORKER_PARENT_PIPE === '1') process.stdin.destroy();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * `spinegrade serve`: the HTTP server with the JSON API (docs/api.md) and the viewer. Runs until
+ * SIGINT/SIGTERM, then finishes the running job, frees the models and removes its temporary files.
+ */
+import { parseArgs } from 'node:util';
+import { describeError, SpinegradeError } from '../errors.js';
+import { DEFAULT_LIMITS, startServer, TOKEN_VARIABLE } from '../server/app.js';
+
+/** Usage lines of `serve`, for the main help. */
+export const SERVE_USAGE = `  spinegrade serve [--port 8080] [--host 127.0.0.1] [--dicomweb <url>] [--token <t>]
+                   [--concurrency 1|2] [--work-dir <dir>] [--max-upload-mb N] [--max-files N]
+                   [--model <dir>] [--localizer <dir>]
+      HTTP server with the viewer at / and the JSON API under /api (docs/api.md): upload or import
+      from the PACS (DICOMweb), queued analyses, corrections, exports, STOW-RS of SR + SEG. Binds
+      127.0.0.1 unless --host is given; any other address needs a token (--token or ${TOKEN_VARIABLE}).`;
+
+function positiveInteger(text: string | undefined, flag: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new SpinegradeError('USAGE', `${flag} wants a whole number from 1 to ${max}, got "${text}"`);
+  return n;
+}
+
+/** Runs `serve` until a signal stops it; returns the exit code. */
+export async function runServeCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        dicomweb: { type: 'string' },
+        token: { type: 'string' },
+        concurrency: { type: 'string' },
+        'work-dir': { type: 'string' },
+        'max-upload-mb': { type: 'string' },
+        'max-files': { type: 'string' },
+        model: { type: 'string' },
+        localizer: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        quiet: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (error) {
+    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade serve --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`Usage:\n${SERVE_USAGE}\n`);
+    return 0;
+  }
+  const str = (key: string): string | undefined =>
+    typeof values[key] === 'string' ? (values[key] as string) : undefined;
+  const portText = str('port');
+  const port = portText === undefined ? 8080 : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new SpinegradeError('USAGE', `--port wants a port number, got "${portText}"`);
+  const concurrency = positiveInteger(str('concurrency'), '--concurrency', 2);
+  const maxUploadMb = positiveInteger(str('max-upload-mb'), '--max-upload-mb', 64 * 1024);
+  const maxFiles = positiveInteger(str('max-files'), '--max-files', 100_000);
+  const quiet = values.quiet === true;
+  const server = await startServer({
+    port,
+    ...(str('host') !== undefined ? { host: str('host') } : {}),
+    ...(str('token') !== undefined ? { token: str('token') } : {}),
+    ...(str('dicomweb') !== undefined ? { dicomweb: str('dicomweb') } : {}),
+    ...(str('work-dir') !== undefined ? { workDir: str('work-dir') } : {}),
+    ...(str('model') !== undefined ? { model: str('model') } : {}),
+    ...(str('localizer') !== undefined ? { localizer: str('localizer') } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    limits: {
+      ...(maxUploadMb !== undefined ? { maxUploadBytes: maxUploadMb * 1024 * 1024 } : {}),
+      ...(maxFiles !== undefined ? { maxFiles } : {}),
+      maxFileBytes: Math.min(DEFAULT_LIMITS.maxFileBytes, (maxUploadMb ?? 512) * 1024 * 1024),
+    },
+    log: quiet ? () => undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+  });
+  process.stdout.write(`spinegrade serve: ${server.url}/ (Ctrl-C stops it)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+  process.stderr.write('spinegrade serve: stopping\n');
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,106 @@
+/**
+ * `spinegrade watch --dicomweb <url>`: polls the PACS for new sagittal lumbar MR studies, analyses
+ * each once and stores the SR and SEG back (see `pacs/watch.ts`). Runs until SIGINT/SIGTERM, or one
+ * poll with `--once`.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
+import { describeError, SpinegradeError } from '../errors.js';
+import { DicomwebClient } from '../pacs/client.js';
+import { pollOnce, runWatch } from '../pacs/watch.js';
+
+/** Usage lines of `watch`, for the main help. */
+export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] [--state spinegrade-watch.json] [--once]
+                   [--max-attempts 3] [--model <dir>] [--localizer <dir>]
+      Poll the PACS (QIDO-RS) for MR studies, analyse each new study's sagittal lumbar series once
+      (remembered in the --state file across restarts) and store the SR + SEG back with STOW-RS.`;
+
+/** Runs `watch`; returns the exit code. */
+export async function runWatchCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        dicomweb: { type: 'string' },
+        interval: { type: 'string' },
+        state: { type: 'string' },
+        once: { type: 'boolean' },
+        'max-attempts': { type: 'string' },
+        model: { type: 'string' },
+        localizer: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        quiet: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (error) {
+    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade watch --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`Usage:\n${WATCH_USAGE}\n`);
+    return 0;
+  }
+  const str = (key: string): string | undefined =>
+    typeof values[key] === 'string' ? (values[key] as string) : undefined;
+  const url = str('dicomweb');
+  if (!url) throw new SpinegradeError('USAGE', 'watch needs --dicomweb <url> (e.g. http://localhost:8042/dicom-web)');
+  let client: DicomwebClient;
+  try {
+    client = new DicomwebClient(url);
+  } catch (error) {
+    throw new SpinegradeError('USAGE', `--dicomweb: ${describeError(error)}`);
+  }
+  const interval = Number(str('interval') ?? '60');
+  if (!(Number.isFinite(interval) && interval >= 1 && interval <= 86_400)) {
+    throw new SpinegradeError('USAGE', `--interval wants seconds from 1 to 86400, got "${str('interval')}"`);
+  }
+  const maxAttempts = Number(str('max-attempts') ?? '3');
+  if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {
+    throw new SpinegradeError(
+      'USAGE',
+      `--max-attempts wants a whole number from 1 to 100, got "${str('max-attempts')}"`,
+    );
+  }
+  const quiet = values.quiet === true;
+  const log = quiet ? () => undefined : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  let analyzer: Promise<Analyzer> | undefined;
+  const getAnalyzer = (): Promise<Analyzer> => {
+    analyzer ??= createAnalyzer({
+      ...(str('model') !== undefined ? { model: str('model') as string } : {}),
+      ...(str('localizer') !== undefined ? { localizer: str('localizer') as string } : {}),
+    });
+    return analyzer;
+  };
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(new Error('stopped'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  signal?.addEventListener('abort', stop, { once: true });
+  const options = {
+    client,
+    statePath: resolve(str('state') ?? 'spinegrade-watch.json'),
+    analyzer: getAnalyzer,
+    maxAttempts,
+    log,
+    signal: controller.signal,
+  };
+  try {
+    if (values.once) {
+      const summary = await pollOnce(options);
+      process.stdout.write(
+        `${summary.seen} MR studies: ${summary.processed.length} analysed, ${summary.skipped.length} skipped, ${summary.failed.length} failed\n`,
+      );
+      return 0;
+    }
+    log(`spinegrade watch: polling ${client.baseUrl} every ${interval} s (state ${options.statePath})`);
+    await runWatch({ ...options, intervalMs: interval * 1000 });
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (analyzer) (await analyzer.catch(() => undefined))?.dispose();
+  }
+}

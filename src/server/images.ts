@@ -1,0 +1,120 @@
+/**
+ * What the viewer needs to show a study's images: the series as `analyze` reads them, with the map
+ * from the findings' display pixels to each DICOM instance's own pixels, and sagittal display slices
+ * rendered as 8-bit PNGs on the findings' pixel grid.
+ */
+import { basename } from 'node:path';
+import { loadStudies } from '../io/load.js';
+import { encodeGreyPng } from '../io/png.js';
+import { robustDisplayWindow } from '../report/overlayImage.js';
+import { extractSagittalSlice, imagePlane, sagittalAxis } from '../volume/orientation.js';
+import type { Volume } from '../volume/volume.js';
+import { HttpError } from './errors.js';
+
+/** One series of a study, as the API lists it (docs/api.md, "Series and images"). */
+export interface SeriesInfo {
+  index: number;
+  seriesInstanceUid: string | null;
+  seriesDescription: string | null;
+  seriesNumber: number | null;
+  modality: string | null;
+  format: string;
+  plane: string;
+  /** Voxel counts along the volume's index axes. */
+  size: [number, number, number];
+  /** Number of sagittal display slices. */
+  sagittalSlices: number;
+  display: { width: number; height: number; pixelSpacing: [number, number] };
+  /** Number of source files (DICOM instances, or PNG slices, or 1 for a volume file). */
+  instances: number;
+  /** True when DICOM instance k (slice order) is sagittal display slice k. */
+  instancesAreSagittalSlices: boolean;
+  /** Display pixel (x, y) → instance pixel (column, row) = (a·x + b·y + c, d·x + e·y + f); null unless the above. */
+  displayToInstance: [number, number, number, number, number, number] | null;
+  /** Index into `findings.studies[0].series` once analysed, else null. */
+  findingsSeries: number | null;
+}
+
+/** A series with its volume and the ids of its files in slice order. */
+export interface LoadedSeries {
+  info: Omit<SeriesInfo, 'findingsSeries'>;
+  volume: Volume;
+  /** File ids (stored file names) in slice order. */
+  fileIds: string[];
+  sopInstanceUids: string[];
+}
+
+/** Reads the study's files (every study in the folder, in `loadStudies` order) and describes each series. */
+export async function loadSeries(filesDir: string, pixelSpacing?: readonly [number, number]): Promise<LoadedSeries[]> {
+  const { studies } = await loadStudies([filesDir], pixelSpacing ? { pixelSpacing } : {});
+  const volumes = studies.flatMap((s) => s.series);
+  return volumes.map((volume, index) => describeSeries(volume, index));
+}
+
+function describeSeries(volume: Volume, index: number): LoadedSeries {
+  const meta = volume.metadata;
+  const axis = sagittalAxis(volume);
+  const mid = Math.floor(volume.size[axis] / 2);
+  const slice = extractSagittalSlice(volume, mid);
+  const isDicom = meta.sourceFormat === 'dicom';
+  const instancesAreSagittalSlices = isDicom && axis === 2 && meta.sourcePaths.length === volume.size[2];
+  let displayToInstance: SeriesInfo['displayToInstance'] = null;
+  if (instancesAreSagittalSlices) {
+    const o = slice.indexOf(0, 0);
+    const x = slice.indexOf(1, 0);
+    const y = slice.indexOf(0, 1);
+    displayToInstance = [x[0] - o[0], y[0] - o[0], o[0], x[1] - o[1], y[1] - o[1], o[1]];
+  }
+  return {
+    info: {
+      index,
+      seriesInstanceUid: meta.seriesInstanceUid ?? null,
+      seriesDescription: meta.seriesDescription ?? null,
+      seriesNumber: meta.seriesNumber ?? null,
+      modality: meta.modality ?? null,
+      format: meta.sourceFormat,
+      plane: imagePlane(volume),
+      size: [volume.size[0], volume.size[1], volume.size[2]],
+      sagittalSlices: volume.size[axis],
+      display: {
+        width: slice.width,
+        height: slice.height,
+        pixelSpacing: [slice.pixelSpacing[0], slice.pixelSpacing[1]],
+      },
+      instances: meta.sourcePaths.length,
+      instancesAreSagittalSlices,
+      displayToInstance,
+    },
+    volume,
+    fileIds: meta.sourcePaths.map((p) => basename(p)),
+    sopInstanceUids: [...(meta.sopInstanceUids ?? [])],
+  };
+}
+
+/** Parses `?window=<center>,<width>`; undefined when absent. Throws 400 on bad syntax. */
+export function parseWindow(text: unknown): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const parts = typeof text === 'string' ? text.split(',').map((p) => Number(p.trim())) : [];
+  const [center, width] = parts as [number, number];
+  if (parts.length !== 2 || !Number.isFinite(center) || !Number.isFinite(width) || !(width > 0)) {
+    throw new HttpError(400, 'BAD_REQUEST', 'window must be "<center>,<width>" with a positive width');
+  }
+  return [center, width];
+}
+
+/** Sagittal display slice `k` of `volume` as an 8-bit greyscale PNG (robust window unless `window` is given). */
+export function slicePng(volume: Volume, k: number, window?: readonly [number, number]): Uint8Array {
+  const count = volume.size[sagittalAxis(volume)];
+  if (!Number.isInteger(k) || k < 0 || k >= count) {
+    throw new HttpError(404, 'NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
+  }
+  const slice = extractSagittalSlice(volume, k);
+  const [lo, hi] = window ? [window[0] - window[1] / 2, window[0] + window[1] / 2] : robustDisplayWindow(slice.pixels);
+  const scale = 255 / Math.max(hi - lo, 1e-6);
+  const bytes = new Uint8Array(slice.width * slice.height);
+  for (let n = 0; n < bytes.length; n++) {
+    const v = ((slice.pixels[n] as number) - lo) * scale;
+    bytes[n] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+  }
+  return encodeGreyPng(bytes, slice.width, slice.height);
+}

@@ -1,0 +1,404 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { NaturalDataset } from '../../src/io/dicom/dataset.js';
+import { loadStudies } from '../../src/io/load.js';
+import {
+  allPrivateCodes,
+  type CodedConcept,
+  codeOf,
+  DCM,
+  decodePart10,
+  discLevelCode,
+  itemsOf,
+  levelOfDiscCode,
+  PRIVATE,
+  PRIVATE_SCHEME,
+  readDicomHeaders,
+  sameCode,
+  UCUM,
+} from '../../src/report/dicomCodes.js';
+import {
+  type DiscFindings,
+  FINDINGS_SCHEMA,
+  FINDINGS_VERSION,
+  type FindingsDocument,
+  RESEARCH_USE_DISCLAIMER,
+  SPIDER_CREDIT,
+  type StudyFindings,
+} from '../../src/report/findings.js';
+import { buildMeasurementReport, COMPREHENSIVE_3D_SR_STORAGE, readSrGrades } from '../../src/report/sr.js';
+import { extractSagittalSlice } from '../../src/volume/orientation.js';
+import type { Volume } from '../../src/volume/volume.js';
+import { tempFolder } from '../helpers/tmp.js';
+
+const EXAMPLE = 'examples/spider-98-t2space/dicom';
+
+interface Example {
+  volume: Volume;
+  headers: NaturalDataset[];
+  findings: FindingsDocument;
+  study: StudyFindings;
+  sr: Uint8Array;
+}
+
+function disc(
+  volume: Volume,
+  mid: number,
+  level: string,
+  ivdLabel: number,
+  y: number,
+  pfirrmann: number[],
+  modic: number[],
+  overrides: Partial<DiscFindings['measures']> = {},
+): DiscFindings {
+  const slice = extractSagittalSlice(volume, mid);
+  const argmax = (p: number[]) => p.indexOf(Math.max(...p));
+  const center: [number, number] = [250, y];
+  const posterior: [number, number] = [300, y + 2];
+  return {
+    level,
+    ivdLabel,
+    pfirrmann: { grade: argmax(pfirrmann) + 1, probs: pfirrmann },
+    modic: { grade: argmax(modic), probs: modic },
+    needsReview: Math.max(...pfirrmann) < 0.5,
+    measures: {
+      discHeightAnteriorMm: 9.1,
+      discHeightMiddleMm: 10.4,
+      discHeightPosteriorMm: 7.2,
+      discHeightMm: 8.9,
+      discHeightIndex: 0.41,
+      signalIntensityRatio: 0.83,
+      nucleusAnnulusContrast: 1.7,
+      endplateSignalRatio: 1.02,
+      listhesisMm: 1.3,
+      wedgeAngleDeg: 6.5,
+      discAngleDeg: -12.25,
+      ...overrides,
+    },
+    geometry: {
+      centerPx: center,
+      posteriorPx: posterior,
+      outlinePx: [
+        [220, y - 8],
+        [280, y - 8],
+        [280, y + 8],
+        [220, y + 8],
+      ],
+      centerMm: slice.pointOf(...center),
+      posteriorMm: slice.pointOf(...posterior),
+    },
+    endplateUpper: 0.12,
+    endplateLower: 0.08,
+    spondylolisthesis: 0.05,
+    herniation: 0.7,
+    bulging: 0.45,
+    narrowing: 0.3,
+  };
+}
+
+let cached: Promise<Example> | undefined;
+
+/** The example study, a hand-made findings document for it (three discs) and its SR, built once. */
+function example(): Promise<Example> {
+  cached ??= (async () => {
+    const { studies } = await loadStudies([EXAMPLE]);
+    const volume = studies[0]!.series[0]!;
+    const headers = await readDicomHeaders(volume.metadata.sourcePaths);
+    const mid = Math.floor(volume.size[2] / 2);
+    const midUid = String(headers[mid]!.SOPInstanceUID);
+    const discs = [
+      disc(volume, mid, 'L3/L4', 3, 300, [0.05, 0.8, 0.1, 0.05, 0], [0.9, 0.05, 0.03, 0.02]),
+      disc(volume, mid, 'L4/L5', 2, 400, [0, 0.1, 0.45, 0.4, 0.05], [0.7, 0.2, 0.1, 0], { listhesisMm: null }),
+      disc(volume, mid, 'L5/S1', 1, 500, [0, 0, 0.05, 0.35, 0.6], [0.1, 0.2, 0.6, 0.1], {
+        discHeightIndex: null,
+        wedgeAngleDeg: null,
+      }),
+    ];
+    const study: StudyFindings = {
+      key: String(headers[0]!.StudyInstanceUID),
+      studyInstanceUid: String(headers[0]!.StudyInstanceUID),
+      sourceFormat: 'dicom',
+      series: [
+        {
+          seriesInstanceUid: String(headers[0]!.SeriesInstanceUID),
+          seriesDescription: 'T2_space_sag_c4',
+          seriesNumber: 3,
+          sequence: 'T2',
+          selection: 'sagittal T2',
+          midSagittalSlice: mid,
+          midSagittalSopInstanceUid: midUid,
+          sliceSize: [volume.size[0], volume.size[1]],
+          pixelSpacing: [volume.spacing[0], volume.spacing[1]],
+          slicesGraded: 5,
+          levelVote: { slices: 5, agreeing: 5, offsetApplied: 0 },
+          levelOverride: 0,
+          possibleTransitional: false,
+          warnings: [],
+          discs,
+          vertebrae: [],
+        },
+      ],
+      levels: discs.map(({ geometry: _geometry, ...rest }) => ({ ...rest, fromSeries: [0] })),
+      skipped: [],
+    };
+    const findings: FindingsDocument = {
+      schema: FINDINGS_SCHEMA,
+      version: FINDINGS_VERSION,
+      createdAt: '2024-01-01T00:00:00.000Z',
+      software: { name: 'spinegrade', version: '0.1.0' },
+      disclaimer: RESEARCH_USE_DISCLAIMER,
+      credit: SPIDER_CREDIT,
+      models: {
+        grader: { dir: 'models/grader', variant: 'cnn', accuracy: [] },
+        localizer: { dir: 'models/localizer', variant: 'localizer', accuracy: [] },
+      },
+      reviewThreshold: 0.5,
+      studies: [study],
+    };
+    const sr = buildMeasurementReport({
+      findings,
+      study,
+      sourceDatasets: headers,
+      now: new Date('2024-05-06T07:08:09Z'),
+    });
+    return { volume, headers, findings, study, sr };
+  })();
+  return cached;
+}
+
+/** Every content item of an SR tree, depth first. */
+function contentItems(root: NaturalDataset): NaturalDataset[] {
+  const out: NaturalDataset[] = [];
+  const walk = (item: NaturalDataset) => {
+    for (const child of itemsOf(item, 'ContentSequence')) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function measurementGroups(root: NaturalDataset): NaturalDataset[] {
+  const measurements = itemsOf(root, 'ContentSequence').find((i) =>
+    sameCode(codeOf(i, 'ConceptNameCodeSequence'), DCM.imagingMeasurements),
+  );
+  return itemsOf(measurements, 'ContentSequence');
+}
+
+const named = (items: NaturalDataset[], concept: CodedConcept) =>
+  items.find((i) => sameCode(codeOf(i, 'ConceptNameCodeSequence'), concept));
+
+function hasTool(name: string): boolean {
+  return !spawnSync(name, ['-h'], { encoding: 'utf8' }).error;
+}
+
+test('the SR holds the same Pfirrmann grade and Modic type per level as findings.json', async () => {
+  const { sr, study } = await example();
+  const grades = readSrGrades(sr);
+  assert.deepEqual(
+    grades.map(({ level, pfirrmann, modic, needsReview }) => ({ level, pfirrmann, modic, needsReview })),
+    study.series[0]!.discs.map((d) => ({
+      level: d.level,
+      pfirrmann: d.pfirrmann.grade,
+      modic: d.modic.grade,
+      needsReview: d.needsReview,
+    })),
+  );
+  assert.deepEqual(
+    grades.map((g) => g.pfirrmann),
+    [2, 3, 5],
+  );
+  assert.equal(grades[0]!.trackingIdentifier, 'L3/L4 disc, series 3');
+});
+
+test('the SR is a Comprehensive 3D SR Measurement Report that copies patient and study from the source', async () => {
+  const { sr, headers } = await example();
+  const d = decodePart10(sr);
+  const source = headers[0]!;
+  assert.equal(d.SOPClassUID, COMPREHENSIVE_3D_SR_STORAGE);
+  assert.equal(d.Modality, 'SR');
+  assert.equal(d.SeriesDescription, 'spinegrade findings');
+  assert.equal(d.Manufacturer, 'spinegrade');
+  assert.equal(d.VerificationFlag, 'UNVERIFIED');
+  assert.equal(d.CompletionFlag, 'COMPLETE');
+  assert.equal(d.ContentDate, '20240506');
+  for (const keyword of ['PatientID', 'StudyInstanceUID', 'StudyDate', 'StudyID', 'StudyDescription']) {
+    assert.equal(d[keyword], source[keyword], keyword);
+  }
+  assert.deepEqual(d.PatientName, source.PatientName);
+  assert.notEqual(d.SeriesInstanceUID, source.SeriesInstanceUID);
+  assert.match(String(d.SOPInstanceUID), /^2\.25\.\d+$/);
+  assert.ok(sameCode(codeOf(d, 'ConceptNameCodeSequence'), DCM.imagingMeasurementReport));
+  assert.equal(itemsOf(d, 'ContentTemplateSequence')[0]?.TemplateIdentifier, '1500');
+  const scheme = itemsOf(d, 'CodingSchemeIdentificationSequence')[0];
+  assert.equal(scheme?.CodingSchemeDesignator, PRIVATE_SCHEME);
+  // The image library and the evidence list every source instance.
+  const evidence = itemsOf(itemsOf(d, 'CurrentRequestedProcedureEvidenceSequence')[0], 'ReferencedSeriesSequence');
+  const listed = itemsOf(evidence[0], 'ReferencedSOPSequence').map((r) => r.ReferencedSOPInstanceUID);
+  assert.deepEqual([...listed].sort(), headers.map((h) => h.SOPInstanceUID).sort());
+  const library = named(itemsOf(d, 'ContentSequence'), DCM.imageLibrary)!;
+  const images = contentItems(library).filter((i) => i.ValueType === 'IMAGE');
+  assert.equal(images.length, headers.length);
+});
+
+test('every measurement of a disc refers to the mid-sagittal source instance, with the disc centre in mm', async () => {
+  const { sr, study, headers } = await example();
+  const series = study.series[0]!;
+  const groups = measurementGroups(decodePart10(sr));
+  assert.equal(groups.length, series.discs.length);
+  for (const [n, group] of groups.entries()) {
+    const children = itemsOf(group, 'ContentSequence');
+    const measured = children.filter((c) => c.ValueType === 'NUM' || (c.ValueType === 'CODE' && c.ContentSequence));
+    assert.ok(measured.length >= 10);
+    for (const item of measured) {
+      const source = itemsOf(item, 'ContentSequence')[0]!;
+      assert.equal(source.RelationshipType, 'INFERRED FROM');
+      assert.equal(source.ValueType, 'IMAGE');
+      const ref = itemsOf(source, 'ReferencedSOPSequence')[0]!;
+      assert.equal(ref.ReferencedSOPInstanceUID, series.midSagittalSopInstanceUid);
+      assert.equal(ref.ReferencedSOPClassUID, headers[0]!.SOPClassUID);
+    }
+    const centre = children.find((c) => c.ValueType === 'SCOORD3D')!;
+    assert.equal(centre.GraphicType, 'POINT');
+    assert.equal(centre.ReferencedFrameOfReferenceUID, headers[0]!.FrameOfReferenceUID);
+    const expected = series.discs[n]!.geometry.centerMm;
+    (centre.GraphicData as number[]).forEach((v, i) => {
+      assert.ok(Math.abs(v - expected[i]!) < 1e-3);
+    });
+  }
+});
+
+test('probabilities are dimensionless, heights in mm and angles in degrees; null measures are left out', async () => {
+  const { sr, study } = await example();
+  const groups = measurementGroups(decodePart10(sr));
+  const value = (group: NaturalDataset, concept: CodedConcept) => {
+    const item = named(itemsOf(group, 'ContentSequence'), concept);
+    if (!item) return undefined;
+    const measured = itemsOf(item, 'MeasuredValueSequence')[0]!;
+    return { value: Number(measured.NumericValue), unit: codeOf(measured, 'MeasurementUnitsCodeSequence') };
+  };
+  const l4 = groups[1]!;
+  const herniation = value(l4, PRIVATE.herniation)!;
+  assert.equal(herniation.value, 0.7);
+  assert.ok(sameCode(herniation.unit, UCUM.noUnits));
+  const pfirrmannP = value(l4, PRIVATE.pfirrmannProbability)!;
+  assert.equal(pfirrmannP.value, 0.45);
+  assert.ok(sameCode(value(l4, PRIVATE.discHeightMean)!.unit, UCUM.millimetre));
+  assert.ok(sameCode(value(l4, PRIVATE.discAngle)!.unit, UCUM.degree));
+  assert.equal(value(l4, PRIVATE.discAngle)!.value, -12.25);
+  assert.equal(value(l4, PRIVATE.listhesis), undefined);
+  assert.equal(value(groups[0]!, PRIVATE.listhesis)?.value, 1.3);
+  assert.equal(value(groups[2]!, PRIVATE.discHeightIndex), undefined);
+  assert.equal(value(groups[2]!, PRIVATE.wedgeAngle), undefined);
+  const review = named(itemsOf(l4, 'ContentSequence'), PRIVATE.needsReview)!;
+  assert.equal(study.series[0]!.discs[1]!.needsReview, true);
+  assert.equal(codeOf(review, 'ConceptCodeSequence')?.CodeMeaning, 'Yes');
+  const site = named(itemsOf(l4, 'ContentSequence'), {
+    CodeValue: '363698007',
+    CodingSchemeDesignator: 'SCT',
+    CodeMeaning: '',
+  });
+  assert.deepEqual(codeOf(site, 'ConceptCodeSequence'), {
+    CodeValue: '84020006',
+    CodingSchemeDesignator: 'SCT',
+    CodeMeaning: 'L4/L5 disc',
+  });
+});
+
+test('every private code in the SR, and every one it can use, is defined in docs/dicom-outputs.md', async () => {
+  const { sr } = await example();
+  const docs = await readFile('docs/dicom-outputs.md', 'utf8');
+  const codes = new Map(allPrivateCodes().map((c) => [c.CodeValue, c.CodeMeaning]));
+  for (const item of contentItems(decodePart10(sr))) {
+    for (const keyword of ['ConceptNameCodeSequence', 'ConceptCodeSequence']) {
+      const c = codeOf(item, keyword);
+      if (c?.CodingSchemeDesignator === PRIVATE_SCHEME) codes.set(c.CodeValue, c.CodeMeaning);
+    }
+  }
+  assert.equal(codes.size, allPrivateCodes().length);
+  for (const [value, meaning] of codes) {
+    assert.ok(docs.includes(`\`${value}\``), `${value} is not in the docs`);
+    assert.ok(docs.includes(meaning), `meaning "${meaning}" of ${value} is not in the docs`);
+  }
+});
+
+test('the SR passes the dicom3tools IOD validator without errors (skipped where dciodvfy is absent)', async (t) => {
+  if (!hasTool('dciodvfy')) {
+    t.skip('dciodvfy (dicom3tools) is not installed');
+    return;
+  }
+  const { sr } = await example();
+  const file = join(await tempFolder(t), 'sr.dcm');
+  await writeFile(file, sr);
+  const result = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  const lines = `${result.stdout}${result.stderr}`.split('\n');
+  assert.match(lines[0] ?? '', /Comprehensive3DSR/);
+  // dciodvfy knows only the standard coding schemes: each use of the private one is a warning.
+  const privateScheme = lines.filter(
+    (l) => l.includes('Unrecognized defined term') && l.includes(`<${PRIVATE_SCHEME}>`),
+  );
+  t.diagnostic(`${privateScheme.length} warnings name the private coding scheme ${PRIVATE_SCHEME}`);
+  for (const warning of lines.filter((l) => l.startsWith('Warning') && !privateScheme.includes(l))) {
+    t.diagnostic(warning);
+  }
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith('Error')),
+    [],
+  );
+});
+
+test('dsrdump reads the SR and shows the Pfirrmann grade of every level (skipped where dsrdump is absent)', async (t) => {
+  if (!hasTool('dsrdump')) {
+    t.skip('dsrdump (dcmtk) is not installed');
+    return;
+  }
+  const { sr, study } = await example();
+  const file = join(await tempFolder(t), 'sr.dcm');
+  await writeFile(file, sr);
+  const result = spawnSync('dsrdump', [file], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const text = result.stdout;
+  assert.match(text, /Comprehensive 3D SR Document/);
+  assert.match(text, /Imaging Measurement Report/);
+  const grades = [
+    ...text.matchAll(/CODE:\(,,"Pfirrmann grade"\)=\(PFIRRMANN-(\d),99SPNGRD,"Pfirrmann grade ([IV]+)"\)/g),
+  ];
+  const roman = ['I', 'II', 'III', 'IV', 'V'];
+  assert.deepEqual(
+    grades.map((m) => [Number(m[1]), m[2]]),
+    study.series[0]!.discs.map((d) => [d.pfirrmann.grade, roman[d.pfirrmann.grade - 1]]),
+  );
+  assert.match(text, /"Finding Site"\)=\(84020006,SCT,"L4\/L5 disc"\)/);
+  // dcmtk reports a malformed tree as "E:" lines on stderr.
+  assert.doesNotMatch(result.stderr, /^E:/m);
+});
+
+test('a report whose mid-sagittal instance is missing from the sources is refused', async () => {
+  const { findings, study, headers } = await example();
+  const mid = study.series[0]!.midSagittalSlice;
+  const without = headers.filter((_, k) => k !== mid);
+  assert.throws(
+    () => buildMeasurementReport({ findings, study, sourceDatasets: without }),
+    /mid-sagittal instance .* is not among the source DICOM instances/,
+  );
+  assert.throws(
+    () => buildMeasurementReport({ findings, study: { ...study, studyInstanceUid: '1.2.3' }, sourceDatasets: headers }),
+    /none of the source DICOM instances given belongs to study 1\.2\.3/,
+  );
+});
+
+test('a disc level without a SNOMED code gets a private DISC- code that reads back as the same level', () => {
+  assert.deepEqual(discLevelCode('L5/S1'), {
+    CodeValue: '715056000',
+    CodingSchemeDesignator: 'SCT',
+    CodeMeaning: 'L5/S1 disc',
+  });
+  const s1 = discLevelCode('S1/S2');
+  assert.deepEqual(s1, { CodeValue: 'DISC-S1-S2', CodingSchemeDesignator: PRIVATE_SCHEME, CodeMeaning: 'S1/S2 disc' });
+  assert.equal(levelOfDiscCode(s1), 'S1/S2');
+  assert.equal(levelOfDiscCode(discLevelCode('T12/L1')), 'T12/L1');
+});
