@@ -47,14 +47,7 @@ import {
   writeFailureRecord,
 } from './job.js';
 import { formatBatchStatus, StatusLine } from './progress.js';
-import {
-  bullmqConnection,
-  closeBullmqConnection,
-  parseRedisUrl,
-  pingRedis,
-  type RedisTarget,
-  redisUrl,
-} from './redis.js';
+import { closeRedis, parseRedisUrl, pingRedis, queueConnection, type RedisTarget, redisUrl } from './redis.js';
 import { findRedisServer, type RedisServer, startRedisServer } from './redis-server.js';
 import { type BatchStudy, discoverBatchStudies } from './studies.js';
 import { type BatchTuning, batchJobOptions, batchTuning } from './worker.js';
@@ -482,7 +475,7 @@ async function runQueued(ctx: BatchContext, target: RedisTarget, embedded: Redis
   const signal = options.signal;
   let server = embedded;
   let restarts = 0;
-  const connection = bullmqConnection(target);
+  const connection = queueConnection(target);
   const name = queueName(ctx.version.id);
   const queue = new Queue<BatchJobData>(name, { connection });
   let lastProblem = '';
@@ -562,7 +555,7 @@ async function runQueued(ctx: BatchContext, target: RedisTarget, embedded: Redis
     await workers.stop(Math.max(30_000, ctx.tuning.lockDurationMs));
     process.removeListener('exit', onExit);
     await queue.close().catch(() => undefined);
-    await closeBullmqConnection(connection);
+    await closeRedis(connection);
     if (server) await server.stop();
   }
 }

@@ -9,6 +9,7 @@
  * after `lockDuration`, at most `maxStalledCount` times before the job is failed — bounded, never
  * lost. The job itself is idempotent (see `job.ts`), so a job run twice is written once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, type JobsOptions, UnrecoverableError, Worker } from 'bullmq';
 import type { Analyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
@@ -20,7 +21,7 @@ import {
   StudyFailure,
   type StudyOutcome,
 } from './job.js';
-import { bullmqConnection, closeBullmqConnection, pingRedis, type RedisTarget, redisUrl } from './redis.js';
+import { closeRedis, pingRedis, type RedisTarget, redisUrl, workerConnection } from './redis.js';
 
 /** Timing of the queue: lock, stalled-job check, retries. */
 export interface BatchTuning {
@@ -143,12 +144,21 @@ export async function runWorker(options: WorkerRunOptions): Promise<WorkerSummar
   const verbose = options.verbose ?? true;
   const tuning = options.tuning ?? batchTuning();
   await pingRedis(options.redis);
-  const connection = bullmqConnection(options.redis);
+  const connection = workerConnection(options.redis);
   const summary: WorkerSummary = { analysed: 0, alreadyDone: 0, failed: 0 };
   const name = queueName(options.version.id);
+  const processor = studyProcessor(options.analyzer, options.version);
+  let analysing = 0;
   const worker = new Worker<BatchJobData, StudyOutcome['status']>(
     name,
-    studyProcessor(options.analyzer, options.version),
+    async (job) => {
+      analysing++;
+      try {
+        return await processor(job);
+      } finally {
+        analysing--;
+      }
+    },
     {
       connection,
       concurrency: Math.max(1, options.concurrency ?? 1),
@@ -190,15 +200,21 @@ export async function runWorker(options: WorkerRunOptions): Promise<WorkerSummar
     );
   });
   worker.on('stalled', (jobId) => log(`worker: job ${jobId} stalled (its worker stopped); it is queued again`));
-  const running = worker.run();
+  void worker.run().catch(() => undefined); // its problems are 'error' events; it ends with close() below
   await worker.waitUntilReady();
   log(
     `worker: ready on ${redisUrl(options.redis)} queue ${name} (models ${options.version.short}, concurrency ${Math.max(1, options.concurrency ?? 1)}, pid ${process.pid})`,
   );
   await options.stop;
   log('worker: stopping after the jobs in hand');
-  await worker.close();
-  await running.catch(() => undefined);
-  await closeBullmqConnection(connection);
+  // Not a plain worker.close(): it first waits for its blocking connection to end, which never happens
+  // while that connection is reconnecting (bullmq#4656), so a worker stopped while Redis is away would
+  // never exit. Instead: take no more jobs, let the analyses in hand finish, then close without waiting.
+  // (A result that could not be recorded because Redis was away is found on disk when BullMQ hands the
+  // stalled job out again.)
+  await worker.pause(true);
+  while (analysing > 0) await sleep(100);
+  await worker.close(true);
+  await closeRedis(connection);
   return summary;
 }

@@ -186,6 +186,29 @@ export function fewShotMarkdown(result: FewShotResult, command: string): string 
     return values.length ? f(values.reduce((s, v) => s + v, 0) / values.length) : 'n/a';
   };
   const byShots = result.options.shots.map((shots) => result.points.filter((p) => p.shots === shots));
+  const meanOf = (points: FewShotPoint[], pick: (p: FewShotPoint) => MetricRow | undefined): number => {
+    const values = points.flatMap((p) => {
+      const row = pick(p);
+      return row ? [row.estimate.value] : [];
+    });
+    return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
+  };
+  const first = byShots[0] ?? [];
+  const last = byShots[byShots.length - 1] ?? [];
+  const change = (pick: (p: FewShotPoint) => MetricRow | undefined): string => {
+    const delta = meanOf(last, pick) - meanOf(first, pick);
+    return `${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(3)}`;
+  };
+  const overlapping = result.options.seeds.every((seed) => {
+    const a = first.find((p) => p.seed === seed)?.kappa?.estimate;
+    const b = last.find((p) => p.seed === seed)?.kappa?.estimate;
+    return !a || !b || (a.lower <= b.upper && b.lower <= a.upper);
+  });
+  const reading = `Reading: from N = ${result.options.shots[0]} to N = ${result.options.shots[result.options.shots.length - 1]} the mean Pfirrmann κ changes by ${change((p) => p.kappa)}, balanced accuracy by ${change((p) => p.balancedAccuracy)}, Modic AUC by ${change((p) => p.modicAuc)} and herniation AUC by ${change((p) => p.herniationAuc)}. ${
+    overlapping
+      ? `For every seed the κ CIs at N = ${result.options.shots[0]} and N = ${result.options.shots[result.options.shots.length - 1]} overlap, so on ${result.points[0]?.testPatients ?? 0} test patients the change is not established.`
+      : 'For at least one seed the κ CIs at the smallest and largest N do not overlap.'
+  } The vendor gap itself is the difference between these figures and the all-vendor out-of-fold ones above.`;
   return [
     FEW_SHOT_MARKERS.start,
     '## Few-shot site adaptation (vendor split)',
@@ -202,6 +225,8 @@ export function fewShotMarkdown(result: FewShotResult, command: string): string 
       const seconds = points.reduce((s, p) => s + p.seconds, 0) / Math.max(1, points.length);
       return `| ${shots} | ${bySeed.join(' | ')} | ${mean(points.map((p) => p.kappa))} | ${mean(points.map((p) => p.balancedAccuracy))} | ${mean(points.map((p) => p.modicAuc))} | ${mean(points.map((p) => p.herniationAuc))} | ${seconds.toFixed(0)} s |`;
     }),
+    '',
+    reading,
     '',
     FEW_SHOT_MARKERS.end,
   ].join('\n');

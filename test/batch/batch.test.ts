@@ -10,7 +10,7 @@ import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { batchJobId, modelVersion, queueName } from '../../src/batch/job.js';
-import { bullmqConnection, closeBullmqConnection } from '../../src/batch/redis.js';
+import { closeRedis, queueConnection } from '../../src/batch/redis.js';
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { studyFolderId } from '../../src/batch/studies.js';
 import { main } from '../../src/cli/main.js';
@@ -139,12 +139,12 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
     startCli(['worker', '--redis', server.url], FAST_QUEUE_ENV),
     startCli(['worker', '--redis', server.url], FAST_QUEUE_ENV),
   ];
-  const connection = bullmqConnection(server.target);
+  const connection = queueConnection(server.target);
   const queue = new Queue(queueName(version), { connection });
   t.after(async () => {
     for (const w of workers) w.child.kill('SIGKILL');
     await queue.close();
-    await closeBullmqConnection(connection);
+    await closeRedis(connection);
     await server.stop();
   });
   await Promise.all(workers.map((w) => w.waitForLine(/^worker: ready on/)));
@@ -199,6 +199,26 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
   const stopped = await survivor.done;
   assert.equal(stopped.status, 0, 'a worker stops cleanly on SIGTERM');
   assert.match(stopped.stderr, /worker: stopped \(\d+ analysed/);
+});
+
+test('a worker asked to stop while Redis is away stops all the same', {
+  skip: NO_REDIS,
+  timeout: 90_000,
+}, async (t) => {
+  const root = await tempFolder(t, 'spinegrade-batch-');
+  const server = await startRedisServer({ dir: join(root, 'redis') });
+  const worker = startCli(['worker', '--redis', server.url], FAST_QUEUE_ENV);
+  t.after(async () => {
+    worker.child.kill('SIGKILL');
+    await server.stop('SIGKILL');
+  });
+  await worker.waitForLine(/^worker: ready on/);
+  await server.stop('SIGKILL');
+  await worker.waitForLine(/^worker: Redis problem: /);
+  worker.child.kill('SIGTERM');
+  const stopped = await worker.done;
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.match(stopped.stderr, /worker: stopped \(0 analysed/);
 });
 
 test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its append-only file: no job lost or duplicated', {

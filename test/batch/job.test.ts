@@ -19,7 +19,7 @@ import {
   studyOutputDir,
   studyState,
 } from '../../src/batch/job.js';
-import { bullmqConnection, closeBullmqConnection } from '../../src/batch/redis.js';
+import { closeRedis, queueConnection, workerConnection } from '../../src/batch/redis.js';
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { batchJobOptions, batchTuning, DEFAULT_TUNING, studyProcessor } from '../../src/batch/worker.js';
 import { SpinegradeError } from '../../src/errors.js';
@@ -136,7 +136,8 @@ test('BullMQ retries a failing study a bounded number of times, then parks it in
   const server = await startRedisServer({ dir });
   const version = await modelVersion();
   const tuning = { ...DEFAULT_TUNING, backoffMs: 50 };
-  const connection = bullmqConnection(server.target);
+  const connection = queueConnection(server.target);
+  const workerRedis = workerConnection(server.target);
   const name = queueName(version.id);
   const queue = new Queue<BatchJobData>(name, { connection });
   const flaky = failingAnalyzer(() => new Error('segmentation fault in a codec'));
@@ -145,13 +146,13 @@ test('BullMQ retries a failing study a bounded number of times, then parks it in
   const worker = new Worker<BatchJobData, 'done' | 'already-done'>(
     name,
     (job) => studyProcessor(current, version)(job),
-    { connection, lockDuration: 5000, stalledInterval: 1000 },
+    { connection: workerRedis, lockDuration: 5000, stalledInterval: 1000 },
   );
   worker.on('error', () => undefined);
   t.after(async () => {
     await worker.close();
     await queue.close();
-    await closeBullmqConnection(connection);
+    await Promise.all([closeRedis(workerRedis), closeRedis(connection)]);
     await server.stop();
   });
   await queue.add('study', jobData(out, version.id, 'flaky'), { ...batchJobOptions(tuning), jobId: 'flaky' });

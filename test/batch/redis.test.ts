@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import {
-  bullmqConnection,
-  closeBullmqConnection,
+  closeRedis,
   parseRedisUrl,
   pingRedis,
-  RedisReplyError,
-  RespClient,
+  queueConnection,
   redisUrl,
+  workerConnection,
 } from '../../src/batch/redis.js';
-import { startRedisServer } from '../../src/batch/redis-server.js';
+import { freeLoopbackPort, startRedisServer } from '../../src/batch/redis-server.js';
 import { SpinegradeError } from '../../src/errors.js';
 import { tempFolder } from '../helpers/tmp.js';
-import { NO_REDIS } from './helpers.js';
+import { NO_REDIS, waitUntil } from './helpers.js';
 
 test('parseRedisUrl reads redis:// URLs, host:port and host, and refuses the rest with USAGE', () => {
   assert.deepEqual(parseRedisUrl('redis://10.0.0.5:6380/2'), { host: '10.0.0.5', port: 6380, db: 2 });
@@ -36,67 +37,81 @@ test('parseRedisUrl reads redis:// URLs, host:port and host, and refuses the res
   assert.equal(redisUrl(target, true), 'redis://user:pw@h:1/3');
 });
 
-test('RespClient speaks RESP2 to a real redis-server: pipelining, errors, transactions, binary, reconnect', {
-  skip: NO_REDIS,
-}, async (t) => {
-  const dir = await tempFolder(t, 'spinegrade-redis-');
-  const server = await startRedisServer({ dir: join(dir, 'data') });
-  t.after(() => server.stop('SIGKILL'));
-  const client = new RespClient(server.target);
-  await client.connect();
-  t.after(() => client.close());
-  assert.equal(await client.send('PING', []), 'PONG');
-  assert.equal(await client.send('SET', ['k', 'v']), 'OK');
-  assert.equal(await client.get('k'), 'v');
-  assert.equal(await client.get('missing'), null);
-  const counts = await Promise.all(Array.from({ length: 50 }, () => client.incr('n')));
-  assert.deepEqual(
-    counts,
-    Array.from({ length: 50 }, (_, n) => n + 1),
-    'pipelined replies come back in order',
+test('pingRedis names the Redis it cannot use and why', { skip: NO_REDIS }, async (t) => {
+  const port = await freeLoopbackPort();
+  const unreadable = (pattern: RegExp) => (e: unknown) =>
+    e instanceof SpinegradeError && e.kind === 'UNREADABLE' && pattern.test(e.message);
+  await assert.rejects(
+    pingRedis({ host: '127.0.0.1', port, db: 0 }),
+    unreadable(
+      new RegExp(
+        `^cannot use Redis at redis://127\\.0\\.0\\.1:${port} \\(connect ECONNREFUSED [^)]*\\); is redis-server running there\\?$`,
+      ),
+    ),
   );
-  const big = 'x'.repeat(3_000_000);
-  await client.send('SET', ['big', Buffer.from(big)]);
-  assert.equal((await client.get('big'))?.length, big.length, 'a reply split over many TCP chunks');
-  await assert.rejects(client.send('INCR', ['k']), RedisReplyError);
-  assert.equal(await client.send('PING', []), 'PONG', 'still usable after an error reply');
-  const [multi, queued, exec] = await Promise.all([
-    client.send('MULTI', []),
-    client.send('INCR', ['k']),
-    client.send<unknown[]>('EXEC', []),
-  ]);
-  assert.equal(multi, 'OK');
-  assert.equal(queued, 'QUEUED');
-  assert.ok(exec[0] instanceof RedisReplyError, 'an error inside EXEC stays an element');
-  // A blocking command pending when the server goes away rejects, and onclose says why.
-  const blocked = assert.rejects(client.send('BZPOPMIN', ['nothing', '0']), /^Error: Connection closed/);
-  const closed = new Promise<Error | undefined>((resolve) => {
-    client.onclose = resolve;
-  });
-  await server.stop('SIGKILL');
-  await blocked;
-  assert.match(String((await closed)?.message), /^Connection closed/);
-  assert.equal(client.connected, false);
-  await assert.rejects(client.send('PING', []), /Connection closed/);
-  // Restarted on the same data: a fresh client reconnects and the append-only file kept the data.
-  const again = await startRedisServer({ dir: join(dir, 'data'), port: server.port });
-  t.after(() => again.stop('SIGKILL'));
-  const fresh = await client.duplicate();
-  await fresh.connect();
-  t.after(() => fresh.close());
-  assert.equal(await fresh.get('n'), '50');
+  const server = await startRedisServer({ dir: await tempFolder(t, 'spinegrade-redis-') });
+  t.after(() => server.stop());
+  await pingRedis(server.target);
+  await assert.rejects(
+    pingRedis({ ...server.target, db: 99 }),
+    unreadable(/\/99 \(ERR DB index is out of range\)/),
+    'a database that cannot be selected is refused, not replaced by database 0',
+  );
 });
 
-test('a BullMQ queue on this connection adds a job id once, however often it is enqueued', {
+test('across a Redis restart a worker connection waits, a queue connection fails at once, and closing never waits', {
+  skip: NO_REDIS,
+}, async (t) => {
+  const dir = join(await tempFolder(t, 'spinegrade-redis-'), 'data');
+  let server = await startRedisServer({ dir });
+  t.after(() => server.stop('SIGKILL'));
+  const worker = workerConnection(server.target);
+  const queue = queueConnection(server.target);
+  let attempts = 0;
+  for (const client of [worker, queue]) {
+    client.on('error', () => undefined); // each failed reconnection attempt while Redis is away
+    client.on('connecting', () => attempts++);
+    t.after(() => client.disconnect());
+  }
+  if (queue.status !== 'ready') await once(queue, 'ready');
+  assert.equal(await queue.set('k', 'v'), 'OK');
+
+  const away = async (): Promise<void> => {
+    await server.stop('SIGKILL');
+    await waitUntil('both to notice', async () => worker.status !== 'ready' && queue.status !== 'ready', 10_000);
+  };
+  await away();
+  const lost = Date.now();
+  await assert.rejects(queue.get('k'), /enableOfflineQueue/);
+  assert.ok(Date.now() - lost < 1000, 'the queue connection does not wait for Redis');
+  const waiting = worker.get('k');
+  await sleep(500);
+  server = await startRedisServer({ dir, port: server.port });
+  assert.equal(await waiting, 'v', 'sent once Redis was back; the append-only file kept the key');
+  await waitUntil('the queue connection to reconnect', async () => queue.status === 'ready', 10_000);
+  assert.equal(await queue.get('k'), 'v');
+
+  // Closed while Redis is away: at once, and no reconnection attempt afterwards.
+  await away();
+  const closing = Date.now();
+  await Promise.all([closeRedis(worker), closeRedis(queue)]);
+  assert.ok(Date.now() - closing < 1000);
+  const before = attempts;
+  server = await startRedisServer({ dir, port: server.port });
+  await sleep(2500); // longer than ioredis's longest wait between attempts
+  assert.equal(attempts, before);
+});
+
+test('a BullMQ queue on a queue connection adds a job id once, however often it is enqueued', {
   skip: NO_REDIS,
 }, async (t) => {
   const dir = await tempFolder(t, 'spinegrade-redis-');
   const server = await startRedisServer({ dir });
-  const connection = bullmqConnection(server.target);
+  const connection = queueConnection(server.target);
   const queue = new Queue('idempotent', { connection });
   t.after(async () => {
     await queue.close();
-    await closeBullmqConnection(connection);
+    await closeRedis(connection);
     await server.stop();
   });
   for (let n = 0; n < 3; n++) await queue.add('study', { n }, { jobId: 'same-study' });

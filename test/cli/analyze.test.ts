@@ -49,6 +49,7 @@ test('analyze --out <dir> writes the report folder whole; the table still goes t
   assert.match(run.stdout, /L5\/S1 +[1-5] \(p/);
   assert.match(run.stdout, /wrote .*analysis\/ \(findings\.json/);
   assert.deepEqual((await readdir(folder)).sort(), ['analysis'], 'no temporary folder left behind');
+  assert.deepEqual((await readdir(out)).sort(), ['findings.json', 'overlay.png', 'report.html', 'seg.dcm', 'sr.dcm']);
   const findings = JSON.parse(await readFile(join(out, 'findings.json'), 'utf8')) as FindingsDocument;
   assertFindings(findings);
   assert.match(findings.studies[0]!.series[0]!.midSagittalSopInstanceUid ?? '', /^[0-9.]+$/);
@@ -100,12 +101,16 @@ test('an existing non-empty --out folder is refused before any work unless --ove
   assert.deepEqual(await readdir(out), ['mine.txt']);
   const replaced = runCli(['analyze', EXAMPLE, '--out', out, '--overwrite', '--quiet']);
   assert.equal(replaced.status, 0, replaced.stderr);
-  assert.deepEqual(await readdir(out), ['findings.json']);
+  const replacedFiles = await readdir(out);
+  assert.ok(replacedFiles.includes('findings.json'), replacedFiles.join(', '));
+  assert.ok(!replacedFiles.includes('mine.txt'), 'the old folder is replaced, not merged');
   const empty = join(folder, 'empty');
   await mkdir(empty);
   const run = runCli(['analyze', EXAMPLE_MHA, '--out', empty, '--json']);
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(await readdir(empty), ['findings.json']);
+  const emptyFiles = await readdir(empty);
+  assert.ok(emptyFiles.includes('findings.json'), emptyFiles.join(', '));
+  assert.ok(!emptyFiles.includes('sr.dcm'), 'no SR for MetaImage input');
   assert.deepEqual((await readdir(folder)).sort(), ['analysis', 'empty']);
 });
 
