@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, SpinegradeError } from '../errors.js';
+import { freeLoopbackPort } from '../util/net.js';
 import { pingRedis, type RedisTarget, redisUrl } from './redis.js';
 
 /** The `redis-server` program on `PATH` (an executable file named so), or undefined. */
@@ -25,19 +25,6 @@ export function findRedisServer(path: string | undefined = process.env.PATH): st
     }
   }
   return undefined;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked; another process may still take it first). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 /**

@@ -3,14 +3,13 @@
  * and `spinegrade worker` (take batch jobs from a Redis queue; any number, on any machine).
  * See docs/batch.md.
  */
-import { parseArgs } from 'node:util';
 import { createAnalyzer } from '../analyze/analyze.js';
 import { modelVersion } from '../batch/job.js';
 import { parseRedisUrl } from '../batch/redis.js';
 import { type BatchSummary, runBatch } from '../batch/run.js';
 import { runWorker } from '../batch/worker.js';
-import { describeError, SpinegradeError } from '../errors.js';
-import { parsePixelSpacing } from './args.js';
+import { SpinegradeError } from '../errors.js';
+import { parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 
 /** Usage lines of the two commands, for `spinegrade --help`. */
 export const BATCH_USAGE = `  spinegrade batch <input-root|manifest.csv> --out <dir> [--workers N] [--redis <url>] [--concurrency N]
@@ -23,27 +22,7 @@ export const BATCH_USAGE = `  spinegrade batch <input-root|manifest.csv> --out <
   spinegrade worker [--redis <url>] [--concurrency N] [--model <dir>] [--localizer <dir>]
       Take batch jobs from the Redis queue of this worker's models until stopped (SIGINT/SIGTERM).`;
 
-type Flags = Record<string, string | boolean | undefined>;
-
-function parse(
-  args: readonly string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
-): { values: Flags; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { ...options, help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Flags, positionals };
-  } catch (error) {
-    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade --help)`);
-  }
-}
-
-const str = (value: string | boolean | undefined): string | undefined =>
-  typeof value === 'string' ? value : undefined;
+const str = stringOption;
 
 function count(value: string | boolean | undefined, flag: string, minimum: number): number | undefined {
   const text = str(value);

@@ -1,8 +1,7 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
-import { parseArgs } from 'node:util';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { runAnalyze } from './analyze.js';
-import { parsePixelSpacing } from './args.js';
+import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 import { BATCH_USAGE, runBatchCommand, runWorkerCommand } from './batch-command.js';
 import { convert } from './convert.js';
 import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
@@ -118,23 +117,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 const EXIT_USAGE = 2;
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-type Flags = Record<string, string | boolean | undefined>;
-
-function parse(args: readonly string[], options: OptionSpec): { values: Flags; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { ...options, help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Flags, positionals };
-  } catch (error) {
-    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade --help)`);
-  }
-}
-
 async function runInspect(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'pixel-spacing': { type: 'string' } });
   if (values.help) return printUsage();
@@ -220,8 +202,7 @@ const PLAN_OPTIONS: OptionSpec = {
   seed: { type: 'string' },
 };
 
-const str = (value: string | boolean | undefined): string | undefined =>
-  typeof value === 'string' ? value : undefined;
+const str = stringOption;
 
 function planOptions(values: Flags): PlanOptions {
   return {

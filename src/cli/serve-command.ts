@@ -2,9 +2,10 @@
  * `spinegrade serve`: the HTTP server with the JSON API (docs/api.md) and the viewer. Runs until
  * SIGINT/SIGTERM, then finishes the running job, frees the models and removes its temporary files.
  */
-import { parseArgs } from 'node:util';
-import { describeError, SpinegradeError } from '../errors.js';
+
+import { SpinegradeError } from '../errors.js';
 import { DEFAULT_LIMITS, startServer, TOKEN_VARIABLE } from '../server/app.js';
+import { parseCommandLine, stringOption } from './args.js';
 
 /** Usage lines of `serve`, for the main help. */
 export const SERVE_USAGE = `  spinegrade serve [--port 8080] [--host 127.0.0.1] [--dicomweb <url>] [--token <t>]
@@ -24,36 +25,29 @@ function positiveInteger(text: string | undefined, flag: string, max: number): n
 
 /** Runs `serve` until a signal stops it; returns the exit code. */
 export async function runServeCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        dicomweb: { type: 'string' },
-        token: { type: 'string' },
-        concurrency: { type: 'string' },
-        'work-dir': { type: 'string' },
-        'max-upload-mb': { type: 'string' },
-        'max-files': { type: 'string' },
-        model: { type: 'string' },
-        localizer: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        quiet: { type: 'boolean' },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (error) {
-    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade serve --help)`);
-  }
+  const { values, positionals } = parseCommandLine(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      dicomweb: { type: 'string' },
+      token: { type: 'string' },
+      concurrency: { type: 'string' },
+      'work-dir': { type: 'string' },
+      'max-upload-mb': { type: 'string' },
+      'max-files': { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+    },
+    'serve',
+  );
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (try: spinegrade serve --help)`);
   if (values.help) {
     process.stdout.write(`Usage:\n${SERVE_USAGE}\n`);
     return 0;
   }
-  const str = (key: string): string | undefined =>
-    typeof values[key] === 'string' ? (values[key] as string) : undefined;
+  const str = (key: string): string | undefined => stringOption(values[key]);
   const portText = str('port');
   const port = portText === undefined ? 8080 : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535)

@@ -3,12 +3,13 @@
  * each once and stores the SR and SEG back (see `pacs/watch.ts`). Runs until SIGINT/SIGTERM, or one
  * poll with `--once`.
  */
+
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { pollOnce, runWatch } from '../pacs/watch.js';
+import { parseCommandLine, stringOption } from './args.js';
 
 /** Usage lines of `watch`, for the main help. */
 export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] [--state spinegrade-watch.json] [--once]
@@ -18,33 +19,26 @@ export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] 
 
 /** Runs `watch`; returns the exit code. */
 export async function runWatchCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        dicomweb: { type: 'string' },
-        interval: { type: 'string' },
-        state: { type: 'string' },
-        once: { type: 'boolean' },
-        'max-attempts': { type: 'string' },
-        model: { type: 'string' },
-        localizer: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        quiet: { type: 'boolean' },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (error) {
-    throw new SpinegradeError('USAGE', `${describeError(error)} (try: spinegrade watch --help)`);
-  }
+  const { values, positionals } = parseCommandLine(
+    args,
+    {
+      dicomweb: { type: 'string' },
+      interval: { type: 'string' },
+      state: { type: 'string' },
+      once: { type: 'boolean' },
+      'max-attempts': { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+    },
+    'watch',
+  );
+  if (positionals.length > 0)
+    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (try: spinegrade watch --help)`);
   if (values.help) {
     process.stdout.write(`Usage:\n${WATCH_USAGE}\n`);
     return 0;
   }
-  const str = (key: string): string | undefined =>
-    typeof values[key] === 'string' ? (values[key] as string) : undefined;
+  const str = (key: string): string | undefined => stringOption(values[key]);
   const url = str('dicomweb');
   if (!url) throw new SpinegradeError('USAGE', 'watch needs --dicomweb <url> (e.g. http://localhost:8042/dicom-web)');
   let client: DicomwebClient;

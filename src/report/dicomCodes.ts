@@ -287,3 +287,28 @@ export function codeOf(dataset: NaturalDataset | undefined, keyword: string): Co
   if (typeof value !== 'string' || typeof scheme !== 'string') return undefined;
   return code(value, scheme, typeof meaning === 'string' ? meaning : '');
 }
+
+/** Patient and study attributes every derived object copies from its source (type 2: written empty when absent). */
+const COPIED_TYPE2 = [
+  'PatientName',
+  'PatientID',
+  'PatientBirthDate',
+  'PatientSex',
+  'StudyDate',
+  'StudyTime',
+  'ReferringPhysicianName',
+  'StudyID',
+  'AccessionNumber',
+] as const;
+
+/** Copies the patient and study attributes of `source` into `dataset`, and the `optional` ones it has. */
+export function copyPatientAndStudy(
+  dataset: NaturalDataset,
+  source: NaturalDataset,
+  optional: readonly string[],
+): void {
+  for (const keyword of COPIED_TYPE2) dataset[keyword] = source[keyword] ?? '';
+  for (const keyword of optional) {
+    if (source[keyword] !== undefined && source[keyword] !== '') dataset[keyword] = source[keyword];
+  }
+}

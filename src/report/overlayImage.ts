@@ -4,10 +4,12 @@
  * Grad-CAM thumbnails of one disc. Pure pixel work (no canvas): a built-in 5×7 bitmap font draws the
  * level names.
  */
+
 import { PNG } from 'pngjs';
 import { heatOverlayRgb } from '../explain/overlay.js';
 import { percentiles } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
+import { sampleBilinear } from '../transforms/sample.js';
 import type { SeriesFindings } from './findings.js';
 import type { PixelPoint } from './predictions.js';
 
@@ -67,7 +69,7 @@ function assertImage(slice: Image2D, what: string): void {
 }
 
 /** Bilinear value of a row-major image at fractional pixel-centre coordinates; `outside` beyond its edges. */
-function sampleBilinear(
+function sampleOrOutside(
   values: ArrayLike<number>,
   width: number,
   height: number,
@@ -76,17 +78,7 @@ function sampleBilinear(
   outside: number | 'clamp',
 ): number {
   if (outside !== 'clamp' && (x < -0.5 || y < -0.5 || x > width - 0.5 || y > height - 0.5)) return outside;
-  const fx = Math.min(Math.max(x, 0), width - 1);
-  const fy = Math.min(Math.max(y, 0), height - 1);
-  const x0 = Math.floor(fx);
-  const y0 = Math.floor(fy);
-  const x1 = Math.min(x0 + 1, width - 1);
-  const y1 = Math.min(y0 + 1, height - 1);
-  const wx = fx - x0;
-  const wy = fy - y0;
-  const top = (values[x0 + y0 * width] as number) * (1 - wx) + (values[x1 + y0 * width] as number) * wx;
-  const bottom = (values[x0 + y1 * width] as number) * (1 - wx) + (values[x1 + y1 * width] as number) * wx;
-  return top * (1 - wy) + bottom * wy;
+  return sampleBilinear(values, width, height, x, y);
 }
 
 /** A mutable RGB canvas with the few drawing operations the overlay needs. */
@@ -192,7 +184,7 @@ export function renderOverlayRgb(slice: Image2D, series: SeriesFindings): Overla
   for (let y = 0; y < height; y++) {
     const sy = (y + 0.5) / scale - 0.5;
     for (let x = 0; x < width; x++) {
-      const value = sampleBilinear(slice.pixels, slice.width, slice.height, (x + 0.5) / scale - 0.5, sy, 'clamp');
+      const value = sampleOrOutside(slice.pixels, slice.width, slice.height, (x + 0.5) / scale - 0.5, sy, 'clamp');
       const grey = Math.round(Math.min(1, Math.max(0, (value - lo) / (hi - lo))) * 255);
       canvas.rgb.fill(grey, (x + y * width) * 3, (x + y * width) * 3 + 3);
     }
@@ -314,9 +306,9 @@ export function heatThumbnailPng(
     const y = centerPx[1] + (((v + 0.5) / size - 0.5) * fieldMm) / sy;
     for (let u = 0; u < size; u++) {
       const x = centerPx[0] + (((u + 0.5) / size - 0.5) * fieldMm) / sx;
-      const value = sampleBilinear(slice.pixels, slice.width, slice.height, x, y, Number.NaN);
+      const value = sampleOrOutside(slice.pixels, slice.width, slice.height, x, y, Number.NaN);
       grey[u + v * size] = Number.isNaN(value) ? 0 : (value - lo) / range;
-      heat[u + v * size] = sampleBilinear(sliceHeat, slice.width, slice.height, x, y, 0);
+      heat[u + v * size] = sampleOrOutside(sliceHeat, slice.width, slice.height, x, y, 0);
     }
   }
   const rgb = heatOverlayRgb(grey, heat, size, size, {

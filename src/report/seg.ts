@@ -15,6 +15,7 @@ import { cross, dot, normalize, type Vec3, type Volume } from '../volume/volume.
 import {
   type CodedConcept,
   codeOf,
+  copyPatientAndStudy,
   DCM,
   decimalString,
   decodePart10,
@@ -201,18 +202,7 @@ export function rgbToDicomLab([r, g, b]: readonly [number, number, number]): [nu
   return [clamp((L * 65535) / 100), clamp(((A + 128) * 65535) / 255), clamp(((B + 128) * 65535) / 255)];
 }
 
-/** Patient and study attributes copied from the source (type 2 ones written empty when absent). */
-const COPIED_TYPE2 = [
-  'PatientName',
-  'PatientID',
-  'PatientBirthDate',
-  'PatientSex',
-  'StudyDate',
-  'StudyTime',
-  'ReferringPhysicianName',
-  'StudyID',
-  'AccessionNumber',
-] as const;
+/** Patient and study attributes copied when the source has them. */
 const COPIED_OPTIONAL = ['IssuerOfPatientID', 'PatientAge', 'StudyDescription'] as const;
 
 /**
@@ -390,10 +380,7 @@ export function buildSegmentation(input: SegInput): Uint8Array {
     PixelData: [packed.buffer],
     _vrMap: { PixelData: 'OB' },
   };
-  for (const keyword of COPIED_TYPE2) dataset[keyword] = reference[keyword] ?? '';
-  for (const keyword of COPIED_OPTIONAL) {
-    if (reference[keyword] !== undefined && reference[keyword] !== '') dataset[keyword] = reference[keyword];
-  }
+  copyPatientAndStudy(dataset, reference, COPIED_OPTIONAL);
   return encodePart10(dataset, SEGMENTATION_STORAGE, sopInstanceUid, input.softwareVersion);
 }
 

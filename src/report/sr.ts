@@ -14,6 +14,7 @@ import { uidFromSeed } from '../io/dicom/write.js';
 import {
   type CodedConcept,
   codeOf,
+  copyPatientAndStudy,
   DCM,
   decimalString,
   decodePart10,
@@ -194,18 +195,7 @@ const BINARY: readonly { field: BinaryFinding; concept: CodedConcept }[] = [
   { field: 'narrowing', concept: PRIVATE.narrowing },
 ];
 
-/** Patient and study attributes copied from the source (type 2 ones written empty when absent). */
-const COPIED_TYPE2 = [
-  'PatientName',
-  'PatientID',
-  'PatientBirthDate',
-  'PatientSex',
-  'StudyDate',
-  'StudyTime',
-  'ReferringPhysicianName',
-  'StudyID',
-  'AccessionNumber',
-] as const;
+/** Patient and study attributes copied when the source has them. */
 const COPIED_OPTIONAL = [
   'IssuerOfPatientID',
   'OtherPatientIDs',
@@ -414,10 +404,7 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
     ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
     ContentSequence: content,
   };
-  for (const keyword of COPIED_TYPE2) dataset[keyword] = first[keyword] ?? '';
-  for (const keyword of COPIED_OPTIONAL) {
-    if (first[keyword] !== undefined && first[keyword] !== '') dataset[keyword] = first[keyword];
-  }
+  copyPatientAndStudy(dataset, first, COPIED_OPTIONAL);
   return encodePart10(dataset, COMPREHENSIVE_3D_SR_STORAGE, sopInstanceUid, version);
 }
 

@@ -14,8 +14,9 @@ import {
   redisUrl,
   workerConnection,
 } from '../../src/batch/redis.js';
-import { freeLoopbackPort, startRedisServer } from '../../src/batch/redis-server.js';
+import { startRedisServer } from '../../src/batch/redis-server.js';
 import { SpinegradeError } from '../../src/errors.js';
+import { freeLoopbackPort } from '../../src/util/net.js';
 import { tempFolder } from '../helpers/tmp.js';
 import { NO_REDIS, waitUntil } from './helpers.js';
 

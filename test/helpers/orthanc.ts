@@ -4,13 +4,14 @@
  * stopped (waiting for it to exit) when the test ends. A test that needs it skips, saying why, only
  * when Orthanc or the plugin is not installed.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freeLoopbackPort } from '../../src/util/net.js';
 
 /** Where Debian installs Orthanc. */
 export const ORTHANC_PATH = '/usr/sbin/Orthanc';
@@ -44,17 +45,7 @@ export function orthancMissing(): string | undefined {
 }
 
 /** A free TCP port on 127.0.0.1 (free now; Orthanc is started right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
