@@ -11,17 +11,6 @@ import { runWorker } from '../batch/worker.js';
 import { SpinegradeError } from '../errors.js';
 import { parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 
-/** Usage lines of the two commands, for `spinegrade --help`. */
-export const BATCH_USAGE = `  spinegrade batch <input-root|manifest.csv> --out <dir> [--workers N] [--redis <url>] [--concurrency N]
-                   [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]] [--retry-failed] [--in-process]
-      Grade a cohort: one job per study (DICOM grouped by Study Instance UID; each NIfTI/MetaImage file;
-      or the rows study_id,path[,pixel_spacing] of a manifest) on BullMQ workers; per-study outputs in
-      <dir>/studies/<id>/, the cohort table in <dir>/cohort.csv and cohort.jsonl. Re-running resumes:
-      studies done with the same models are skipped. Without --redis a private redis-server is started
-      (or, if there is none, the studies run in this process).
-  spinegrade worker [--redis <url>] [--concurrency N] [--model <dir>] [--localizer <dir>]
-      Take batch jobs from the Redis queue of this worker's models until stopped (SIGINT/SIGTERM).`;
-
 const str = stringOption;
 
 function count(value: string | boolean | undefined, flag: string, minimum: number): number | undefined {

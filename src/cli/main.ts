@@ -2,15 +2,12 @@
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { runAnalyze } from './analyze.js';
 import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
-import { BATCH_USAGE, runBatchCommand, runWorkerCommand } from './batch-command.js';
 import { convert } from './convert.js';
 import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
-import { runFewShot, runFineTune } from './finetune-command.js';
 import { runTrainGrader } from './grader-command.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
-import { runServeCommand, SERVE_USAGE } from './serve-command.js';
-import { runWatchCommand, WATCH_USAGE } from './watch-command.js';
+import { BATCH_USAGE, SERVE_USAGE, WATCH_USAGE } from './usage.js';
 
 const USAGE = `spinegrade — lumbar spine MRI disc grading (research use only, not a medical device)
 
@@ -100,13 +97,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'train':
         return await runTrainCommand(rest);
       case 'serve':
-        return await runServeCommand(rest);
+        return await (await import('./serve-command.js')).runServeCommand(rest);
       case 'watch':
-        return await runWatchCommand(rest);
+        return await (await import('./watch-command.js')).runWatchCommand(rest);
       case 'batch':
-        return await runBatchCommand(rest, printUsage);
+        return await (await import('./batch-command.js')).runBatchCommand(rest, printUsage);
       case 'worker':
-        return await runWorkerCommand(rest, printUsage);
+        return await (await import('./batch-command.js')).runWorkerCommand(rest, printUsage);
       default:
         throw new SpinegradeError('USAGE', `unknown command "${command}" (try: spinegrade --help)`);
     }
@@ -409,6 +406,7 @@ async function runFewShotCommand(args: readonly string[]): Promise<number> {
   const parsed = parseTrainArguments(args, 'few-shot', Object.values(names));
   if (!parsed) return printUsage();
   const quiet = parsed.values.quiet === true;
+  const { runFewShot } = await import('./finetune-command.js');
   const message = await runFewShot(
     parsed.data,
     parsed.out,
@@ -446,6 +444,7 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
   const out = str(values.out);
   if (!data || !out) throw new SpinegradeError('USAGE', 'finetune needs --data <own-data-dir> and --out <model-dir>');
   const quiet = values.quiet === true;
+  const { runFineTune } = await import('./finetune-command.js');
   const message = await runFineTune(
     data,
     out,

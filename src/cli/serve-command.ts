@@ -4,16 +4,9 @@
  */
 
 import { SpinegradeError } from '../errors.js';
-import { DEFAULT_LIMITS, startServer, TOKEN_VARIABLE } from '../server/app.js';
+import { DEFAULT_LIMITS, startServer } from '../server/app.js';
 import { parseCommandLine, stringOption } from './args.js';
-
-/** Usage lines of `serve`, for the main help. */
-export const SERVE_USAGE = `  spinegrade serve [--port 8080] [--host 127.0.0.1] [--dicomweb <url>] [--token <t>]
-                   [--concurrency 1|2] [--work-dir <dir>] [--max-upload-mb N] [--max-files N]
-                   [--model <dir>] [--localizer <dir>]
-      HTTP server with the viewer at / and the JSON API under /api (docs/api.md): upload or import
-      from the PACS (DICOMweb), queued analyses, corrections, exports, STOW-RS of SR + SEG. Binds
-      127.0.0.1 unless --host is given; any other address needs a token (--token or ${TOKEN_VARIABLE}).`;
+import { SERVE_USAGE } from './usage.js';
 
 function positiveInteger(text: string | undefined, flag: string, max: number): number | undefined {
   if (text === undefined) return undefined;

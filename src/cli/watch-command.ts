@@ -10,12 +10,7 @@ import { describeError, SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { pollOnce, runWatch } from '../pacs/watch.js';
 import { parseCommandLine, stringOption } from './args.js';
-
-/** Usage lines of `watch`, for the main help. */
-export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] [--state spinegrade-watch.json] [--once]
-                   [--max-attempts 3] [--model <dir>] [--localizer <dir>]
-      Poll the PACS (QIDO-RS) for MR studies, analyse each new study's sagittal lumbar series once
-      (remembered in the --state file across restarts) and store the SR + SEG back with STOW-RS.`;
+import { WATCH_USAGE } from './usage.js';
 
 /** Runs `watch`; returns the exit code. */
 export async function runWatchCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {

@@ -266,9 +266,14 @@ function classicalInputOf(disc: DiscToGrade): ClassicalInput {
  * levels, the classical model, or their ensemble; then calibration. When the grader has a classical
  * model, every disc also gets that model's SHAP values and its own Pfirrmann grade
  * (`classicalPfirrmann`): part of the grade in the classical and ensemble variants, an
- * interpretable second opinion beside it in the others.
+ * interpretable second opinion beside it in the others (`explain: false` leaves these out, as for
+ * the neighbouring slices of a volume, whose grades are only averaged).
  */
-export function gradeSeriesDiscs(grader: Grader, discs: readonly DiscToGrade[]): GradedDisc[] {
+export function gradeSeriesDiscs(
+  grader: Grader,
+  discs: readonly DiscToGrade[],
+  options: { explain?: boolean } = {},
+): GradedDisc[] {
   if (discs.length === 0) return [];
   const { variant } = grader;
   const parts: Logits[] = [];
@@ -281,12 +286,14 @@ export function gradeSeriesDiscs(grader: Grader, discs: readonly DiscToGrade[]):
     const spine = { rows: discs.map((_, n) => n), slots: discs.map((d) => d.ivdLabel) };
     parts.push(grader.context && variant !== 'cnn' ? contextLogits(grader.context, outputs, [spine]) : outputs);
   }
-  const { classical } = grader;
+  const gradedByClassical = variant === 'classical' || variant === 'ensemble';
+  // The classical model runs when it grades, or to explain (SHAP and its own grade) unless told not to.
+  const classical = gradedByClassical || options.explain !== false ? grader.classical : undefined;
   const classicalOut = classical ? classicalLogits(classical, discs.map(classicalInputOf)) : undefined;
-  if (classicalOut && (variant === 'classical' || variant === 'ensemble')) parts.push(classicalOut);
+  if (classicalOut && gradedByClassical) parts.push(classicalOut);
   const logits = parts.length === 1 ? (parts[0] as Logits) : ensembleLogits(parts);
   const graded = gradesFromLogits(logits, discs, grader.calibration);
-  if (classical && classicalOut)
+  if (classical && classicalOut && options.explain !== false)
     graded.forEach((g, n) => {
       g.shap = classicalShap(classical, classicalInputOf(discs[n] as DiscToGrade));
       g.classicalPfirrmann = gradedFinding(

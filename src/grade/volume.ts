@@ -74,6 +74,7 @@ export async function gradeVolume(
       gradeSeriesDiscs(
         grader,
         sliceCrops.map((c, n) => ({ ...gradableDisc(c), measures: crops[n]?.measures, sequence })),
+        { explain: index === localization.sliceIndex },
       ),
     );
   }

@@ -4,6 +4,7 @@
  * upload limits, content-sniffed files under opaque names, JSON errors for everything, and a log that
  * holds methods, paths, statuses and ids — never a query string or a patient's name or ID.
  */
+
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -17,6 +18,7 @@ import { SpinegradeError } from '../errors.js';
 import { DicomwebClient, type QidoQuery } from '../pacs/client.js';
 import { jsonNumber, jsonString, jsonStrings, TAGS } from '../pacs/dicomJson.js';
 import { packageRoot } from '../util/package.js';
+import { TOKEN_VARIABLE } from './constants.js';
 import { parseCorrectionRequest, parseLevelOverrideInput } from './corrections.js';
 import { HttpError, toHttpError } from './errors.js';
 import {
@@ -84,8 +86,7 @@ export const DEFAULT_LIMITS: UploadLimits = {
   maxFileBytes: 256 * 1024 * 1024,
 };
 
-/** Environment variable holding the API token. */
-export const TOKEN_VARIABLE = 'SPINEGRADE_TOKEN';
+export { TOKEN_VARIABLE } from './constants.js';
 
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
