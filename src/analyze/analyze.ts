@@ -138,11 +138,6 @@ function spinegradeVersion(): string {
   return softwareVersion ?? 'unknown';
 }
 
-/** The grader's variant as shipped (`cnn`, `hybrid`, `classical`, `ensemble`). */
-function graderVariant(grader: Grader): string {
-  return (grader as { variant?: string }).variant ?? (grader.context ? 'hybrid' : 'cnn');
-}
-
 /** Loads the grader and the localiser once; see {@link Analyzer}. */
 export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Analyzer> {
   const started = performance.now();
@@ -154,7 +149,7 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
   }
   const grader = model;
   const [graderReference, localizerReference] = await Promise.all([
-    modelReference(grader.dir, graderVariant(grader)),
+    modelReference(grader.dir, grader.variant),
     modelReference(localizer.dir, 'localizer'),
   ]);
   const models = { grader: graderReference, localizer: localizerReference };

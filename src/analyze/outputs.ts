@@ -1,15 +1,8 @@
-/**
- * Writing an analysis to disk. `--out <dir>` gets a folder: `findings.json`, `overlay.png`,
- * `report.html`, and for DICOM input `sr.dcm` (DICOM SR TID 1500 measurement report) and `seg.dcm`
- * (DICOM SEG of the chosen slice). The folder is assembled beside its target and renamed into place,
- * so it appears whole or not at all. `--out <file.json>` writes `findings.json` alone to that file.
- */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { describeError, SpinegradeError } from '../errors.js';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { SpinegradeError } from '../errors.js';
 import type { ExplainTarget } from '../explain/disc.js';
-import { assertWritableTarget, writeFileAtomic } from '../io/atomic.js';
+import { assertWritableTarget, buildFolderAtomic, writeFileAtomic } from '../io/atomic.js';
 import type { NaturalDataset } from '../io/dicom/dataset.js';
 import { readDicomHeaders } from '../report/dicomCodes.js';
 import type { FindingsDocument } from '../report/findings.js';
@@ -139,7 +132,13 @@ export async function writeAnalysisOutputs(
     { name: OUTPUT_FILES.findings, data: findingsJson(findings) },
   ];
   files.push(...(await reportFiles(findings, result)));
-  await writeFolder(target.path, files, overwrite);
+  await buildFolderAtomic(
+    target.path,
+    async (dir) => {
+      for (const file of files) await writeFile(join(dir, file.name), file.data);
+    },
+    () => checkOutputTarget(target, overwrite),
+  );
   return { files: files.map((f) => join(target.path, f.name)), notes, findings };
 }
 
@@ -235,36 +234,4 @@ export async function reportFiles(
     }),
   });
   return files;
-}
-
-/**
- * Writes files into a new folder at `folder`: assembled in a hidden sibling, then renamed into place;
- * an existing (empty, or replaced with `overwrite`) folder is moved aside first and removed last.
- */
-async function writeFolder(
-  folder: string,
-  files: ReadonlyArray<{ name: string; data: Uint8Array | string }>,
-  overwrite: boolean,
-): Promise<void> {
-  const parent = dirname(folder);
-  const tag = randomBytes(6).toString('hex');
-  const temporary = join(parent, `.${basename(folder)}.${tag}.partial`);
-  const aside = join(parent, `.${basename(folder)}.${tag}.old`);
-  let moved = false;
-  try {
-    await mkdir(temporary);
-    for (const file of files) await writeFile(join(temporary, file.name), file.data);
-    await checkOutputTarget({ kind: 'folder', path: folder }, overwrite);
-    if (await stat(folder).catch(() => undefined)) {
-      await rename(folder, aside);
-      moved = true;
-    }
-    await rename(temporary, folder);
-  } catch (error) {
-    await rm(temporary, { recursive: true, force: true });
-    if (moved) await rename(aside, folder).catch(() => undefined);
-    if (error instanceof SpinegradeError) throw error;
-    throw new SpinegradeError('OUTPUT_ERROR', `cannot write: ${describeError(error)}`, folder, { cause: error });
-  }
-  if (moved) await rm(aside, { recursive: true, force: true });
 }

@@ -3,8 +3,8 @@
  * `spinegrade train few-shot`: the vendor-split experiment that measures what that buys.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
 import { CLASSICAL_JSON } from '../grade/classicalModel.js';
@@ -14,7 +14,7 @@ import { DEFAULT_FINE_TUNE, fineTuneGrader } from '../grade/finetune.js';
 import { loadGrader } from '../grade/grader.js';
 import { collectDiscCrops } from '../grade/samples.js';
 import { labelCrops } from '../grade/train.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { buildFolderAtomic, writeFileAtomic } from '../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { FEW_SHOT_MARKERS } from '../models/graderCard.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../models/store.js';
@@ -53,22 +53,6 @@ async function localizersOf(list: string | undefined): Promise<Localizer[]> {
   const out: Localizer[] = [];
   for (const dir of dirs) out.push(await loadLocalizer(resolve(dir)));
   return out;
-}
-
-/** Writes a folder whole or not at all: into a temporary sibling, then renamed into place. */
-async function writeFolderAtomic(out: string, overwrite: boolean, fill: (dir: string) => Promise<void>): Promise<void> {
-  if (existsSync(out) && (await readdir(out)).length > 0 && !overwrite)
-    throw new SpinegradeError('OUTPUT_ERROR', 'the output folder exists and is not empty (use --overwrite)', out);
-  await mkdir(dirname(resolve(out)), { recursive: true });
-  const temporary = await mkdtemp(join(dirname(resolve(out)), `.${basename(out)}-`));
-  try {
-    await fill(temporary);
-    if (existsSync(out)) await rm(out, { recursive: true, force: true });
-    await rename(temporary, out);
-  } catch (error) {
-    await rm(temporary, { recursive: true, force: true });
-    throw error;
-  }
 }
 
 /** `finetune`: see the module comment; returns what to tell the user. */
@@ -129,7 +113,7 @@ export async function runFineTune(
     seconds: tuned.seconds,
     command,
   };
-  await writeFolderAtomic(out, options.overwrite === true, async (dir) => {
+  await buildFolderAtomic(out, async (dir) => {
     await saveModel(tuned.cnn, dir, { ...grader.metadata, fineTuned });
     if (tuned.context) await saveContextModel(tuned.context, dir);
     if (existsSync(join(modelDir, CLASSICAL_JSON)))

@@ -64,14 +64,41 @@ export async function writeFolderAtomic(
   if (existing && !(options.overwrite ?? false)) {
     throw new SpinegradeError('OUTPUT_ERROR', 'output already exists (pass --overwrite to replace it)', folder);
   }
-  const temporary = join(parent, `.${basename(folder)}.${randomBytes(6).toString('hex')}.partial`);
+  await buildFolderAtomic(folder, async (dir) => {
+    for (const file of files) await writeFile(join(dir, file.name), file.data);
+  });
+}
+
+/**
+ * Builds a folder atomically: `fill` writes into a hidden sibling, `beforeSwap` (if given) checks the
+ * target once more, then an existing folder is moved aside, the new one renamed into place and the
+ * old one removed — or, if anything fails, the sibling is removed and the old folder put back.
+ * Errors other than spinegrade's own become `OUTPUT_ERROR`.
+ */
+export async function buildFolderAtomic(
+  folder: string,
+  fill: (dir: string) => Promise<void>,
+  beforeSwap?: () => Promise<void>,
+): Promise<void> {
+  const parent = dirname(folder);
+  const tag = randomBytes(6).toString('hex');
+  const temporary = join(parent, `.${basename(folder)}.${tag}.partial`);
+  const aside = join(parent, `.${basename(folder)}.${tag}.old`);
+  let moved = false;
   try {
     await mkdir(temporary);
-    for (const file of files) await writeFile(join(temporary, file.name), file.data);
-    if (existing) await rm(folder, { recursive: true, force: true });
+    await fill(temporary);
+    await beforeSwap?.();
+    if (await stat(folder).catch(() => undefined)) {
+      await rename(folder, aside);
+      moved = true;
+    }
     await rename(temporary, folder);
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
+    if (moved) await rename(aside, folder).catch(() => undefined);
+    if (error instanceof SpinegradeError) throw error;
     throw new SpinegradeError('OUTPUT_ERROR', `cannot write: ${describeError(error)}`, folder, { cause: error });
   }
+  if (moved) await rm(aside, { recursive: true, force: true });
 }

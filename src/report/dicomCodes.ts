@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import dcmjs from 'dcmjs';
 import { SpinegradeError } from '../errors.js';
 import type { NaturalDataset } from '../io/dicom/dataset.js';
-import { uidFromSeed } from '../io/dicom/write.js';
+
+export { EXPLICIT_VR_LITTLE_ENDIAN, encodePart10, IMPLEMENTATION_CLASS_UID } from '../io/dicom/write.js';
 
 /** One coded concept: an item of a code sequence (Code Sequence Macro, PS3.3 Table 8.8-1). */
 export type CodedConcept = {
@@ -191,11 +192,6 @@ export function allPrivateCodes(): CodedConcept[] {
 
 // ---- Encoding helpers shared by the SR and SEG writers ----
 
-/** Explicit VR Little Endian. */
-export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
-/** spinegrade's Implementation Class UID (the one its DICOM series writer uses too). */
-export const IMPLEMENTATION_CLASS_UID = uidFromSeed('spinegrade implementation class');
-
 /** A new, unique UID in the `2.25` arc (a random UUID as a decimal integer). */
 export function newUid(): string {
   return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
@@ -219,29 +215,6 @@ export function decimalString(value: number): string {
     if (text.length <= 16) return text;
   }
   return value.toExponential(6);
-}
-
-/**
- * Encodes a naturalized dataset as a Part 10 file: preamble, file meta information (Explicit VR Little
- * Endian) and the dataset.
- */
-export function encodePart10(
-  dataset: NaturalDataset,
-  sopClassUid: string,
-  sopInstanceUid: string,
-  versionName: string,
-): Uint8Array {
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: sopClassUid,
-    MediaStorageSOPInstanceUID: sopInstanceUid,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: `SPINEGRADE_${versionName.replace(/[^0-9A-Za-z]+/g, '_')}`.slice(0, 16),
-  };
-  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
-  return new Uint8Array(dict.write());
 }
 
 /** Parses a Part 10 file into a naturalized dataset (with pixel data unless `headerOnly`). */

@@ -8,10 +8,13 @@ import dcmjs from 'dcmjs';
 import { SpinegradeError } from '../../errors.js';
 import { axisDirection, indexToPhysical, type Volume, valueRange } from '../../volume/volume.js';
 import { writeFolderAtomic } from '../atomic.js';
+import type { NaturalDataset } from './dataset.js';
 
 const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
-const IMPLEMENTATION_CLASS_UID = uidFromSeed('spinegrade implementation class');
+/** Explicit VR Little Endian. */
+export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** spinegrade's Implementation Class UID, in the file meta of every DICOM file it writes. */
+export const IMPLEMENTATION_CLASS_UID = uidFromSeed('spinegrade implementation class');
 
 /** Patient, study and series facts written into every file; all optional and non-identifying by default. */
 export interface DicomSeriesOptions {
@@ -117,15 +120,28 @@ export function encodeDicomSlice(
     Object.assign(dataset, { RescaleIntercept: format(intercept), RescaleSlope: format(slope), RescaleType: 'US' });
   }
   if (meta.inversionTime !== undefined) dataset.InversionTime = format(meta.inversionTime);
-  const fileMeta = {
+  return encodePart10(dataset, MR_IMAGE_STORAGE, sopInstanceUid, '0.1');
+}
+
+/**
+ * Encodes a naturalized dataset as a Part 10 file: preamble, file meta information (Explicit VR Little
+ * Endian) and the dataset.
+ */
+export function encodePart10(
+  dataset: NaturalDataset,
+  sopClassUid: string,
+  sopInstanceUid: string,
+  versionName: string,
+): Uint8Array {
+  const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: MR_IMAGE_STORAGE,
+    MediaStorageSOPClassUID: sopClassUid,
     MediaStorageSOPInstanceUID: sopInstanceUid,
     TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: 'SPINEGRADE_0_1',
+    ImplementationVersionName: `SPINEGRADE_${versionName.replace(/[^0-9A-Za-z]+/g, '_')}`.slice(0, 16),
   };
-  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(fileMeta));
+  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
   return new Uint8Array(dict.write());
 }
