@@ -11,14 +11,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SpinegradeError } from '../errors.js';
-import { type DiscHeat, type ExplainTarget, explainDiscs } from '../explain/disc.js';
-import { disposeContextModel } from '../grade/context.js';
-import type { Grader } from '../grade/grader.js';
+import type { DiscHeat, ExplainTarget } from '../explain/disc.js';
+import { disposeGrader, type Grader } from '../grade/grader.js';
 import type { GradedVolume } from '../grade/volume.js';
 import { type LoadedInput, loadStudies, type Study } from '../io/load.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { anchorShift, checkLevelOverride, type LevelOverride, shiftVolumeLocalization } from '../localize/override.js';
 import { localizeVolume, type VolumeLocalization } from '../localize/volume.js';
+import type { EngineChoice } from '../models/network.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../models/store.js';
 import {
   FINDINGS_SCHEMA,
@@ -45,6 +45,8 @@ export interface AnalyzerOptions {
   model?: string;
   /** Localiser folder (default: the bundled `models/localizer`). */
   localizer?: string;
+  /** What runs the networks (default `auto`: onnxruntime where it loads, TensorFlow.js otherwise). */
+  engine?: EngineChoice;
 }
 
 /** Options of one analysis. */
@@ -143,14 +145,18 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
   const started = performance.now();
   const graderDir = resolve(options.model ?? DEFAULT_MODEL_DIR);
   const localizerDir = resolve(options.localizer ?? DEFAULT_LOCALIZER_DIR);
-  const [model, localizer] = await Promise.all([readModel(graderDir), loadLocalizer(localizerDir)]);
+  const engine = options.engine ?? 'auto';
+  const [model, localizer] = await Promise.all([
+    readModel(graderDir, { engine }),
+    loadLocalizer(localizerDir, { engine }),
+  ]);
   if (model.kind !== 'grader') {
     throw new SpinegradeError('USAGE', `analyze needs a grader model; this folder holds a ${model.kind}`, graderDir);
   }
   const grader = model;
   const [graderReference, localizerReference] = await Promise.all([
-    modelReference(grader.dir, grader.variant),
-    modelReference(localizer.dir, 'localizer'),
+    modelReference(grader.dir, grader.variant, grader.network.engine),
+    modelReference(localizer.dir, 'localizer', localizer.network.engine),
   ]);
   const models = { grader: graderReference, localizer: localizerReference };
   let disposed = false;
@@ -166,9 +172,8 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
     dispose() {
       if (disposed) return;
       disposed = true;
-      grader.model.dispose();
-      if (grader.context) disposeContextModel(grader.context);
-      localizer.model.dispose();
+      void disposeGrader(grader);
+      localizer.network.dispose();
     },
   };
 }
@@ -261,14 +266,16 @@ function shiftFor(override: LevelOverride | undefined, series: Localized, refere
 }
 
 /** Grad-CAM heat of each graded disc for its own predicted Pfirrmann grade. */
-function heatOfDiscs(grader: Grader, series: Localized, graded: GradedVolume): DiscHeatArtefact[] {
+async function heatOfDiscs(grader: Grader, series: Localized, graded: GradedVolume): Promise<DiscHeatArtefact[]> {
+  // Grad-CAM needs TensorFlow.js (gradients): loaded only when asked for.
+  const { explainDiscs } = await import('../explain/disc.js');
   const placements = new Map(series.localization.slice.discs.map((d) => [d.ivdLabel, d]));
   const out: DiscHeatArtefact[] = [];
   const grades = [...new Set(graded.discs.map((d) => d.pfirrmann.grade))];
   for (const grade of grades) {
     const discs = graded.discs.filter((d) => d.pfirrmann.grade === grade && placements.has(d.ivdLabel));
     const target: ExplainTarget = { finding: 'pfirrmann', grade };
-    const heats = explainDiscs(
+    const heats = await explainDiscs(
       grader,
       series.slice,
       discs.map((d) => placements.get(d.ivdLabel) as NonNullable<ReturnType<typeof placements.get>>),
@@ -376,11 +383,11 @@ async function runAnalysis(
   const heats = new Map<Localized, DiscHeatArtefact[]>();
   if (options.explain) {
     mark = performance.now();
-    graded.forEach(({ series, result }, n) => {
+    for (const [n, { series, result }] of graded.entries()) {
       signal?.throwIfAborted();
-      heats.set(series, heatOfDiscs(grader, series, result));
+      heats.set(series, await heatOfDiscs(grader, series, result));
       progress('explain', n + 1, graded.length);
-    });
+    }
     timings.explain = performance.now() - mark;
   }
 

@@ -73,6 +73,10 @@ export async function modelAccuracy(dir: string): Promise<string[]> {
 }
 
 /** A model's reference for `findings.json`. */
-export async function modelReference(dir: string, variant: string): Promise<ModelReference> {
-  return { dir, variant, accuracy: await modelAccuracy(dir) };
+export async function modelReference(
+  dir: string,
+  variant: string,
+  engine: ModelReference['engine'],
+): Promise<ModelReference> {
+  return { dir, variant, accuracy: await modelAccuracy(dir), ...(engine ? { engine } : {}) };
 }

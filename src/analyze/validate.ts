@@ -232,6 +232,9 @@ class Checker {
     this.string(value.dir, `${path}.dir`);
     this.string(value.variant, `${path}.variant`);
     this.strings(value.accuracy, `${path}.accuracy`);
+    if (value.engine !== undefined) {
+      this.check(value.engine === 'onnx' || value.engine === 'tfjs', `${path}.engine`, 'must be "onnx" or "tfjs"');
+    }
   }
 
   document(value: unknown): void {

@@ -9,6 +9,7 @@ import { checkOutputTarget, findingsJson, outputTarget, writeAnalysisOutputs } f
 import { SpinegradeError } from '../errors.js';
 import { type LoadedInput, loadStudies } from '../io/load.js';
 import { type LevelOverride, parseLevelOverride } from '../localize/override.js';
+import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/network.js';
 import { type Progress, terminalProgress } from './progress.js';
 
 /** Output formats of `analyze` on stdout. */
@@ -29,6 +30,8 @@ export interface AnalyzeCommandOptions {
   levelsSeries?: string;
   overwrite?: boolean;
   quiet?: boolean;
+  /** `--engine`: auto, onnx or tfjs. */
+  engine?: string;
 }
 
 /** What the command prints. */
@@ -78,6 +81,9 @@ function checkOptions(options: AnalyzeCommandOptions): { format: 'table' | 'json
   }
   const levelOverride =
     options.levels === undefined ? undefined : parseLevelOverride(options.levels, options.levelsSeries);
+  if (options.engine !== undefined && !isEngineChoice(options.engine)) {
+    throw new SpinegradeError('USAGE', `--engine wants ${ENGINE_CHOICES.join(', ')}, got "${options.engine}"`);
+  }
   return { format: format as 'table' | 'json', ...(levelOverride ? { levelOverride } : {}) };
 }
 
@@ -97,6 +103,7 @@ export async function runAnalyze(
   const loading = createAnalyzer({
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
+    ...(options.engine !== undefined ? { engine: options.engine as EngineChoice } : {}),
   });
   // Handled here so a failing model load cannot become an unhandled rejection while the input is read.
   loading.catch(() => undefined);

@@ -11,7 +11,7 @@ import { CLASSICAL_JSON } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
 import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from '../grade/fewShot.js';
 import { DEFAULT_FINE_TUNE, fineTuneGrader } from '../grade/finetune.js';
-import { loadGrader } from '../grade/grader.js';
+import { loadGrader, trainableGrader } from '../grade/grader.js';
 import { collectDiscCrops } from '../grade/samples.js';
 import { labelCrops } from '../grade/train.js';
 import { buildFolderAtomic, writeFileAtomic } from '../io/atomic.js';
@@ -72,7 +72,7 @@ export async function runFineTune(
   const workers = workersOf(options.workers);
   if (existsSync(out) && (await readdir(out)).length > 0 && options.overwrite !== true)
     throw new SpinegradeError('OUTPUT_ERROR', 'the output folder exists and is not empty (use --overwrite)', out);
-  const grader = await loadGrader(modelDir);
+  const grader = await loadGrader(modelDir, { engine: 'tfjs' });
   const dataset = await readDataset(datasetDir);
   const localizers = await localizersOf(options.localizer);
   log(`localising ${dataset.series.length} series of ${dataset.patients.length} patients and cropping their discs`);
@@ -86,7 +86,7 @@ export async function runFineTune(
       datasetDir,
     );
   log(`${labelled.length} graded discs from ${new Set(labelled.map((c) => c.record.patient)).size} patients`);
-  const tuned = await fineTuneGrader(grader, records, labelled, dataset.patients, {
+  const tuned = await fineTuneGrader(trainableGrader(grader), records, labelled, dataset.patients, {
     epochs,
     contextEpochs,
     learningRate,

@@ -3,8 +3,7 @@ import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js'
 import { runAnalyze } from './analyze.js';
 import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 import { convert } from './convert.js';
-import { type PlanOptions, runEvaluate, runPredict, runTrainLocalizer, runTrainPrior } from './dataset-commands.js';
-import { runTrainGrader } from './grader-command.js';
+import type { PlanOptions } from './dataset-commands.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
 import { BATCH_USAGE, SERVE_USAGE, WATCH_USAGE } from './usage.js';
@@ -14,10 +13,13 @@ const USAGE = `spinegrade — lumbar spine MRI disc grading (research use only, 
 Usage:
   spinegrade inspect <path...> [--json] [--pixel-spacing X[,Y]]
       List studies and series (plane, sequence, size, spacing) and whether each can be graded.
+      --engine picks what runs the networks: onnxruntime (several times faster) or TensorFlow.js;
+      auto (the default) takes onnxruntime where it loads. Both give the same grades (to ~1e-6).
       Exits 10 when no series can be graded.
   spinegrade analyze <path...> [--out <dir>|<findings.json>] [--format table|json] [--json]
                      [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]]
                      [--levels shift=±N|LEVEL=X,Y|LEVEL=X,Y,Z [--levels-series <uid>]] [--overwrite]
+                     [--engine auto|onnx|tfjs]
       The main job on one study: every gradable sagittal series (T2 first, T1 too) is localised (discs
       found, outlined and labelled), graded with calibrated probabilities and measured; the series are
       fused per level. Prints a per-level table (--format json: findings.json). --out <dir> writes the
@@ -141,6 +143,7 @@ async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
     'levels-series': { type: 'string' },
     overwrite: { type: 'boolean' },
     'pixel-spacing': { type: 'string' },
+    engine: { type: 'string' },
   });
   if (values.help) return printUsage();
   if (positionals.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
@@ -155,6 +158,7 @@ async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
     localizer: 'localizer',
     levels: 'levels',
     levelsSeries: 'levels-series',
+    engine: 'engine',
   });
   const { stdout, notes } = await runAnalyze(positionals, {
     ...optional,
@@ -226,6 +230,7 @@ async function runPredictCommand(args: readonly string[]): Promise<number> {
   const out = str(values.out);
   if (!out) throw new SpinegradeError('USAGE', 'predict needs --out <predictions.jsonl>');
   const masksOut = str(values['masks-out']);
+  const { runPredict } = await import('./dataset-commands.js');
   const message = await runPredict(
     dataset,
     out,
@@ -253,6 +258,7 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
     masks: 'masks',
     resamples: 'resamples',
   });
+  const { runEvaluate } = await import('./dataset-commands.js');
   const { text } = await runEvaluate(
     dataset,
     { ...planOptions(values), ...extra, heldOutOnly: values['held-out-only'] === true },
@@ -274,6 +280,7 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const options = pickStrings(values, { folds: 'folds', seed: 'seed', resamples: 'resamples' });
+  const { runTrainPrior } = await import('./dataset-commands.js');
   const message = await runTrainPrior(
     data,
     out,
@@ -347,6 +354,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
   } as const;
   const options = pickStrings(values, names);
   const quiet = values.quiet === true;
+  const { runTrainLocalizer } = await import('./dataset-commands.js');
   const message = await runTrainLocalizer(
     data,
     out,
@@ -375,6 +383,7 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
+  const { runTrainGrader } = await import('./grader-command.js');
   const message = await runTrainGrader(
     data,
     out,

@@ -5,7 +5,7 @@
  */
 import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { cropDisc, type DiscPlacement, intensityRange } from '../grade/crops.js';
-import type { Grader } from '../grade/grader.js';
+import { type Grader, graderLayersModel } from '../grade/grader.js';
 import type { Image2D } from '../transforms/resample.js';
 import { type GradCamMap, gradCamBatch, heatToSlice } from './gradcam.js';
 
@@ -34,16 +34,16 @@ function headOf(target: ExplainTarget): { output: string; index: number } {
 }
 
 /** Grad-CAM of one finding for each disc of a slice. */
-export function explainDiscs(
+export async function explainDiscs(
   grader: Grader,
   image: Image2D,
   discs: readonly DiscPlacement[],
   target: ExplainTarget,
-): DiscHeat[] {
+): Promise<DiscHeat[]> {
   const range = intensityRange(image);
   const crops = discs.map((disc) => cropDisc(image, disc, grader.crop, range));
   const maps = gradCamBatch(
-    grader.model,
+    await graderLayersModel(grader),
     crops.map((c) => c.pixels),
     headOf(target),
   );

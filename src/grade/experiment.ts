@@ -9,6 +9,7 @@ import { levelOfIvdLabel } from '../datasets/levels.js';
 import { patientFolds } from '../datasets/splits.js';
 import { BINARY_FINDINGS, type DiscLabel, type SpineDataset } from '../datasets/types.js';
 import type { tfl } from '../models/tf/backend.js';
+import { layersNetwork } from '../models/tf/network.js';
 import type { EpochRecord, TrainProgress } from '../models/tf/train.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
 import { coverageAccuracyCurve, fitBinaryTemperature, fitTemperature } from './calibration.js';
@@ -20,6 +21,7 @@ import {
   createContextModel,
   DEFAULT_CONTEXT_CONFIG,
   disposeContextModel,
+  tfjsContextPredictor,
   trainContextModel,
 } from './context.js';
 import { DEFAULT_CROP_CONFIG } from './crops.js';
@@ -27,17 +29,20 @@ import {
   contextLogits,
   copyLogitRow,
   ensembleLogits,
+  GRADER_NETWORK_OUTPUTS,
   GRADER_VARIANTS,
   type GradedDisc,
   type GraderCalibration,
+  type GraderOutputs,
   type GraderVariant,
   gradesFromLogits,
   type Logits,
   packSpines,
+  predictCrops,
   type SpineRows,
 } from './grader.js';
 import { GRADER_HEADS } from './loss.js';
-import { type GraderConfig, type GraderOutputs, predictCrops } from './model.js';
+import type { GraderConfig } from './model.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, labelCrops, lossWeightsFor, trainGrader } from './train.js';
 
@@ -104,7 +109,7 @@ export function cnnOutputs(
   cropSize: number,
 ) {
   return predictCrops(
-    model,
+    layersNetwork(model, GRADER_NETWORK_OUTPUTS),
     indices.map((i) => (records[i] as DiscCropRecord).crop),
     cropSize,
   );
@@ -229,7 +234,7 @@ export function predictVariants(
 ): Record<GraderVariant, LogitTable> {
   const outputs = cnnOutputs(trained.cnn, records, indices, trained.config.cropSize);
   const hybrid = contextLogits(
-    trained.context,
+    tfjsContextPredictor(trained.context),
     outputs,
     spinesOf(records, indices, (r) => r.ivdLabel),
   );

@@ -10,7 +10,7 @@ import type { TrainProgress } from '../models/tf/train.js';
 import { flattenWeights } from '../models/tf/trainCore.js';
 import { type ContextModel, cloneContextModel, trainContextModel } from './context.js';
 import { cnnOutputs, contextTrainingData } from './experiment.js';
-import type { Grader } from './grader.js';
+import type { TrainableGrader } from './grader.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, trainGrader } from './train.js';
 
@@ -39,7 +39,7 @@ export interface FineTuned {
 
 /** Fine-tunes the grader's CNN and context model on the labelled crops of `patients`. */
 export async function fineTuneGrader(
-  grader: Pick<Grader, 'model' | 'config' | 'context'>,
+  grader: TrainableGrader,
   records: readonly DiscCropRecord[],
   labelled: readonly LabelledCrop[],
   patients: readonly string[],

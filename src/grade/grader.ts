@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
-import { initTf, type tfl } from '../models/tf/backend.js';
-import { loadModel, readModelMetadata } from '../models/tf/io.js';
+import { readModelMetadata } from '../models/modelJson.js';
+import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import type { tfl } from '../models/tf/backend.js';
 import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { sigmoid, softmax } from './calibration.js';
 import {
@@ -20,11 +21,13 @@ import {
   classicalShap,
   loadClassicalModel,
 } from './classicalModel.js';
-import { CONTEXT_JSON, type ContextBatch, type ContextModel, loadContextModel, predictContext } from './context.js';
+import type { ContextModel } from './context.js';
+import { CONTEXT_JSON, type ContextBatch } from './contextFormat.js';
+import { type ContextPredictor, loadContextPredictor } from './contextOnnx.js';
 import type { DiscCropConfig } from './crops.js';
 import { GRADER_HEADS } from './loss.js';
 import type { DiscMeasures } from './measures.js';
-import { type GraderConfig, type GraderOutputs, predictCrops } from './model.js';
+import type { GraderConfig } from './model.js';
 
 /** Temperatures per head and the review threshold, fitted on out-of-fold predictions. */
 export interface GraderCalibration {
@@ -56,12 +59,13 @@ export const GRADER_VARIANTS: readonly GraderVariant[] = ['classical', 'cnn', 'h
 /** A loaded grader. */
 export interface Grader {
   readonly kind: 'grader';
-  readonly model: tfl.LayersModel;
+  /** The per-disc CNN, run for inference (onnxruntime or TensorFlow.js); outputs {@link GRADER_NETWORK_OUTPUTS}. */
+  readonly network: Network;
   readonly config: GraderConfig;
   readonly crop: DiscCropConfig;
   readonly calibration: GraderCalibration;
-  /** The across-levels context model, when the grader has one. */
-  readonly context: ContextModel | undefined;
+  /** The across-levels context model, run for inference, when the grader has one. */
+  readonly context: ContextPredictor | undefined;
   /** The classical model, when the grader has one. */
   readonly classical: ClassicalModel | undefined;
   /** The family whose outputs (and calibration) this grader ships. */
@@ -81,15 +85,21 @@ export async function isGraderDir(dir: string): Promise<boolean> {
   }
 }
 
-/** Loads a grader saved by `train grader`. */
-export async function loadGrader(dir: string): Promise<Grader> {
-  await initTf('wasm');
+/** The CNN's layers a grader reads: the pooled embedding (the context model's input) and the three heads. */
+export const GRADER_NETWORK_OUTPUTS = ['pool', 'pfirrmann', 'modic', 'findings'] as const;
+
+/**
+ * Loads a grader saved by `train grader` (or `finetune`) from folder `dir`, its networks to run on
+ * `engine` (default: onnxruntime where it loads, see `loadNetwork`; `tfjs` when they are to be
+ * trained further, see {@link trainableGrader}).
+ */
+export async function loadGrader(dir: string, options: { engine?: EngineChoice } = {}): Promise<Grader> {
   const metadata = await readModelMetadata(dir);
   const config = metadata.graderConfig as GraderConfig | undefined;
   const crop = metadata.cropConfig as DiscCropConfig | undefined;
   if (!config || !crop) throw new SpinegradeError('INVALID_HEADER', 'not a spinegrade grader (no graderConfig)', dir);
   const calibration = (metadata.calibration as GraderCalibration | undefined) ?? UNCALIBRATED;
-  const context = existsSync(join(dir, CONTEXT_JSON)) ? await loadContextModel(dir) : undefined;
+  const context = existsSync(join(dir, CONTEXT_JSON)) ? await loadContextPredictor(dir, options.engine) : undefined;
   const classical = existsSync(join(dir, CLASSICAL_JSON)) ? await loadClassicalModel(dir) : undefined;
   const variant = (metadata.variant as GraderVariant | undefined) ?? (context ? 'hybrid' : 'cnn');
   if ((variant === 'hybrid' || variant === 'ensemble') && !context)
@@ -98,7 +108,7 @@ export async function loadGrader(dir: string): Promise<Grader> {
     throw new SpinegradeError('INVALID_HEADER', `a ${variant} grader needs ${CLASSICAL_JSON}`, dir);
   return {
     kind: 'grader',
-    model: await loadModel(dir),
+    network: await loadNetwork(dir, GRADER_NETWORK_OUTPUTS, options.engine),
     config,
     crop,
     calibration,
@@ -109,6 +119,97 @@ export async function loadGrader(dir: string): Promise<Grader> {
     trainedOn: (metadata.trainedOn as Grader['trainedOn'] | undefined) ?? { dataset: 'unknown', patients: [] },
     metadata,
   };
+}
+
+/** Per-crop outputs of the grader: logits of each head and the pooled embedding. */
+export interface GraderOutputs {
+  pfirrmann: Float32Array;
+  modic: Float32Array;
+  findings: Float32Array;
+  embedding: Float32Array;
+  /** Length of one crop's embedding. */
+  embeddingSize: number;
+}
+
+/** Runs the grader's CNN on crops (inference mode), in batches; returns every head's logits and the embeddings. */
+export function predictCrops(network: Network, crops: readonly Float32Array[], cropSize: number): GraderOutputs {
+  const n = crops.length;
+  const out: GraderOutputs = {
+    pfirrmann: new Float32Array(n * GRADER_HEADS.pfirrmann),
+    modic: new Float32Array(n * GRADER_HEADS.modic),
+    findings: new Float32Array(n * GRADER_HEADS.findings),
+    embedding: new Float32Array(0),
+    embeddingSize: 0,
+  };
+  const pixels = cropSize * cropSize;
+  const batch = 64;
+  for (let start = 0; start < n; start += batch) {
+    const chunk = crops.slice(start, start + batch);
+    const input = new Float32Array(chunk.length * pixels);
+    chunk.forEach((crop, k) => input.set(crop, k * pixels));
+    const [embedding, pfirrmann, modic, findings] = network.run(input, [chunk.length, cropSize, cropSize, 1]) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    if (start === 0) {
+      out.embeddingSize = embedding.length / chunk.length;
+      out.embedding = new Float32Array(n * out.embeddingSize);
+    }
+    out.embedding.set(embedding, start * out.embeddingSize);
+    out.pfirrmann.set(pfirrmann, start * GRADER_HEADS.pfirrmann);
+    out.modic.set(modic, start * GRADER_HEADS.modic);
+    out.findings.set(findings, start * GRADER_HEADS.findings);
+  }
+  return out;
+}
+
+/** A grader's trainable TensorFlow.js models (for fine-tuning). */
+export interface TrainableGrader {
+  readonly model: tfl.LayersModel;
+  readonly config: GraderConfig;
+  readonly context: ContextModel | undefined;
+}
+
+/** The TensorFlow.js models of a grader loaded with `engine: 'tfjs'`; a USAGE error for one on onnxruntime. */
+export function trainableGrader(grader: Grader): TrainableGrader {
+  const network = grader.network as Network & { model?: tfl.LayersModel };
+  const context = grader.context as (ContextPredictor & { model?: ContextModel }) | undefined;
+  if (network.engine !== 'tfjs' || !network.model || (context && (context.engine !== 'tfjs' || !context.model))) {
+    throw new SpinegradeError('USAGE', 'only a grader loaded with engine "tfjs" can be trained further', grader.dir);
+  }
+  return { model: network.model, config: grader.config, context: context?.model };
+}
+
+const layersModels = new WeakMap<Grader, Promise<tfl.LayersModel>>();
+
+/** The grader's CNN as a TensorFlow.js layers model (for gradients: Grad-CAM), loaded once when it runs on onnxruntime. */
+export function graderLayersModel(grader: Grader): Promise<tfl.LayersModel> {
+  const network = grader.network as Network & { model?: tfl.LayersModel };
+  if (network.model) return Promise.resolve(network.model);
+  let loaded = layersModels.get(grader);
+  if (!loaded) {
+    loaded = (async () => {
+      const [{ initTf }, { loadModel }] = await Promise.all([
+        import('../models/tf/backend.js'),
+        import('../models/tf/io.js'),
+      ]);
+      await initTf('wasm');
+      return loadModel(grader.dir);
+    })();
+    layersModels.set(grader, loaded);
+  }
+  return loaded;
+}
+
+/** Frees the grader's networks (and a layers model loaded for Grad-CAM). */
+export async function disposeGrader(grader: Grader): Promise<void> {
+  grader.network.dispose();
+  grader.context?.dispose();
+  const loaded = layersModels.get(grader);
+  layersModels.delete(grader);
+  if (loaded) (await loaded).dispose();
 }
 
 /** One disc to grade: its crop and level; the classical model also reads its measures and sequence. */
@@ -190,10 +291,10 @@ export function copyLogitRow(from: Logits, fromRow: number, to: Logits, toRow: n
  * The hybrid's logits for the rows of a CNN output: the context model across each spine's levels;
  * rows it does not place keep the CNN's logits.
  */
-export function contextLogits(context: ContextModel, outputs: GraderOutputs, spines: readonly SpineRows[]): Logits {
+export function contextLogits(context: ContextPredictor, outputs: GraderOutputs, spines: readonly SpineRows[]): Logits {
   const { levels } = context.config;
   const { batch, placed } = packSpines(outputs, spines, levels);
-  const contextual = predictContext(context, batch);
+  const contextual = context.predict(batch);
   const out: Logits = {
     pfirrmann: Float32Array.from(outputs.pfirrmann),
     modic: Float32Array.from(outputs.modic),
@@ -279,7 +380,7 @@ export function gradeSeriesDiscs(
   const parts: Logits[] = [];
   if (variant !== 'classical') {
     const outputs = predictCrops(
-      grader.model,
+      grader.network,
       discs.map((d) => d.crop),
       grader.config.cropSize,
     );

@@ -18,7 +18,7 @@
  */
 import { vertebraAboveDisc } from '../datasets/levels.js';
 import type { LocalizedDisc, LocalizedVertebra } from '../localize/postprocess.js';
-import { distanceToPolygon } from '../metrics/detection.js';
+import { distanceToOutline, insideByCrossings, rayCrossings } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';
 
 /** The measures of one disc; `null` where the slice does not show what a measure needs. */
@@ -63,10 +63,14 @@ function pixelsInside(
     maxY = Math.max(maxY, y);
   }
   const out: number[] = [];
+  if (outline.length < 3) return out;
+  // distanceToPolygon(pixel, outline) <= 0.5, with the ray crossings of each row computed once.
   for (let y = Math.max(0, Math.floor(minY)); y <= Math.min(height - 1, Math.ceil(maxY)); y++) {
+    const crossings = rayCrossings(outline, y);
     for (let x = Math.max(0, Math.floor(minX)); x <= Math.min(width - 1, Math.ceil(maxX)); x++) {
       const index = x + y * width;
-      if (accept(index) && distanceToPolygon([x, y], outline) <= 0.5) out.push(index);
+      if (accept(index) && (insideByCrossings(x, crossings) || distanceToOutline(x, y, outline) <= 0.5))
+        out.push(index);
     }
   }
   return out;

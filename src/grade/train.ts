@@ -9,11 +9,13 @@ import { cohenKappa } from '../metrics/agreement.js';
 import { rocAuc } from '../metrics/probabilistic.js';
 import { mulberry32, shuffleInPlace } from '../metrics/random.js';
 import type { tfl } from '../models/tf/backend.js';
+import { layersNetwork } from '../models/tf/network.js';
 import { type EpochRecord, type TrainProgress, trainModel } from '../models/tf/train.js';
 import type { Batch } from '../models/tf/trainCore.js';
 import { augmentSample } from '../transforms/augment.js';
+import { GRADER_NETWORK_OUTPUTS, predictCrops } from './grader.js';
 import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from './loss.js';
-import { DEFAULT_GRADER_CONFIG, type GraderConfig, predictCrops } from './model.js';
+import { DEFAULT_GRADER_CONFIG, type GraderConfig } from './model.js';
 import type { DiscCropRecord } from './samples.js';
 
 /** A crop with the grades that train on it. */
@@ -111,7 +113,7 @@ export interface GraderScores {
 /** Scores a grader on crops: per-crop Pfirrmann linear κ and mean binary-finding AUC. */
 export function scoreGrader(model: tfl.LayersModel, crops: readonly LabelledCrop[], cropSize: number): GraderScores {
   const out = predictCrops(
-    model,
+    layersNetwork(model, GRADER_NETWORK_OUTPUTS),
     crops.map((c) => c.record.crop),
     cropSize,
   );

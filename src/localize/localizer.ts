@@ -1,16 +1,22 @@
 /** Running a trained localiser on 2D slices: canvas → network → maps on the slice's own grid → labelled discs. */
 import { SpinegradeError } from '../errors.js';
-import { initTf, type tfl } from '../models/tf/backend.js';
-import { loadModel, readModelMetadata } from '../models/tf/io.js';
-import { type CanvasGeometry, canvasToImageProbabilities, toCanvas } from '../transforms/canvas.js';
+import { readModelMetadata } from '../models/modelJson.js';
+import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import {
+  type CanvasGeometry,
+  canvasToImageClasses,
+  canvasToImageProbabilities,
+  toCanvas,
+} from '../transforms/canvas.js';
 import type { Image2D } from '../transforms/resample.js';
-import { type LocalizerConfig, predictCanvases } from './model.js';
+import type { LocalizerConfig } from './model.js';
 import { localizeFromMaps, type PostprocessOptions, type SliceLocalization } from './postprocess.js';
 import { normalizeCanvasImage } from './samples.js';
 
 /** A loaded localiser. */
 export interface Localizer {
-  readonly model: tfl.LayersModel;
+  /** The U-Net, run for inference (onnxruntime or TensorFlow.js). */
+  readonly network: Network;
   readonly config: LocalizerConfig;
   /** The folder it was loaded from. */
   readonly dir: string;
@@ -18,15 +24,44 @@ export interface Localizer {
   readonly metadata: Record<string, unknown>;
 }
 
-/** Loads a localiser saved by `train localizer` (tfjs `model.json` + `weights.bin` with its config in the metadata). */
-export async function loadLocalizer(dir: string): Promise<Localizer> {
-  await initTf('wasm');
+/** The U-Net's output layers that localisation reads: class probabilities and the keypoint heatmap. */
+export const LOCALIZER_OUTPUTS = ['semantic', 'heatmap'] as const;
+
+/**
+ * Loads a localiser saved by `train localizer` (tfjs `model.json` + `weights.bin` with its config in
+ * the metadata), to run on `engine` (default: onnxruntime where it loads, see `loadNetwork`).
+ */
+export async function loadLocalizer(dir: string, options: { engine?: EngineChoice } = {}): Promise<Localizer> {
   const metadata = await readModelMetadata(dir);
   const config = metadata.localizerConfig as LocalizerConfig | undefined;
   if (!config || typeof config.size !== 'number' || typeof config.spacingMm !== 'number') {
     throw new SpinegradeError('INVALID_HEADER', 'not a spinegrade localiser (no localizerConfig in its metadata)', dir);
   }
-  return { model: await loadModel(dir), config, dir, metadata };
+  return { network: await loadNetwork(dir, LOCALIZER_OUTPUTS, options.engine), config, dir, metadata };
+}
+
+/** Runs the network on canvas images; returns per-image semantic probabilities (HWC, 4) and heatmap (HWC). */
+export function predictCanvases(
+  network: Network,
+  images: readonly Float32Array[],
+  size: number,
+): { semantic: Float32Array; heatmap: Float32Array }[] {
+  const results: { semantic: Float32Array; heatmap: Float32Array }[] = [];
+  const batchSize = 4;
+  for (let start = 0; start < images.length; start += batchSize) {
+    const chunk = images.slice(start, start + batchSize);
+    const input = new Float32Array(chunk.length * size * size);
+    chunk.forEach((image, n) => input.set(image, n * size * size));
+    const [s, h] = network.run(input, [chunk.length, size, size, 1]) as [Float32Array, Float32Array];
+    const channels = h.length / (chunk.length * size * size);
+    chunk.forEach((_, n) => {
+      results.push({
+        semantic: s.slice(n * size * size * 4, (n + 1) * size * size * 4),
+        heatmap: h.slice(n * size * size * channels, (n + 1) * size * size * channels),
+      });
+    });
+  }
+  return results;
 }
 
 /** Argmax over 4 channels (channels last). */
@@ -74,14 +109,13 @@ export function localizeImages(
 ): ImageLocalization[] {
   const { size, spacingMm } = localizer.config;
   const canvases = images.map((image) => toCanvas(image, { size, spacingMm }));
-  const predictions = predictCanvases(localizer.model, canvases.map(normalizeCanvasImage), size);
+  const predictions = predictCanvases(localizer.network, canvases.map(normalizeCanvasImage), size);
   return predictions.map((prediction, n) => {
     const image = images[n] as Image2D;
     const geometry = canvases[n] as CanvasGeometry;
-    const semantic = canvasToImageProbabilities(prediction.semantic, geometry, { channels: 4 });
     const heatmapChannels = prediction.heatmap.length / (size * size);
     const heatmap = canvasToImageProbabilities(prediction.heatmap, geometry, { channels: heatmapChannels });
-    const classes = classesOf(semantic, image.width * image.height);
+    const classes = canvasToImageClasses(prediction.semantic, geometry, 4);
     const localization = localizeFromMaps(
       { width: image.width, height: image.height, pixelSpacing: image.pixelSpacing, classes, heatmap, heatmapChannels },
       options,

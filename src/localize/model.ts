@@ -67,34 +67,3 @@ export function lossOf(model: tfl.LayersModel, inputs: tf.Tensor4D, targets: Rec
     });
   });
 }
-
-/** Runs the network on canvas images; returns per-image semantic probabilities (HWC, 4) and heatmap (HWC). */
-export function predictCanvases(
-  model: tfl.LayersModel,
-  images: readonly Float32Array[],
-  size: number,
-): { semantic: Float32Array; heatmap: Float32Array }[] {
-  const results: { semantic: Float32Array; heatmap: Float32Array }[] = [];
-  const batchSize = 4;
-  for (let start = 0; start < images.length; start += batchSize) {
-    const chunk = images.slice(start, start + batchSize);
-    const input = new Float32Array(chunk.length * size * size);
-    chunk.forEach((image, n) => input.set(image, n * size * size));
-    const [semantic, heatmap] = tf.tidy(() => {
-      const out = model.predict(tf.tensor4d(input, [chunk.length, size, size, 1])) as tf.Tensor[];
-      return [out[0] as tf.Tensor, out[1] as tf.Tensor];
-    });
-    const s = semantic.dataSync() as Float32Array;
-    const h = heatmap.dataSync() as Float32Array;
-    const channels = h.length / (chunk.length * size * size);
-    semantic.dispose();
-    heatmap.dispose();
-    chunk.forEach((_, n) => {
-      results.push({
-        semantic: s.slice(n * size * size * 4, (n + 1) * size * size * 4),
-        heatmap: h.slice(n * size * size * channels, (n + 1) * size * size * channels),
-      });
-    });
-  }
-  return results;
-}

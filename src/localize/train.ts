@@ -9,10 +9,11 @@ import { distanceToPolygon } from '../metrics/detection.js';
 import { mulberry32, shuffleInPlace } from '../metrics/random.js';
 import { dice } from '../metrics/segmentation.js';
 import type { tfl } from '../models/tf/backend.js';
+import { layersNetwork } from '../models/tf/network.js';
 import { type TrainProgress, type TrainResult, trainModel } from '../models/tf/train.js';
 import { augmentSample } from '../transforms/augment.js';
-import { canvasMaps } from './localizer.js';
-import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig, predictCanvases } from './model.js';
+import { canvasMaps, LOCALIZER_OUTPUTS, predictCanvases } from './localizer.js';
+import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from './model.js';
 import { localizeFromMaps } from './postprocess.js';
 import { buildLocalizerSamples, type LocalizerSample } from './samples.js';
 import { toBatch } from './targets.js';
@@ -52,7 +53,7 @@ export function scoreOnSamples(
   config: LocalizerConfig,
 ): LocalizerScores {
   const predictions = predictCanvases(
-    model,
+    layersNetwork(model, LOCALIZER_OUTPUTS),
     samples.map((s) => s.image),
     config.size,
   );

@@ -28,17 +28,42 @@ export function distanceToPolygon(
   if (polygon.length < 3) return Number.POSITIVE_INFINITY;
   const px = point[0] * sx;
   const py = point[1] * sy;
-  // Even-odd rule first (cheap): count crossings of a ray from the point towards +x.
-  let inside = false;
+  if (insideByCrossings(px, rayCrossings(polygon, py, sx, sy))) return 0;
+  return distanceToOutline(px, py, polygon, sx, sy);
+}
+
+/**
+ * Where the horizontal line at `py` (mm) crosses the polygon's edges (x in mm, after scaling by
+ * `sx`, `sy`): the even-odd ray test of every point on that line reads these.
+ */
+export function rayCrossings(polygon: readonly (readonly [number, number])[], py: number, sx = 1, sy = 1): number[] {
+  const crossings: number[] = [];
   for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
     const ay = (polygon[i] as readonly [number, number])[1] * sy;
     const by = (polygon[j] as readonly [number, number])[1] * sy;
     if (ay > py === by > py) continue;
     const ax = (polygon[i] as readonly [number, number])[0] * sx;
     const bx = (polygon[j] as readonly [number, number])[0] * sx;
-    if (px < ((bx - ax) * (py - ay)) / (by - ay) + ax) inside = !inside;
+    crossings.push(((bx - ax) * (py - ay)) / (by - ay) + ax);
   }
-  if (inside) return 0;
+  return crossings;
+}
+
+/** Even-odd rule: inside when a ray from `px` towards +x crosses the outline an odd number of times. */
+export function insideByCrossings(px: number, crossings: readonly number[]): boolean {
+  let inside = false;
+  for (const c of crossings) if (px < c) inside = !inside;
+  return inside;
+}
+
+/** The shortest distance from (px, py) (mm) to any edge of the polygon (pixel coordinates scaled by `sx`, `sy`). */
+export function distanceToOutline(
+  px: number,
+  py: number,
+  polygon: readonly (readonly [number, number])[],
+  sx = 1,
+  sy = 1,
+): number {
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
     const [aPx, aPy] = polygon[i] as readonly [number, number];

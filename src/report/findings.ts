@@ -9,7 +9,7 @@ import type { GradedFinding, PixelPoint } from './predictions.js';
 /** Schema identifier and version of `findings.json` (semver: minor = fields added). */
 export const FINDINGS_SCHEMA = 'spinegrade/findings' as const;
 /** Version of the findings schema. */
-export const FINDINGS_VERSION = '1.0.0' as const;
+export const FINDINGS_VERSION = '1.1.0' as const;
 
 /** A model that contributed, with the measured figures its card states. */
 export interface ModelReference {
@@ -19,6 +19,8 @@ export interface ModelReference {
   variant: string;
   /** Short summary of its measured accuracy (from its model card), e.g. out-of-fold κ with CI. */
   accuracy: string[];
+  /** What ran its networks: `onnx` (onnxruntime) or `tfjs` (TensorFlow.js). Since schema 1.1. */
+  engine?: 'onnx' | 'tfjs';
 }
 
 /** Per-feature SHAP values (logit units) of the classical model, per finding. */

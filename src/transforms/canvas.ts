@@ -222,6 +222,32 @@ export interface BackMappingOptions {
   readonly channels?: number;
 }
 
+/** Per image axis: the two canvas taps and weight of each image index, clamped into the region; -1 outside the canvas. */
+function backMappingTaps(n: number, o: number, s: number, r0: number, r1: number): Taps {
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  const weight = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    const c = (k + 0.5) / s - 0.5 + o;
+    if (c < r0 - 0.5 || c >= r1 - 0.5 || r1 <= r0) {
+      lo[k] = -1;
+      continue;
+    }
+    const f = Math.min(Math.max(c, r0), r1 - 1);
+    const l = Math.floor(f);
+    lo[k] = l;
+    hi[k] = Math.min(l + 1, r1 - 1);
+    weight[k] = f - l;
+  }
+  return { lo, hi, weight };
+}
+
+function checkMap(map: Float32Array, size: number, channels: number): void {
+  if (!(Number.isInteger(channels) && channels > 0) || map.length !== size * size * channels) {
+    throw new SpinegradeError('USAGE', `map has ${map.length} values, not ${size}×${size}×${channels}`);
+  }
+}
+
 /**
  * A per-pixel map of the canvas (`size × size × channels`, channels last) interpolated bilinearly
  * back onto the original image grid (`imageWidth × imageHeight × channels`). Image pixels that were
@@ -234,30 +260,9 @@ export function canvasToImageProbabilities(
 ): Float32Array {
   const channels = options.channels ?? 1;
   const { size, region, imageWidth: w, imageHeight: h, offset, scale } = geometry;
-  if (!(Number.isInteger(channels) && channels > 0) || map.length !== size * size * channels) {
-    throw new SpinegradeError('USAGE', `map has ${map.length} values, not ${size}×${size}×${channels}`);
-  }
-  // Per axis: image index → canvas taps, clamped into the region; -1 when outside the canvas.
-  const taps = (n: number, o: number, s: number, r0: number, r1: number) => {
-    const lo = new Int32Array(n);
-    const hi = new Int32Array(n);
-    const weight = new Float32Array(n);
-    for (let k = 0; k < n; k++) {
-      const c = (k + 0.5) / s - 0.5 + o;
-      if (c < r0 - 0.5 || c >= r1 - 0.5 || r1 <= r0) {
-        lo[k] = -1;
-        continue;
-      }
-      const f = Math.min(Math.max(c, r0), r1 - 1);
-      const l = Math.floor(f);
-      lo[k] = l;
-      hi[k] = Math.min(l + 1, r1 - 1);
-      weight[k] = f - l;
-    }
-    return { lo, hi, weight };
-  };
-  const xs = taps(w, offset[0], scale[0], region.x0, region.x1);
-  const ys = taps(h, offset[1], scale[1], region.y0, region.y1);
+  checkMap(map, size, channels);
+  const xs = backMappingTaps(w, offset[0], scale[0], region.x0, region.x1);
+  const ys = backMappingTaps(h, offset[1], scale[1], region.y0, region.y1);
   const out = new Float32Array(w * h * channels);
   for (let y = 0; y < h; y++) {
     const cy0 = ys.lo[y] as number;
@@ -277,22 +282,59 @@ export function canvasToImageProbabilities(
       const c = (r1 + cx0) * channels;
       const d = (r1 + cx1) * channels;
       const at = (y * w + x) * channels;
-      // The same arithmetic for every channel count; one and four channels (the localiser's maps) unrolled.
-      if (channels === 1) {
-        out[at] = (map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy;
-      } else if (channels === 4) {
-        out[at] = (map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy;
-        out[at + 1] = (map[a + 1]! * vx + map[b + 1]! * wx) * vy + (map[c + 1]! * vx + map[d + 1]! * wx) * wy;
-        out[at + 2] = (map[a + 2]! * vx + map[b + 2]! * wx) * vy + (map[c + 2]! * vx + map[d + 2]! * wx) * wy;
-        out[at + 3] = (map[a + 3]! * vx + map[b + 3]! * wx) * vy + (map[c + 3]! * vx + map[d + 3]! * wx) * wy;
-      } else {
-        for (let ch = 0; ch < channels; ch++) {
-          const top = map[a + ch]! * vx + map[b + ch]! * wx;
-          const bottom = map[c + ch]! * vx + map[d + ch]! * wx;
-          out[at + ch] = top * vy + bottom * wy;
-        }
+      for (let ch = 0; ch < channels; ch++) {
+        const top = map[a + ch]! * vx + map[b + ch]! * wx;
+        const bottom = map[c + ch]! * vx + map[d + ch]! * wx;
+        out[at + ch] = top * vy + bottom * wy;
       }
     }
   }
   return out;
+}
+
+/**
+ * The most probable class at every pixel of the original image grid: the argmax (the first, on a
+ * tie) of the same bilinear samples {@link canvasToImageProbabilities} gives, without building them;
+ * pixels cropped off the canvas are class 0.
+ */
+export function canvasToImageClasses(map: Float32Array, geometry: CanvasGeometry, channels: number): Uint8Array {
+  const { size, region, imageWidth: w, imageHeight: h, offset, scale } = geometry;
+  checkMap(map, size, channels);
+  const xs = backMappingTaps(w, offset[0], scale[0], region.x0, region.x1);
+  const ys = backMappingTaps(h, offset[1], scale[1], region.y0, region.y1);
+  const classes = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const cy0 = ys.lo[y] as number;
+    if (cy0 < 0) continue;
+    const r0 = cy0 * size;
+    const r1 = (ys.hi[y] as number) * size;
+    const wy = ys.weight[y] as number;
+    const vy = 1 - wy;
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      const cx0 = xs.lo[x] as number;
+      if (cx0 < 0) continue;
+      const cx1 = xs.hi[x] as number;
+      const wx = xs.weight[x] as number;
+      const vx = 1 - wx;
+      const a = (r0 + cx0) * channels;
+      const b = (r0 + cx1) * channels;
+      const c = (r1 + cx0) * channels;
+      const d = (r1 + cx1) * channels;
+      let best = 0;
+      // Rounded to float32 as the stored probabilities are, so ties break exactly as on them.
+      let bestValue = Math.fround((map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy);
+      for (let ch = 1; ch < channels; ch++) {
+        const v = Math.fround(
+          (map[a + ch]! * vx + map[b + ch]! * wx) * vy + (map[c + ch]! * vx + map[d + ch]! * wx) * wy,
+        );
+        if (v > bestValue) {
+          bestValue = v;
+          best = ch;
+        }
+      }
+      classes[row + x] = best;
+    }
+  }
+  return classes;
 }

@@ -122,12 +122,18 @@ export function extractSagittalSlice(volume: Volume, sliceIndex: number): Displa
     index[rowAxis] = flipRows ? height - 1 - y : y;
     return index as unknown as Vec3;
   };
+  const voxels = volume.voxels;
+  const colStride = stride[colAxis];
   for (let y = 0; y < height; y++) {
     const row = flipRows ? height - 1 - y : y;
+    const rowStart = sliceIndex * stride[lr] + row * stride[rowAxis];
+    if (colStride === 1 && !flipCols) {
+      pixels.set(voxels.subarray(rowStart, rowStart + width), y * width);
+      continue;
+    }
     for (let x = 0; x < width; x++) {
       const col = flipCols ? width - 1 - x : x;
-      const offset = sliceIndex * stride[lr] + col * stride[colAxis] + row * stride[rowAxis];
-      pixels[x + y * width] = volume.voxels[offset] as number;
+      pixels[x + y * width] = voxels[rowStart + col * colStride] as number;
     }
   }
   return {

@@ -6,7 +6,12 @@ import { buildCohort, COHORT_COLUMNS, type CohortRow, cohortCsv, writeCohort } f
 import { DONE_RECORD, studyOutputDir, writeFailureRecord } from '../../src/batch/job.js';
 import { formatBatchStatus, formatDuration } from '../../src/batch/progress.js';
 import type { BatchStudy } from '../../src/batch/studies.js';
-import type { FindingsDocument, FusedLevelFindings, SeriesFindings } from '../../src/report/findings.js';
+import {
+  FINDINGS_VERSION,
+  type FindingsDocument,
+  type FusedLevelFindings,
+  type SeriesFindings,
+} from '../../src/report/findings.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
@@ -65,7 +70,7 @@ function series(uid: string | null, sequence: string, warnings: string[]): Serie
 
 const FINDINGS = {
   schema: 'spinegrade/findings',
-  version: '1.0.0',
+  version: FINDINGS_VERSION,
   createdAt: '2026-01-01T00:00:00.000Z',
   software: { name: 'spinegrade', version: '0.1.0' },
   disclaimer: 'Research use only.',

@@ -136,6 +136,7 @@ test('analyze refuses bad options with a usage error that names them', async (t)
     [['--levels', 'shift=up'], /--levels "shift=up": shift "up" is not a whole number/],
     [['--levels-series', '1.2.3'], /--levels-series needs --levels/],
     [['--format', 'xml'], /--format wants table or json, got "xml"/],
+    [['--engine', 'gpu'], /--engine wants auto, onnx, tfjs, got "gpu"/],
     [['--json', '--format', 'table'], /--json and --format table contradict each other/],
     [['--out', join(folder, 'missing', 'analysis')], /output folder .*missing does not exist/],
   ] as const) {
@@ -150,6 +151,31 @@ test('analyze refuses bad options with a usage error that names them', async (t)
   assert.equal(none.status, EXIT_CODES.USAGE);
   assert.match(none.stderr, /analyze needs at least one file or folder/);
   assert.deepEqual(await readdir(folder), []);
+});
+
+test('analyze gives the same findings on onnxruntime (the default) as on TensorFlow.js', () => {
+  const strip = (text: string): FindingsDocument => {
+    const { createdAt: _, ...document } = JSON.parse(text) as FindingsDocument;
+    return document as FindingsDocument;
+  };
+  const onnx = runCli(['analyze', EXAMPLE_MHA, '--json', '--engine', 'onnx']);
+  const tfjs = runCli(['analyze', EXAMPLE_MHA, '--json', '--engine', 'tfjs']);
+  const auto = runCli(['analyze', EXAMPLE_MHA, '--json']);
+  for (const run of [onnx, tfjs, auto]) assert.equal(run.status, 0, run.stderr);
+  const [a, b, c] = [onnx, tfjs, auto].map((run) => strip(run.stdout)) as [
+    FindingsDocument,
+    FindingsDocument,
+    FindingsDocument,
+  ];
+  assert.deepEqual(c, a, 'auto runs onnxruntime here');
+  const discs = (d: FindingsDocument) => d.studies[0]!.series[0]!.discs;
+  assert.deepEqual(
+    discs(a).map((d) => [d.level, d.pfirrmann.grade, d.modic.grade, d.geometry]),
+    discs(b).map((d) => [d.level, d.pfirrmann.grade, d.modic.grade, d.geometry]),
+  );
+  discs(a).forEach((disc, n) => {
+    disc.pfirrmann.probs.forEach((p, k) => assert.ok(Math.abs(p - discs(b)[n]!.pfirrmann.probs[k]!) < 1e-4));
+  });
 });
 
 test('a level anchor with no disc near it is a usage error', () => {

@@ -51,7 +51,7 @@ test('Grad-CAM explains a grade of a real disc: heat on its crop, carried back o
   const { localization } = await gradeVolume(grader, localizer, volume);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);
   const l5 = localization.slice.discs.find((d) => d.ivdLabel === 1)!;
-  const [heat] = explainDiscs(grader, slice, [l5], { finding: 'pfirrmann', grade: 5 });
+  const [heat] = await explainDiscs(grader, slice, [l5], { finding: 'pfirrmann', grade: 5 });
   assert.equal(heat!.crop.width, grader.config.cropSize);
   assert.equal(heat!.slice.length, slice.width * slice.height);
   assert.ok(heat!.crop.peak > 0, 'some evidence for grade 5');

@@ -59,7 +59,7 @@ function localizerTrainedOn(dir: string, patients: string[]): Localizer {
   return {
     dir,
     config: {} as Localizer['config'],
-    model: {} as Localizer['model'],
+    network: {} as Localizer['network'],
     metadata: { trainedOn: { patients } },
   };
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpinegradeError } from '../../src/errors.js';
-import { canvasGeometry, canvasToImageProbabilities, resampleLabels, toCanvas } from '../../src/transforms/canvas.js';
+import {
+  canvasGeometry,
+  canvasToImageClasses,
+  canvasToImageProbabilities,
+  resampleLabels,
+  toCanvas,
+} from '../../src/transforms/canvas.js';
 import { gaussianBlur } from '../../src/transforms/filters.js';
 import { type Image2D, resampleToSpacing } from '../../src/transforms/resample.js';
 
@@ -128,6 +134,29 @@ test('canvas probabilities give 0 for image pixels cropped off the canvas', () =
   assert.equal(back[50 * 400 + 200], 1);
   assert.equal(back[50 * 400 + 5], 0);
   assert.equal(back[50 * 400 + 395], 0);
+});
+
+test('the class map read back is the argmax of the probabilities read back (first on a tie, 0 off the canvas)', () => {
+  // Cropped along x, padded along y, four channels of noise with exact ties in one corner.
+  const geometry = canvasGeometry(300, 90, [0.8, 0.6], { size: 96, spacingMm: 1.3 });
+  let state = 7;
+  const map = new Float32Array(96 * 96 * 4).map(() => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  });
+  for (let n = 0; n < 96 * 10; n++) map.fill(0.25, n * 4, n * 4 + 4);
+  const probabilities = canvasToImageProbabilities(map, geometry, { channels: 4 });
+  const classes = canvasToImageClasses(map, geometry, 4);
+  assert.equal(classes.length, 300 * 90);
+  let offCanvas = 0;
+  for (let n = 0; n < 300 * 90; n++) {
+    const p = probabilities.subarray(n * 4, n * 4 + 4);
+    let best = 0;
+    for (let c = 1; c < 4; c++) if ((p[c] as number) > (p[best] as number)) best = c;
+    assert.equal(classes[n], best, `pixel ${n}`);
+    if (p.every((v) => v === 0)) offCanvas++;
+  }
+  assert.ok(offCanvas > 0, 'some image pixels are cropped off the canvas');
 });
 
 test('a canvas of impossible size or spacing is refused', () => {

@@ -3,19 +3,21 @@
  * manifest and metadata, in the layout tfjs itself writes) and `weights.bin` (all weights, concatenated).
  * Plain tfjs-core has no `file://` handler; {@link fileSystemHandler} is one.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describeError, SpinegradeError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
+import {
+  MODEL_JSON,
+  type ModelJson,
+  type ModelMetadata,
+  readSavedModel,
+  WEIGHTS_BIN,
+  weightByteLength,
+} from '../modelJson.js';
 import { tf, tfl } from './backend.js';
 
-/** The file names of a saved model inside its folder. */
-export const MODEL_JSON = 'model.json';
-/** The weights file name inside a model folder. */
-export const WEIGHTS_BIN = 'weights.bin';
-
-/** JSON-serialisable metadata stored in `model.json` under `userDefinedMetadata`. */
-export type ModelMetadata = Record<string, unknown>;
+export { MODEL_JSON, type ModelMetadata, readModelMetadata, WEIGHTS_BIN } from '../modelJson.js';
 
 /** Options of {@link fileSystemHandler} and {@link saveModel}. */
 export interface SaveOptions {
@@ -23,27 +25,6 @@ export interface SaveOptions {
   metadata?: ModelMetadata;
   /** Store float32 weights as float16 (half the size; tfjs decodes them back to float32 on load). */
   float16?: boolean;
-}
-
-interface ModelJson {
-  modelTopology: object;
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string | null;
-  weightsManifest: tf.io.WeightsManifestConfig;
-  userDefinedMetadata?: ModelMetadata;
-  trainingConfig?: tf.io.TrainingConfig;
-}
-
-const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
-
-/** The number of bytes a weight occupies in the weights file, as its manifest entry describes it. */
-function weightByteLength(spec: tf.io.WeightsManifestEntry): number {
-  const size = spec.shape.reduce((a, b) => a * b, 1);
-  const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const bytes = BYTES_PER_VALUE[dtype];
-  if (bytes === undefined) throw new Error(`weight ${spec.name} has unsupported dtype ${dtype}`);
-  return size * bytes;
 }
 
 const f32 = new Float32Array(1);
@@ -108,50 +89,6 @@ function quantizeToFloat16(
   return { specs: outSpecs, data: joined.buffer };
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const missing = (error as { code?: string }).code === 'ENOENT';
-    throw new SpinegradeError(
-      missing ? 'NOT_FOUND' : 'UNREADABLE',
-      missing ? 'no model.json in this model folder' : `cannot read: ${describeError(error)}`,
-      path,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new SpinegradeError('INVALID_HEADER', 'model.json is not valid JSON', path);
-  }
-}
-
-function checkModelJson(value: unknown, path: string): ModelJson {
-  const json = value as Partial<ModelJson> | null;
-  if (json === null || typeof json !== 'object' || typeof json.modelTopology !== 'object') {
-    throw new SpinegradeError('INVALID_HEADER', 'model.json has no modelTopology', path);
-  }
-  if (!Array.isArray(json.weightsManifest)) {
-    throw new SpinegradeError('INVALID_HEADER', 'model.json has no weightsManifest', path);
-  }
-  for (const group of json.weightsManifest) {
-    if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) {
-      throw new SpinegradeError('INVALID_HEADER', 'model.json has a malformed weightsManifest', path);
-    }
-    for (const file of group.paths) {
-      if (typeof file !== 'string' || basename(file) !== file || file === '..' || file === '.') {
-        throw new SpinegradeError(
-          'INVALID_HEADER',
-          `weights path "${String(file)}" must be a file in the folder`,
-          path,
-        );
-      }
-    }
-  }
-  return json as ModelJson;
-}
-
 /**
  * A tfjs IOHandler that saves a model into folder `dir` (created if missing; `model.json` and
  * `weights.bin` are each replaced atomically, weights first) and loads it back.
@@ -195,52 +132,8 @@ export function fileSystemHandler(dir: string, options: SaveOptions = {}): tf.io
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const jsonPath = join(dir, MODEL_JSON);
-      const json = checkModelJson(await readJson(jsonPath), jsonPath);
-      return tf.io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Uint8Array[] = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const file of group.paths) {
-            const path = join(dir, file);
-            try {
-              buffers.push(await readFile(path));
-            } catch (error) {
-              const missing = (error as { code?: string }).code === 'ENOENT';
-              throw new SpinegradeError(
-                missing ? 'NOT_FOUND' : 'UNREADABLE',
-                missing ? 'weights file is missing' : `cannot read: ${describeError(error)}`,
-                path,
-              );
-            }
-          }
-        }
-        const expected = specs.reduce((sum, spec) => sum + weightByteLength(spec), 0);
-        const total = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
-        const weightsPath = join(dir, manifest[0]?.paths[0] ?? WEIGHTS_BIN);
-        if (total < expected) {
-          throw new SpinegradeError(
-            'TRUNCATED',
-            `weights hold ${total} bytes, model.json needs ${expected}`,
-            weightsPath,
-          );
-        }
-        if (total > expected) {
-          throw new SpinegradeError(
-            'INVALID_HEADER',
-            `weights hold ${total} bytes, model.json describes ${expected}`,
-            weightsPath,
-          );
-        }
-        const joined = new Uint8Array(total);
-        let at = 0;
-        for (const buffer of buffers) {
-          joined.set(buffer, at);
-          at += buffer.byteLength;
-        }
-        return [specs, joined.buffer];
-      });
+      const { json, specs, data } = await readSavedModel(dir);
+      return tf.io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async () => [specs, data.slice().buffer]);
     },
   };
 }
@@ -258,11 +151,4 @@ export async function saveModel(
 /** Loads a layers model saved by {@link saveModel} from folder `dir`. */
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
   return tfl.loadLayersModel(fileSystemHandler(dir));
-}
-
-/** The `userDefinedMetadata` of the model saved in folder `dir` (empty when it has none). */
-export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
-  const jsonPath = join(dir, MODEL_JSON);
-  const json = checkModelJson(await readJson(jsonPath), jsonPath);
-  return json.userDefinedMetadata ?? {};
 }

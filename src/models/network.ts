@@ -1,0 +1,73 @@
+/**
+ * A trained image network run for inference, whichever engine runs it: onnxruntime (the exported
+ * `model.onnx`, several times faster on a CPU) or TensorFlow.js (the `model.json` + `weights.bin` it
+ * was trained as). {@link loadNetwork} picks onnxruntime when the folder's ONNX export is current and
+ * onnxruntime loads here, TensorFlow.js otherwise; TensorFlow.js is imported only when it runs.
+ */
+import { describeError, SpinegradeError } from '../errors.js';
+import { readSavedModel } from './modelJson.js';
+import { savedModelToOnnx } from './onnx/fromLayers.js';
+import { onnxRuntimeAvailable } from './onnx/runtime.js';
+
+/** The inference engines spinegrade runs networks with. */
+export type InferenceEngine = 'onnx' | 'tfjs';
+/** An engine, or `auto`: onnxruntime where its export is current and it loads, TensorFlow.js otherwise. */
+export type EngineChoice = InferenceEngine | 'auto';
+/** The engine choices, as the command line spells them. */
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
+
+/** A network with one NHWC float32 image input and named outputs, run in inference mode. */
+export interface Network {
+  readonly engine: InferenceEngine;
+  /** The output layers it returns, in order. */
+  readonly outputs: readonly string[];
+  /** Runs a batch `[n, height, width, channels]`; returns each output, flat and channels-last. */
+  run(input: Float32Array, shape: readonly [number, number, number, number]): Float32Array[];
+  /** Frees the weights and the engine's session. */
+  dispose(): void;
+}
+
+/** True for the spellings of {@link EngineChoice}. */
+export function isEngineChoice(value: string): value is EngineChoice {
+  return (ENGINE_CHOICES as readonly string[]).includes(value);
+}
+
+/**
+ * Loads the network saved in `dir` (`model.json` + `weights.bin`), returning the layers `outputs`.
+ * `auto` converts it to ONNX in memory and runs it on onnxruntime when that loads here and the
+ * network has only layers the converter knows, and on TensorFlow.js otherwise; `onnx` insists and
+ * says why it cannot; `tfjs` runs it on TensorFlow.js.
+ */
+export async function loadNetwork(
+  dir: string,
+  outputs: readonly string[],
+  choice: EngineChoice = 'auto',
+): Promise<Network> {
+  if (choice !== 'tfjs') {
+    const refuse = (reason: string): never => {
+      throw new SpinegradeError('USAGE', `cannot run with --engine onnx: ${reason}`, dir);
+    };
+    if (onnxRuntimeAvailable()) {
+      const saved = await readSavedModel(dir);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = savedModelToOnnx(saved, outputs, { producerVersion: '1' });
+      } catch (error) {
+        if (choice === 'onnx') refuse(describeError(error));
+      }
+      if (bytes) {
+        const { OnnxNetwork } = await import('./onnx/network.js');
+        return new OnnxNetwork(bytes, outputs, dir);
+      }
+    } else if (choice === 'onnx') {
+      refuse('onnxruntime-node is not installed or does not load on this platform');
+    }
+  }
+  const [{ initTf }, { loadModel }, { layersNetwork }] = await Promise.all([
+    import('./tf/backend.js'),
+    import('./tf/io.js'),
+    import('./tf/network.js'),
+  ]);
+  await initTf('wasm');
+  return layersNetwork(await loadModel(dir), outputs);
+}
