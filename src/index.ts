@@ -60,6 +60,7 @@ export {
 } from './grade/crops.js';
 export {
   type DiscToGrade,
+  disposeGrader,
   type GradedDisc,
   type Grader,
   type GraderCalibration,
@@ -120,6 +121,13 @@ export {
   type VolumeLocalization,
 } from './localize/volume.js';
 export * from './metrics/index.js';
+export {
+  ENGINE_CHOICES,
+  type EngineChoice,
+  type InferenceEngine,
+  loadNetwork,
+  type Network,
+} from './models/network.js';
 export {
   DEFAULT_LOCALIZER_DIR,
   DEFAULT_MODEL_DIR,

@@ -4,9 +4,9 @@
  * `contextOnnx.ts`) share.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, SpinegradeError } from '../errors.js';
+import { readModelFile } from '../models/modelJson.js';
 import { GRADER_HEADS } from './loss.js';
 
 /** Sizes and options of a context model. */
@@ -172,20 +172,6 @@ export interface ContextJson {
   bytes: number;
   /** SHA-256 of `context.bin`, so that a weights file from another save is caught. */
   sha256: string;
-}
-
-/** The bytes of `path`; a clear NOT_FOUND / UNREADABLE error naming `what` otherwise. */
-export async function readModelFile(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const missing = (error as { code?: string }).code === 'ENOENT';
-    throw new SpinegradeError(
-      missing ? 'NOT_FOUND' : 'UNREADABLE',
-      missing ? `${what} is missing` : `cannot read: ${describeError(error)}`,
-      path,
-    );
-  }
 }
 
 /** `context.json` parsed and checked (format, version, configuration, fields). */

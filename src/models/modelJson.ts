@@ -38,19 +38,23 @@ export function weightByteLength(spec: tf.io.WeightsManifestEntry): number {
   return size * bytes;
 }
 
-/** The parsed JSON of `path` (a model folder's `model.json`), with a clear error when unreadable. */
-export async function readJson(path: string): Promise<unknown> {
-  let text: string;
+/** The bytes of `path`; a NOT_FOUND error saying "`what` is missing", or UNREADABLE, otherwise. */
+export async function readModelFile(path: string, what: string): Promise<Buffer> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (error) {
     const missing = (error as { code?: string }).code === 'ENOENT';
     throw new SpinegradeError(
       missing ? 'NOT_FOUND' : 'UNREADABLE',
-      missing ? 'no model.json in this model folder' : `cannot read: ${describeError(error)}`,
+      missing ? `${what} is missing` : `cannot read: ${describeError(error)}`,
       path,
     );
   }
+}
+
+/** The parsed JSON of `path` (a model folder's `model.json`), with a clear error when unreadable. */
+export async function readJson(path: string): Promise<unknown> {
+  const text = (await readModelFile(path, 'model.json of this model folder')).toString('utf8');
   try {
     return JSON.parse(text);
   } catch {
@@ -106,19 +110,7 @@ export async function readSavedModel(dir: string): Promise<SavedModel> {
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
-    for (const file of group.paths) {
-      const path = join(dir, file);
-      try {
-        buffers.push(await readFile(path));
-      } catch (error) {
-        const missing = (error as { code?: string }).code === 'ENOENT';
-        throw new SpinegradeError(
-          missing ? 'NOT_FOUND' : 'UNREADABLE',
-          missing ? 'weights file is missing' : `cannot read: ${describeError(error)}`,
-          path,
-        );
-      }
-    }
+    for (const file of group.paths) buffers.push(await readModelFile(join(dir, file), 'weights file'));
   }
   const expected = specs.reduce((sum, spec) => sum + weightByteLength(spec), 0);
   const total = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);

@@ -242,10 +242,63 @@ function backMappingTaps(n: number, o: number, s: number, r0: number, r1: number
   return { lo, hi, weight };
 }
 
-function checkMap(map: Float32Array, size: number, channels: number): void {
+/** What back-mapping a canvas map onto the image grid needs: the checked map and the taps of each axis. */
+interface BackMapping {
+  readonly map: Float32Array;
+  readonly size: number;
+  readonly channels: number;
+  readonly width: number;
+  readonly height: number;
+  readonly xs: Taps;
+  readonly ys: Taps;
+}
+
+function backMapping(map: Float32Array, geometry: CanvasGeometry, channels: number): BackMapping {
+  const { size, region, imageWidth: width, imageHeight: height, offset, scale } = geometry;
   if (!(Number.isInteger(channels) && channels > 0) || map.length !== size * size * channels) {
     throw new SpinegradeError('USAGE', `map has ${map.length} values, not ${size}×${size}×${channels}`);
   }
+  return {
+    map,
+    size,
+    channels,
+    width,
+    height,
+    xs: backMappingTaps(width, offset[0], scale[0], region.x0, region.x1),
+    ys: backMappingTaps(height, offset[1], scale[1], region.y0, region.y1),
+  };
+}
+
+/**
+ * Image row `y` of the back-mapped map (`width × channels`, bilinear) into `out`; pixels off the
+ * canvas are left as they are. False when the whole row lies off the canvas.
+ */
+function backMapRow(m: BackMapping, y: number, out: Float32Array): boolean {
+  const { map, size, channels, width, xs, ys } = m;
+  const cy0 = ys.lo[y] as number;
+  if (cy0 < 0) return false;
+  const r0 = cy0 * size;
+  const r1 = (ys.hi[y] as number) * size;
+  const wy = ys.weight[y] as number;
+  const vy = 1 - wy;
+  for (let x = 0; x < width; x++) {
+    const cx0 = xs.lo[x] as number;
+    if (cx0 < 0) continue;
+    const cx1 = xs.hi[x] as number;
+    const wx = xs.weight[x] as number;
+    const vx = 1 - wx;
+    const a = (r0 + cx0) * channels;
+    const b = (r0 + cx1) * channels;
+    const c = (r1 + cx0) * channels;
+    const d = (r1 + cx1) * channels;
+    const at = x * channels;
+    for (let ch = 0; ch < channels; ch++) {
+      const top = map[a + ch]! * vx + map[b + ch]! * wx;
+      const bottom = map[c + ch]! * vx + map[d + ch]! * wx;
+      out[at + ch] = top * vy + bottom * wy;
+    }
+  }
+  return true;
 }
 
 /**
@@ -258,82 +311,31 @@ export function canvasToImageProbabilities(
   geometry: CanvasGeometry,
   options: BackMappingOptions = {},
 ): Float32Array {
-  const channels = options.channels ?? 1;
-  const { size, region, imageWidth: w, imageHeight: h, offset, scale } = geometry;
-  checkMap(map, size, channels);
-  const xs = backMappingTaps(w, offset[0], scale[0], region.x0, region.x1);
-  const ys = backMappingTaps(h, offset[1], scale[1], region.y0, region.y1);
-  const out = new Float32Array(w * h * channels);
-  for (let y = 0; y < h; y++) {
-    const cy0 = ys.lo[y] as number;
-    if (cy0 < 0) continue;
-    const r0 = cy0 * size;
-    const r1 = (ys.hi[y] as number) * size;
-    const wy = ys.weight[y] as number;
-    const vy = 1 - wy;
-    for (let x = 0; x < w; x++) {
-      const cx0 = xs.lo[x] as number;
-      if (cx0 < 0) continue;
-      const cx1 = xs.hi[x] as number;
-      const wx = xs.weight[x] as number;
-      const vx = 1 - wx;
-      const a = (r0 + cx0) * channels;
-      const b = (r0 + cx1) * channels;
-      const c = (r1 + cx0) * channels;
-      const d = (r1 + cx1) * channels;
-      const at = (y * w + x) * channels;
-      for (let ch = 0; ch < channels; ch++) {
-        const top = map[a + ch]! * vx + map[b + ch]! * wx;
-        const bottom = map[c + ch]! * vx + map[d + ch]! * wx;
-        out[at + ch] = top * vy + bottom * wy;
-      }
-    }
-  }
+  const m = backMapping(map, geometry, options.channels ?? 1);
+  const rowLength = m.width * m.channels;
+  const out = new Float32Array(m.height * rowLength);
+  for (let y = 0; y < m.height; y++) backMapRow(m, y, out.subarray(y * rowLength, (y + 1) * rowLength));
   return out;
 }
 
 /**
  * The most probable class at every pixel of the original image grid: the argmax (the first, on a
- * tie) of the same bilinear samples {@link canvasToImageProbabilities} gives, without building them;
- * pixels cropped off the canvas are class 0.
+ * tie) of what {@link canvasToImageProbabilities} gives, a row at a time; pixels cropped off the
+ * canvas are class 0.
  */
 export function canvasToImageClasses(map: Float32Array, geometry: CanvasGeometry, channels: number): Uint8Array {
-  const { size, region, imageWidth: w, imageHeight: h, offset, scale } = geometry;
-  checkMap(map, size, channels);
-  const xs = backMappingTaps(w, offset[0], scale[0], region.x0, region.x1);
-  const ys = backMappingTaps(h, offset[1], scale[1], region.y0, region.y1);
-  const classes = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const cy0 = ys.lo[y] as number;
-    if (cy0 < 0) continue;
-    const r0 = cy0 * size;
-    const r1 = (ys.hi[y] as number) * size;
-    const wy = ys.weight[y] as number;
-    const vy = 1 - wy;
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      const cx0 = xs.lo[x] as number;
-      if (cx0 < 0) continue;
-      const cx1 = xs.hi[x] as number;
-      const wx = xs.weight[x] as number;
-      const vx = 1 - wx;
-      const a = (r0 + cx0) * channels;
-      const b = (r0 + cx1) * channels;
-      const c = (r1 + cx0) * channels;
-      const d = (r1 + cx1) * channels;
+  const m = backMapping(map, geometry, channels);
+  const classes = new Uint8Array(m.width * m.height);
+  const row = new Float32Array(m.width * channels);
+  for (let y = 0; y < m.height; y++) {
+    row.fill(0);
+    if (!backMapRow(m, y, row)) continue;
+    const start = y * m.width;
+    for (let x = 0; x < m.width; x++) {
+      const at = x * channels;
       let best = 0;
-      // Rounded to float32 as the stored probabilities are, so ties break exactly as on them.
-      let bestValue = Math.fround((map[a]! * vx + map[b]! * wx) * vy + (map[c]! * vx + map[d]! * wx) * wy);
-      for (let ch = 1; ch < channels; ch++) {
-        const v = Math.fround(
-          (map[a + ch]! * vx + map[b + ch]! * wx) * vy + (map[c + ch]! * vx + map[d + ch]! * wx) * wy,
-        );
-        if (v > bestValue) {
-          bestValue = v;
-          best = ch;
-        }
-      }
-      classes[row + x] = best;
+      for (let ch = 1; ch < channels; ch++) if (row[at + ch]! > row[at + best]!) best = ch;
+      classes[start + x] = best;
     }
   }
   return classes;

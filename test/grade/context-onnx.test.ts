@@ -32,19 +32,24 @@ function randomBatch(config: ContextModelConfig, spines: number, seed: number): 
   };
 }
 
+function smallConfig(overrides: Partial<ContextModelConfig>): ContextModelConfig {
+  return {
+    embeddingSize: 12,
+    modelSize: 8,
+    heads: 2,
+    layers: 2,
+    levels: 6,
+    dropout: 0.1,
+    seed: 3,
+    cnnLogitResidual: true,
+    ...overrides,
+  };
+}
+
 for (const cnnLogitResidual of [true, false]) {
   test(`the context model gives the same logits on onnxruntime as on TensorFlow.js (CNN-logit residual ${cnnLogitResidual})`, async (t) => {
     const dir = await tempFolder(t);
-    const config: ContextModelConfig = {
-      embeddingSize: 12,
-      modelSize: 8,
-      heads: 2,
-      layers: 2,
-      levels: 6,
-      dropout: 0.1,
-      seed: 3,
-      cnnLogitResidual,
-    };
+    const config = smallConfig({ cnnLogitResidual });
     const model = createContextModel(config);
     // Every weight random (the residual model's heads start at zero; normalisation would be the identity).
     const random = mulberry32(17);
@@ -76,16 +81,7 @@ for (const cnnLogitResidual of [true, false]) {
 
 test('the onnxruntime context model checks its batch as the TensorFlow.js one does', async (t) => {
   const dir = await tempFolder(t);
-  const config: ContextModelConfig = {
-    embeddingSize: 4,
-    modelSize: 4,
-    heads: 1,
-    layers: 1,
-    levels: 3,
-    dropout: 0,
-    seed: 1,
-    cnnLogitResidual: true,
-  };
+  const config = smallConfig({ embeddingSize: 4, modelSize: 4, heads: 1, layers: 1, levels: 3 });
   const model = createContextModel(config);
   await saveContextModel(model, dir);
   disposeContextModel(model);
