@@ -35,7 +35,7 @@ import {
   sameCode,
   UCUM,
 } from './dicomCodes.js';
-import type { DiscFindings, FindingsDocument, SeriesFindings, StudyFindings } from './findings.js';
+import type { DiscFindings, FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from './findings.js';
 import { MODIC_TYPES, PFIRRMANN_GRADES } from './predictions.js';
 
 /** SOP Class UID of Comprehensive 3D SR Storage. */
@@ -249,6 +249,71 @@ function seriesLabel(series: SeriesFindings, index: number): string {
   return series.seriesDescription ?? `series #${index + 1}`;
 }
 
+/** The series' mid-sagittal source instance (what its discs were localised, measured and graded on). */
+function midSagittalReference(
+  series: SeriesFindings,
+  seriesIndex: number,
+  source: SourceSeries | undefined,
+): SopReference | undefined {
+  if (series.midSagittalSopInstanceUid === null) return undefined;
+  const reference = source?.instances.find((i) => i.ReferencedSOPInstanceUID === series.midSagittalSopInstanceUid);
+  if (!reference) {
+    throw new SpinegradeError(
+      'USAGE',
+      `the mid-sagittal instance ${series.midSagittalSopInstanceUid} of ${seriesLabel(series, seriesIndex)} is not among the source DICOM instances given`,
+    );
+  }
+  return reference;
+}
+
+/** The observation context and concept modifiers that open a measurement group. */
+function groupHeader(level: string, trackingIdentifier: string, algorithm: string, version: string): ContentItem[] {
+  return [
+    textItem('HAS OBS CONTEXT', DCM.trackingIdentifier, trackingIdentifier),
+    uidItem('HAS OBS CONTEXT', DCM.trackingUid, newUid()),
+    codeItem('HAS CONCEPT MOD', SCT.findingSite, discLevelCode(level)),
+    textItem('HAS CONCEPT MOD', DCM.algorithmName, algorithm),
+    textItem('HAS CONCEPT MOD', DCM.algorithmVersion, version),
+  ];
+}
+
+/**
+ * The grades, probabilities, review flag and measures of one disc (or fused level); each grade
+ * inferred from the `gradedOn` images, each measure from the `measuredOn` image.
+ */
+function findingItems(
+  finding: FusedLevelFindings | DiscFindings,
+  gradedOn: readonly SopReference[],
+  measuredOn: SopReference | undefined,
+): ContentItem[] {
+  const graded = (): ContentItem[] | undefined =>
+    gradedOn.length > 0 ? gradedOn.map((r) => imageItem('INFERRED FROM', r, DCM.sourceOfMeasurement)) : undefined;
+  const measured = (): ContentItem[] | undefined =>
+    measuredOn ? [imageItem('INFERRED FROM', measuredOn, DCM.sourceOfMeasurement)] : undefined;
+  const { pfirrmann, modic } = finding;
+  const items: ContentItem[] = [
+    codeItem('CONTAINS', PRIVATE.pfirrmannGrade, pfirrmannCode(pfirrmann.grade), graded()),
+    numItem(
+      PRIVATE.pfirrmannProbability,
+      probabilityOf(pfirrmann.probs, PFIRRMANN_GRADES, pfirrmann.grade),
+      UCUM.noUnits,
+      graded(),
+    ),
+    codeItem('CONTAINS', PRIVATE.modicType, modicCode(modic.grade), graded()),
+    numItem(PRIVATE.modicProbability, probabilityOf(modic.probs, MODIC_TYPES, modic.grade), UCUM.noUnits, graded()),
+  ];
+  for (const { field, concept } of BINARY) {
+    const p = finding[field];
+    if (Number.isFinite(p)) items.push(numItem(concept, p, UCUM.noUnits, graded()));
+  }
+  items.push(codeItem('CONTAINS', PRIVATE.needsReview, finding.needsReview ? SCT.yes : SCT.no));
+  for (const { field, concept, unit } of MEASURES) {
+    const value = finding.measures[field];
+    if (value !== null && Number.isFinite(value)) items.push(numItem(concept, value, unit, measured()));
+  }
+  return items;
+}
+
 function measurementGroup(
   disc: DiscFindings,
   series: SeriesFindings,
@@ -256,25 +321,13 @@ function measurementGroup(
   source: SourceSeries | undefined,
   findings: FindingsDocument,
 ): ContainerItem {
-  let reference: SopReference | undefined;
-  if (series.midSagittalSopInstanceUid !== null) {
-    reference = source?.instances.find((i) => i.ReferencedSOPInstanceUID === series.midSagittalSopInstanceUid);
-    if (!reference) {
-      throw new SpinegradeError(
-        'USAGE',
-        `the mid-sagittal instance ${series.midSagittalSopInstanceUid} of ${seriesLabel(series, seriesIndex)} is not among the source DICOM instances given`,
-      );
-    }
-  }
-  const evidence = (): ContentItem[] | undefined =>
-    reference ? [imageItem('INFERRED FROM', reference, DCM.sourceOfMeasurement)] : undefined;
-  const items: ContentItem[] = [
-    textItem('HAS OBS CONTEXT', DCM.trackingIdentifier, `${disc.level} disc, ${seriesLabel(series, seriesIndex)}`),
-    uidItem('HAS OBS CONTEXT', DCM.trackingUid, newUid()),
-    codeItem('HAS CONCEPT MOD', SCT.findingSite, discLevelCode(disc.level)),
-    textItem('HAS CONCEPT MOD', DCM.algorithmName, `spinegrade (grader: ${findings.models.grader.variant})`),
-    textItem('HAS CONCEPT MOD', DCM.algorithmVersion, findings.software.version),
-  ];
+  const reference = midSagittalReference(series, seriesIndex, source);
+  const items = groupHeader(
+    disc.level,
+    `${disc.level} disc, ${seriesLabel(series, seriesIndex)}`,
+    `spinegrade (grader: ${findings.models.grader.variant})`,
+    findings.software.version,
+  );
   if (source?.frameOfReferenceUid !== undefined && disc.geometry.centerMm.every(Number.isFinite)) {
     items.push({
       RelationshipType: 'CONTAINS',
@@ -285,27 +338,41 @@ function measurementGroup(
       ReferencedFrameOfReferenceUID: source.frameOfReferenceUid,
     });
   }
-  const { pfirrmann, modic } = disc;
-  items.push(
-    codeItem('CONTAINS', PRIVATE.pfirrmannGrade, pfirrmannCode(pfirrmann.grade), evidence()),
-    numItem(
-      PRIVATE.pfirrmannProbability,
-      probabilityOf(pfirrmann.probs, PFIRRMANN_GRADES, pfirrmann.grade),
-      UCUM.noUnits,
-      evidence(),
-    ),
-    codeItem('CONTAINS', PRIVATE.modicType, modicCode(modic.grade), evidence()),
-    numItem(PRIVATE.modicProbability, probabilityOf(modic.probs, MODIC_TYPES, modic.grade), UCUM.noUnits, evidence()),
+  items.push(...findingItems(disc, reference ? [reference] : [], reference));
+  return container('CONTAINS', DCM.measurementGroup, items);
+}
+
+/**
+ * The group of one level fused over several series: its grades inferred from every contributing
+ * series' mid-sagittal image, its measures from the first one's (where they were measured).
+ */
+function fusedMeasurementGroup(
+  level: FusedLevelFindings,
+  study: StudyFindings,
+  sources: ReadonlyMap<string, SourceSeries>,
+  findings: FindingsDocument,
+): ContainerItem {
+  const references = level.fromSeries.map((n) => {
+    const series = study.series[n];
+    if (!series)
+      throw new SpinegradeError('INTERNAL', `fused level ${level.level} names series #${n}, which is not there`);
+    const source = series.seriesInstanceUid === null ? undefined : sources.get(series.seriesInstanceUid);
+    return midSagittalReference(series, n, source);
+  });
+  const labels = level.fromSeries.map((n) => seriesLabel(study.series[n] as SeriesFindings, n));
+  const items = groupHeader(
+    level.level,
+    `${level.level} disc, fused over ${labels.join(' and ')}`,
+    `spinegrade (grader: ${findings.models.grader.variant}; mean probabilities over series)`,
+    findings.software.version,
   );
-  for (const { field, concept } of BINARY) {
-    const p = disc[field];
-    if (Number.isFinite(p)) items.push(numItem(concept, p, UCUM.noUnits, evidence()));
-  }
-  items.push(codeItem('CONTAINS', PRIVATE.needsReview, disc.needsReview ? SCT.yes : SCT.no));
-  for (const { field, concept, unit } of MEASURES) {
-    const value = disc.measures[field];
-    if (value !== null && Number.isFinite(value)) items.push(numItem(concept, value, unit, evidence()));
-  }
+  items.push(
+    ...findingItems(
+      level,
+      references.filter((r): r is SopReference => r !== undefined),
+      references[0],
+    ),
+  );
   return container('CONTAINS', DCM.measurementGroup, items);
 }
 
@@ -338,6 +405,14 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
       ),
     ),
   );
+  // With several graded series (T1 and T2), each level also as fused (the study's answer).
+  if (study.series.length > 1) {
+    groups.push(
+      ...study.levels
+        .filter((level) => level.fromSeries.length > 1)
+        .map((level) => fusedMeasurementGroup(level, study, sources, findings)),
+    );
+  }
   const version = findings.software.version;
   const content: ContentItem[] = [
     codeItem('HAS CONCEPT MOD', DCM.languageOfContent, OTHER.englishUs),

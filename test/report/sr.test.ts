@@ -402,3 +402,81 @@ test('a disc level without a SNOMED code gets a private DISC- code that reads ba
   assert.equal(levelOfDiscCode(s1), 'S1/S2');
   assert.equal(levelOfDiscCode(discLevelCode('T12/L1')), 'T12/L1');
 });
+
+test('a study with two graded series also gets one fused group per level both found, inferred from both images', async (t) => {
+  const { volume, headers, findings, study } = await example();
+  // A second series of the same study (its own UIDs, series 4), say a T1 that found L4/L5 and L5/S1.
+  const t1Headers = headers.map((h, n) => ({
+    ...h,
+    SeriesInstanceUID: '2.25.4242',
+    SeriesNumber: '4',
+    SOPInstanceUID: `2.25.4242${n + 1}`,
+  }));
+  const t2 = study.series[0]!;
+  const mid = t2.midSagittalSlice;
+  const t1Discs = [
+    disc(volume, mid, 'L4/L5', 2, 400, [0, 0.1, 0.25, 0.6, 0.05], [0.7, 0.2, 0.1, 0]),
+    disc(volume, mid, 'L5/S1', 1, 500, [0, 0, 0.05, 0.25, 0.7], [0.1, 0.6, 0.2, 0.1]),
+  ];
+  const t1 = {
+    ...t2,
+    seriesInstanceUid: '2.25.4242',
+    seriesNumber: 4,
+    sequence: 'T1' as const,
+    midSagittalSopInstanceUid: String(t1Headers[mid]!.SOPInstanceUID),
+    discs: t1Discs,
+  };
+  const mean = (a: number[], b: number[]) => a.map((v, k) => (v + (b[k] as number)) / 2);
+  const levels = t2.discs.map(({ geometry: _g, ...rest }) => {
+    const other = t1Discs.find((d) => d.level === rest.level);
+    if (!other) return { ...rest, fromSeries: [0] };
+    const pfirrmann = mean(rest.pfirrmann.probs, other.pfirrmann.probs);
+    const modic = mean(rest.modic.probs, other.modic.probs);
+    return {
+      ...rest,
+      pfirrmann: { grade: pfirrmann.indexOf(Math.max(...pfirrmann)) + 1, probs: pfirrmann },
+      modic: { grade: modic.indexOf(Math.max(...modic)), probs: modic },
+      fromSeries: [0, 1],
+    };
+  });
+  const twoSeries: StudyFindings = { ...study, series: [t2, t1], levels };
+  const sr = buildMeasurementReport({
+    findings: { ...findings, studies: [twoSeries] },
+    study: twoSeries,
+    sourceDatasets: [...headers, ...t1Headers],
+  });
+  const grades = readSrGrades(sr);
+  assert.deepEqual(
+    grades.map((g) => g.trackingIdentifier),
+    [
+      'L3/L4 disc, series 3',
+      'L4/L5 disc, series 3',
+      'L5/S1 disc, series 3',
+      'L4/L5 disc, series 4',
+      'L5/S1 disc, series 4',
+      'L4/L5 disc, fused over series 3 and series 4',
+      'L5/S1 disc, fused over series 3 and series 4',
+    ],
+  );
+  const fused = grades.slice(5);
+  assert.deepEqual(
+    fused.map(({ level, pfirrmann, modic }) => ({ level, pfirrmann, modic })),
+    levels.slice(1).map((l) => ({ level: l.level, pfirrmann: l.pfirrmann.grade, modic: l.modic.grade })),
+  );
+  // The fused Pfirrmann grade names both series' mid-sagittal images as its sources.
+  const group = measurementGroups(decodePart10(sr))[5]!;
+  const grade = named(itemsOf(group, 'ContentSequence'), PRIVATE.pfirrmannGrade)!;
+  assert.deepEqual(
+    itemsOf(grade, 'ContentSequence').map((i) => itemsOf(i, 'ReferencedSOPSequence')[0]?.ReferencedSOPInstanceUID),
+    [t2.midSagittalSopInstanceUid, t1.midSagittalSopInstanceUid],
+  );
+  if (hasTool('dciodvfy')) {
+    const file = join(await tempFolder(t), 'sr.dcm');
+    await writeFile(file, sr);
+    const result = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+    assert.deepEqual(
+      `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.startsWith('Error')),
+      [],
+    );
+  }
+});
