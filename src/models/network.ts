@@ -32,8 +32,22 @@ export function isEngineChoice(value: string): value is EngineChoice {
   return (ENGINE_CHOICES as readonly string[]).includes(value);
 }
 
+/** The environment variable that sets the engine wherever none is given (`serve`, `batch`, `watch`, the API). */
+export const ENGINE_VARIABLE = 'SPINEGRADE_ENGINE';
+
+/** The engine asked for by {@link ENGINE_VARIABLE}, `auto` when it is unset; a USAGE error when misspelt. */
+export function defaultEngineChoice(): EngineChoice {
+  const value = process.env[ENGINE_VARIABLE];
+  if (value === undefined || value === '') return 'auto';
+  if (!isEngineChoice(value)) {
+    throw new SpinegradeError('USAGE', `${ENGINE_VARIABLE} wants ${ENGINE_CHOICES.join(', ')}, got "${value}"`);
+  }
+  return value;
+}
+
 /**
- * Loads the network saved in `dir` (`model.json` + `weights.bin`), returning the layers `outputs`.
+ * Loads the network saved in `dir` (`model.json` + `weights.bin`), returning the layers `outputs`,
+ * on `choice` (default: {@link defaultEngineChoice}).
  * `auto` converts it to ONNX in memory and runs it on onnxruntime when that loads here and the
  * network has only layers the converter knows, and on TensorFlow.js otherwise; `onnx` insists and
  * says why it cannot; `tfjs` runs it on TensorFlow.js.
@@ -41,7 +55,7 @@ export function isEngineChoice(value: string): value is EngineChoice {
 export async function loadNetwork(
   dir: string,
   outputs: readonly string[],
-  choice: EngineChoice = 'auto',
+  choice: EngineChoice = defaultEngineChoice(),
 ): Promise<Network> {
   if (choice !== 'tfjs') {
     const refuse = (reason: string): never => {

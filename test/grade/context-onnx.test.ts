@@ -10,10 +10,13 @@ import {
 import { loadContextPredictor } from '../../src/grade/contextOnnx.js';
 import { GRADER_HEADS } from '../../src/grade/loss.js';
 import { mulberry32 } from '../../src/metrics/random.js';
+import { onnxRuntimeAvailable } from '../../src/models/onnx/runtime.js';
 import { initTf, tf } from '../../src/models/tf/backend.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 await initTf('wasm');
+
+const NO_ONNXRUNTIME = onnxRuntimeAvailable() ? false : 'onnxruntime-node is not installed (an optional dependency)';
 
 function randomBatch(config: ContextModelConfig, spines: number, seed: number): ContextBatch {
   const random = mulberry32(seed);
@@ -47,7 +50,9 @@ function smallConfig(overrides: Partial<ContextModelConfig>): ContextModelConfig
 }
 
 for (const cnnLogitResidual of [true, false]) {
-  test(`the context model gives the same logits on onnxruntime as on TensorFlow.js (CNN-logit residual ${cnnLogitResidual})`, async (t) => {
+  test(`the context model gives the same logits on onnxruntime as on TensorFlow.js (CNN-logit residual ${cnnLogitResidual})`, {
+    skip: NO_ONNXRUNTIME,
+  }, async (t) => {
     const dir = await tempFolder(t);
     const config = smallConfig({ cnnLogitResidual });
     const model = createContextModel(config);
@@ -79,7 +84,9 @@ for (const cnnLogitResidual of [true, false]) {
   });
 }
 
-test('the onnxruntime context model checks its batch as the TensorFlow.js one does', async (t) => {
+test('the onnxruntime context model checks its batch as the TensorFlow.js one does', {
+  skip: NO_ONNXRUNTIME,
+}, async (t) => {
   const dir = await tempFolder(t);
   const config = smallConfig({ embeddingSize: 4, modelSize: 4, heads: 1, layers: 1, levels: 3 });
   const model = createContextModel(config);
