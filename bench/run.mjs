@@ -13,9 +13,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { disposeGrader, GRADER_NETWORK_OUTPUTS, gradeSeriesDiscs, loadGrader } from '../dist/grade/grader.js';
 import { gradeVolume } from '../dist/grade/volume.js';
@@ -259,7 +259,7 @@ async function enginesBenchmark() {
     const results = {};
     for (const engine of ['onnx', 'tfjs']) {
       const network = await loadNetwork(dir, outputs, engine);
-      results[engine] = network.run(input, shape);
+      results[engine] = network.run(input, shape).map((o) => o.data);
       const times = [];
       for (let n = 0; n < (quick ? 5 : 20); n++) {
         const started = performance.now();
@@ -330,9 +330,19 @@ async function pipelineBenchmark() {
 const ANALYZE_TARGETS = { coldWallMs: 2000, coldPeakRssMb: 600, warmStudyMs: 500 };
 const EXAMPLE_STUDY = 'examples/spider-98-t2space/dicom';
 
-/** One cold `spinegrade analyze --format json` in a fresh process: wall time and peak resident memory. */
-function coldAnalyze() {
-  const args = ['bin/spinegrade.js', 'analyze', EXAMPLE_STUDY, '--format', 'json', '--quiet'];
+/**
+ * One cold `spinegrade analyze` in a fresh process: wall time and peak resident memory. Without
+ * `reportDir`, `--format json` (findings only); with it, `--out reportDir` (the README's command:
+ * findings.json, overlay, HTML report with Grad-CAM, SR and SEG).
+ */
+function coldAnalyze(reportDir) {
+  const args = [
+    'bin/spinegrade.js',
+    'analyze',
+    EXAMPLE_STUDY,
+    ...(reportDir ? ['--out', reportDir, '--overwrite'] : ['--format', 'json']),
+    '--quiet',
+  ];
   const gnuTime = existsSync('/usr/bin/time') && process.env.BENCH_NO_GNU_TIME !== '1';
   const cwd = fileURLToPath(new URL('..', import.meta.url));
   const started = performance.now();
@@ -360,6 +370,10 @@ async function analyzeBenchmark() {
   const reps = quick ? 3 : 5;
   const coldRuns = [];
   for (let n = 0; n < reps; n++) coldRuns.push(coldAnalyze());
+  const reportDir = await mkdtemp(join(tmpdir(), 'spinegrade-bench-'));
+  const coldReportRuns = [];
+  for (let n = 0; n < reps; n++) coldReportRuns.push(coldAnalyze(join(reportDir, 'analysis')));
+  await rm(reportDir, { recursive: true, force: true });
   const { createAnalyzer } = await import('../dist/analyze/analyze.js');
   const analyzer = await createAnalyzer();
   const input = [resolve(EXAMPLE_STUDY)];
@@ -382,6 +396,11 @@ async function analyzeBenchmark() {
     peakRssMbMedian: median(coldRuns.map((r) => r.peakRssMb)),
     runs: coldRuns,
   };
+  const coldReport = {
+    wallMsMedian: median(coldReportRuns.map((r) => r.wallMs)),
+    peakRssMbMedian: median(coldReportRuns.map((r) => r.peakRssMb)),
+    runs: coldReportRuns,
+  };
   const warm = {
     modelLoadMs: analyzer.loadMs,
     firstStudyMs: first.timings.total,
@@ -395,13 +414,16 @@ async function analyzeBenchmark() {
     processRssMbAfter: rssMb,
   };
   const row = {
-    what: `spinegrade analyze ${EXAMPLE_STUDY} (11 slices 512x640): cold = fresh process with --format json; warm = createAnalyzer once, analyze the study ${warmReps}x after a first run (reading it each time); engine ${analyzer.grader.network.engine}`,
+    what: `spinegrade analyze ${EXAMPLE_STUDY} (11 slices 512x640): cold = fresh process with --format json; coldReport = fresh process with --out <dir> (findings, overlay, HTML with Grad-CAM, SR, SEG); warm = createAnalyzer once, analyze the study ${warmReps}x after a first run (reading it each time); engine ${analyzer.grader.network.engine}`,
     discs: first.findings.studies[0].series[0].discs.length,
     cold,
+    coldReport,
     warm,
     targets: ANALYZE_TARGETS,
     meetsTargets: {
       coldWall: cold.wallMsMedian <= ANALYZE_TARGETS.coldWallMs,
+      coldReportWall: coldReport.wallMsMedian <= ANALYZE_TARGETS.coldWallMs,
+      coldReportPeakRss: coldReport.peakRssMbMedian <= ANALYZE_TARGETS.coldPeakRssMb,
       coldPeakRss: cold.peakRssMbMedian <= ANALYZE_TARGETS.coldPeakRssMb,
       warmStudy: warm.studyMsMedian <= ANALYZE_TARGETS.warmStudyMs,
     },

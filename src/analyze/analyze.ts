@@ -172,6 +172,7 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
     dispose() {
       if (disposed) return;
       disposed = true;
+      void import('../explain/disc.js').then(({ releaseExplainer }) => releaseExplainer(grader));
       void disposeGrader(grader);
       localizer.network.dispose();
     },

@@ -4,10 +4,13 @@
  * across-levels context model, when shipped, adjusts its logits afterwards and is not explained here).
  */
 import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
-import { cropDisc, type DiscPlacement, intensityRange } from '../grade/crops.js';
+import { cropDisc, type DiscPlacement } from '../grade/crops.js';
 import { type Grader, graderLayersModel } from '../grade/grader.js';
+import { GRADER_HEADS } from '../grade/loss.js';
+import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
-import { type GradCamMap, gradCamBatch, heatToSlice } from './gradcam.js';
+import { type GradCamMap, type GradCamTarget, heatToSlice } from './heat.js';
+import { type LinearHeadCam, linearHeadCamBatch, loadLinearHeadCam } from './linearCam.js';
 
 /** What to explain: a Pfirrmann grade (1-5), a Modic type (0-3), or a binary finding. */
 export type ExplainTarget =
@@ -33,6 +36,42 @@ function headOf(target: ExplainTarget): { output: string; index: number } {
   return { output: 'findings', index: BINARY_FINDINGS.indexOf(target.finding) };
 }
 
+/** How a grader's Grad-CAM is computed: in closed form on its own engine, or with TensorFlow.js gradients. */
+type Explainer = { kind: 'closed-form'; cam: LinearHeadCam } | { kind: 'gradients' };
+
+const explainers = new WeakMap<Grader, Promise<Explainer>>();
+
+/**
+ * The grader's explainer, made once: the closed form (`linearCam.ts`) when every head is linear over
+ * the average of the feature layer — the bundled grader's are — else gradients through TensorFlow.js.
+ */
+function explainerOf(grader: Grader): Promise<Explainer> {
+  let explainer = explainers.get(grader);
+  if (!explainer) {
+    explainer = loadLinearHeadCam(grader.dir, Object.keys(GRADER_HEADS), { engine: grader.network.engine }).then(
+      (cam): Explainer => (cam ? { kind: 'closed-form', cam } : { kind: 'gradients' }),
+    );
+    explainers.set(grader, explainer);
+  }
+  return explainer;
+}
+
+/** Frees what explaining the grader loaded (the feature network of the closed form). */
+export async function releaseExplainer(grader: Grader): Promise<void> {
+  const explainer = explainers.get(grader);
+  explainers.delete(grader);
+  const loaded = await explainer?.catch(() => undefined);
+  if (loaded?.kind === 'closed-form') loaded.cam.features.dispose();
+}
+
+/** Grad-CAM maps of the crops for one target, by the grader's explainer. */
+async function gradCamOf(grader: Grader, crops: readonly Float32Array[], target: GradCamTarget): Promise<GradCamMap[]> {
+  const explainer = await explainerOf(grader);
+  if (explainer.kind === 'closed-form') return linearHeadCamBatch(explainer.cam, crops, target);
+  const { gradCamBatch } = await import('./gradcam.js');
+  return gradCamBatch(await graderLayersModel(grader), crops, target);
+}
+
 /** Grad-CAM of one finding for each disc of a slice. */
 export async function explainDiscs(
   grader: Grader,
@@ -40,10 +79,10 @@ export async function explainDiscs(
   discs: readonly DiscPlacement[],
   target: ExplainTarget,
 ): Promise<DiscHeat[]> {
-  const range = intensityRange(image);
+  const range = robustRange(image.pixels);
   const crops = discs.map((disc) => cropDisc(image, disc, grader.crop, range));
-  const maps = gradCamBatch(
-    await graderLayersModel(grader),
+  const maps = await gradCamOf(
+    grader,
     crops.map((c) => c.pixels),
     headOf(target),
   );

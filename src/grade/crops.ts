@@ -3,7 +3,7 @@
  * superior up), of a fixed physical field of view that holds the disc, both adjacent endplates, part
  * of the two vertebral bodies and the spinal canal behind the disc.
  */
-import { percentiles } from '../transforms/intensity.js';
+import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
 import { sampleBilinear } from '../transforms/sample.js';
 
@@ -80,18 +80,12 @@ export function cropPlacement(image: Image2D, disc: DiscPlacement, config: DiscC
   };
 }
 
-/** The 1st and 99th intensity percentiles of an image: the range a crop is normalised to. */
-export function intensityRange(image: Image2D): [number, number] {
-  const [lo, hi] = percentiles(image.pixels, [1, 99]) as [number, number];
-  return [lo, hi > lo ? hi : lo + 1];
-}
-
 /** Crops a disc from a slice (bilinear; outside the slice is 0). */
 export function cropDisc(
   image: Image2D,
   disc: DiscPlacement,
   config: DiscCropConfig = DEFAULT_CROP_CONFIG,
-  range: readonly [number, number] = intensityRange(image),
+  range: readonly [number, number] = robustRange(image.pixels),
 ): DiscCrop {
   const placement = cropPlacement(image, disc, config);
   const { size } = config;

@@ -147,12 +147,9 @@ export function predictCrops(network: Network, crops: readonly Float32Array[], c
     const chunk = crops.slice(start, start + batch);
     const input = new Float32Array(chunk.length * pixels);
     chunk.forEach((crop, k) => input.set(crop, k * pixels));
-    const [embedding, pfirrmann, modic, findings] = network.run(input, [chunk.length, cropSize, cropSize, 1]) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
+    const [embedding, pfirrmann, modic, findings] = network
+      .run(input, [chunk.length, cropSize, cropSize, 1])
+      .map((o) => o.data) as [Float32Array, Float32Array, Float32Array, Float32Array];
     if (start === 0) {
       out.embeddingSize = embedding.length / chunk.length;
       out.embedding = new Float32Array(n * out.embeddingSize);

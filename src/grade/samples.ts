@@ -9,8 +9,9 @@ import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '
 import { type ImageLocalization, type Localizer, localizeSeries } from '../localize/localizer.js';
 import type { LocalizedDisc } from '../localize/postprocess.js';
 import { distanceToPolygon } from '../metrics/detection.js';
+import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
-import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig, intensityRange } from './crops.js';
+import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig } from './crops.js';
 import { type DiscMeasures, measureDisc } from './measures.js';
 
 /** One localised disc of one series, cropped. */
@@ -135,7 +136,7 @@ export async function cropsOfSeries(
     const keypoints = await checkingKeypoints(dataset, series as SeriesRecord, image);
     offset = (keypoints && keypointLevelOffset(discs, keypoints, image.pixelSpacing)) ?? 0;
   }
-  const range = intensityRange(image);
+  const range = robustRange(image.pixels);
   return discs.map((disc) => ({
     patient: series.patient,
     series: series.id,

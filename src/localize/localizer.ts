@@ -52,7 +52,7 @@ export function predictCanvases(
     const chunk = images.slice(start, start + batchSize);
     const input = new Float32Array(chunk.length * size * size);
     chunk.forEach((image, n) => input.set(image, n * size * size));
-    const [s, h] = network.run(input, [chunk.length, size, size, 1]) as [Float32Array, Float32Array];
+    const [s, h] = network.run(input, [chunk.length, size, size, 1]).map((o) => o.data) as [Float32Array, Float32Array];
     const channels = h.length / (chunk.length * size * size);
     chunk.forEach((_, n) => {
       results.push({

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { describeError, SpinegradeError } from '../errors.js';
+import { LITTLE_ENDIAN } from '../util/endian.js';
 
 /** The file names of a saved model inside its folder. */
 export const MODEL_JSON = 'model.json';
@@ -154,12 +155,18 @@ export function savedWeights(saved: SavedModel): Map<string, { values: Float32Ar
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const storedAs = spec.quantization?.dtype ?? spec.dtype;
     if (spec.dtype === 'float32' && (storedAs === 'float32' || storedAs === 'float16')) {
-      const values = new Float32Array(size);
-      for (let i = 0; i < size; i++) {
-        values[i] =
-          storedAs === 'float32'
-            ? view.getFloat32(offset + i * 4, true)
-            : float16Value(view.getUint16(offset + i * 2, true));
+      const start = saved.data.byteOffset + offset;
+      let values: Float32Array;
+      if (storedAs === 'float32' && LITTLE_ENDIAN) {
+        values = new Float32Array(saved.data.buffer.slice(start, start + size * 4));
+      } else {
+        values = new Float32Array(size);
+        for (let i = 0; i < size; i++) {
+          values[i] =
+            storedAs === 'float32'
+              ? view.getFloat32(offset + i * 4, true)
+              : float16Value(view.getUint16(offset + i * 2, true));
+        }
       }
       weights.set(spec.name, { values, shape: spec.shape });
     }

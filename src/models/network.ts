@@ -16,13 +16,19 @@ export type EngineChoice = InferenceEngine | 'auto';
 /** The engine choices, as the command line spells them. */
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
+/** One output of a network run: its values, flat and channels-last, and its shape (batch first). */
+export interface NetworkOutput {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
 /** A network with one NHWC float32 image input and named outputs, run in inference mode. */
 export interface Network {
   readonly engine: InferenceEngine;
   /** The output layers it returns, in order. */
   readonly outputs: readonly string[];
-  /** Runs a batch `[n, height, width, channels]`; returns each output, flat and channels-last. */
-  run(input: Float32Array, shape: readonly [number, number, number, number]): Float32Array[];
+  /** Runs a batch `[n, height, width, channels]`; returns each output, flat and channels-last, with its shape. */
+  run(input: Float32Array, shape: readonly [number, number, number, number]): NetworkOutput[];
   /** Frees the weights and the engine's session. */
   dispose(): void;
 }

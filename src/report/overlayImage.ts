@@ -7,7 +7,7 @@
 
 import { PNG } from 'pngjs';
 import { heatOverlayRgb } from '../explain/overlay.js';
-import { percentiles } from '../transforms/intensity.js';
+import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
 import { sampleBilinear } from '../transforms/sample.js';
 import type { SeriesFindings } from './findings.js';
@@ -46,15 +46,6 @@ export interface OverlayRgb {
   height: number;
   /** Output pixels per slice pixel (a whole number ≥ 1): slice pixel centre `x` lands at `(x + 0.5)·scale − 0.5`. */
   scale: number;
-}
-
-/**
- * The display window of a slice: its 1st and 99th intensity percentiles (robust to a few very
- * bright or dark pixels), widened to a non-empty range.
- */
-export function robustDisplayWindow(pixels: ArrayLike<number>): [number, number] {
-  const [lo, hi] = percentiles(pixels, [1, 99]) as [number, number];
-  return [lo, hi > lo ? hi : lo + 1];
 }
 
 /** The whole enlargement factor that makes the short side at least {@link OVERLAY_MIN_SHORT_SIDE}. */
@@ -166,7 +157,7 @@ function drawText(canvas: RgbCanvas, text: string, left: number, top: number, sc
 const LABEL_BACKGROUND: Rgb = [12, 12, 12];
 
 /**
- * The mid-sagittal slice as RGB: greyscale in its robust display window ({@link robustDisplayWindow}),
+ * The mid-sagittal slice as RGB: greyscale in its robust display window ((`robustRange`: 1st-99th percentiles)),
  * enlarged bilinearly by a whole factor so the short side is at least 512 px, with each vertebra
  * outlined thin grey, each disc outlined in its Pfirrmann colour ({@link PFIRRMANN_COLOURS}) and its
  * level written beside it (anterior side, or posterior when there is no room) in that colour.
@@ -180,7 +171,7 @@ export function renderOverlayRgb(slice: Image2D, series: SeriesFindings): Overla
   const width = slice.width * scale;
   const height = slice.height * scale;
   const canvas = new RgbCanvas(width, height);
-  const [lo, hi] = robustDisplayWindow(slice.pixels);
+  const [lo, hi] = robustRange(slice.pixels);
   for (let y = 0; y < height; y++) {
     const sy = (y + 0.5) / scale - 0.5;
     for (let x = 0; x < width; x++) {
@@ -268,7 +259,7 @@ export interface HeatThumbnailOptions {
   fieldMm?: number;
   /** Side of the thumbnail, pixels (default 160). */
   sizePx?: number;
-  /** Display window `[low, high]` of the slice; default {@link robustDisplayWindow} of the whole slice. */
+  /** Display window `[low, high]` of the slice; default (`robustRange`: 1st-99th percentiles) of the whole slice. */
   window?: readonly [number, number];
   /** Opacity of the heat colours, default 0.5 (see `heatOverlayRgb`). */
   alpha?: number;
@@ -297,7 +288,7 @@ export function heatThumbnailPng(
   if (!(fieldMm > 0) || !(Number.isInteger(size) && size > 0)) {
     throw new Error(`heat thumbnail: field ${fieldMm} mm and size ${size} px must be positive`);
   }
-  const [lo, hi] = options.window ?? robustDisplayWindow(slice.pixels);
+  const [lo, hi] = options.window ?? robustRange(slice.pixels);
   const range = hi > lo ? hi - lo : 1;
   const [sx, sy] = slice.pixelSpacing;
   const grey = new Float32Array(size * size);

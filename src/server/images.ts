@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { loadStudies } from '../io/load.js';
 import { encodeGreyPng } from '../io/png.js';
-import { robustDisplayWindow } from '../report/overlayImage.js';
+import { robustRange } from '../transforms/intensity.js';
 import { extractSagittalSlice, imagePlane, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import { HttpError } from './errors.js';
@@ -109,7 +109,7 @@ export function slicePng(volume: Volume, k: number, window?: readonly [number, n
     throw new HttpError(404, 'NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
   }
   const slice = extractSagittalSlice(volume, k);
-  const [lo, hi] = window ? [window[0] - window[1] / 2, window[0] + window[1] / 2] : robustDisplayWindow(slice.pixels);
+  const [lo, hi] = window ? [window[0] - window[1] / 2, window[0] + window[1] / 2] : robustRange(slice.pixels);
   const scale = 255 / Math.max(hi - lo, 1e-6);
   const bytes = new Uint8Array(slice.width * slice.height);
   for (let n = 0; n < bytes.length; n++) {

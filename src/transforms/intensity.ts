@@ -38,6 +38,25 @@ export function percentiles(values: ArrayLike<number>, ps: readonly number[]): n
   });
 }
 
+/** Ranges already found, by pixel array: images are never changed in place once made, and one slice
+ * is cropped for grading, again for each Grad-CAM target, and drawn for the reports. */
+const robustRanges = new WeakMap<object, readonly [number, number]>();
+
+/**
+ * The 1st and 99th percentiles of an image's pixels, widened to a non-empty range: the intensity
+ * range that crops are normalised to and slices are displayed in (robust to a few very bright or dark
+ * pixels). Remembered per pixel array.
+ */
+export function robustRange(pixels: ArrayLike<number>): [number, number] {
+  let range = robustRanges.get(pixels);
+  if (!range) {
+    const [lo, hi] = percentiles(pixels, [1, 99]) as [number, number];
+    range = [lo, hi > lo ? hi : lo + 1];
+    robustRanges.set(pixels, range);
+  }
+  return [range[0], range[1]];
+}
+
 /**
  * Rearranges `a[left..right]` so that `a[k]` holds the value a sort would put there, smaller-or-equal
  * values before it and greater-or-equal ones after (Floyd & Rivest, CACM 1975; as in `quickselect`).

@@ -48,22 +48,16 @@ interface Value {
   readonly rank: 2 | 4;
 }
 
-/** A value of `tensor` laid out in ONNX order (tfjs `[kh, kw, in, out]` kernels become `[out, in, kh, kw]`). */
-function transposed(values: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const rank = shape.length;
-  const strides = new Array<number>(rank).fill(1);
-  for (let i = rank - 2; i >= 0; i--) strides[i] = (strides[i + 1] as number) * (shape[i + 1] as number);
-  const outShape = perm.map((p) => shape[p] as number);
+/** A tfjs kernel `[kh, kw, a, b]` laid out as ONNX wants it, `[b, a, kh, kw]` (Conv2D: a = in, b = out). */
+function kernelToOnnx(values: Float32Array, shape: readonly number[]): Float32Array {
+  const [kh, kw, a, b] = shape as [number, number, number, number];
   const out = new Float32Array(values.length);
-  const index = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let source = 0;
-    for (let i = 0; i < rank; i++) source += (index[i] as number) * (strides[perm[i] as number] as number);
-    out[o] = values[source] as number;
-    for (let i = rank - 1; i >= 0; i--) {
-      index[i] = (index[i] as number) + 1;
-      if ((index[i] as number) < (outShape[i] as number)) break;
-      index[i] = 0;
+  let o = 0;
+  for (let j = 0; j < b; j++) {
+    for (let i = 0; i < a; i++) {
+      for (let y = 0; y < kh; y++) {
+        for (let x = 0; x < kw; x++) out[o++] = values[((y * kw + x) * a + i) * b + j] as number;
+      }
     }
   }
   return out;
@@ -152,7 +146,7 @@ class LayerExporter {
     // tfjs kernels: Conv2D [kh, kw, in, out] → [out, in, kh, kw]; Conv2DTranspose [kh, kw, out, in] → [in, out, kh, kw].
     const weightName = g.floats(
       `${layer.name}/kernel`,
-      transposed(kernel.values, kernel.shape, [3, 2, 0, 1]),
+      kernelToOnnx(kernel.values, kernel.shape),
       [3, 2, 0, 1].map((p) => kernel.shape[p] as number),
     );
     const inputs = [input.name, weightName];

@@ -3,6 +3,8 @@
  * initialisers and nodes, encoded as a `ModelProto` by {@link OnnxGraph.encode}. Field numbers follow
  * `onnx.proto`.
  */
+
+import { LITTLE_ENDIAN } from '../../util/endian.js';
 import { ProtoWriter } from './protobuf.js';
 
 /** The ONNX IR version written. */
@@ -17,6 +19,13 @@ const ATTRIBUTE_FLOAT = 1;
 const ATTRIBUTE_INT = 2;
 const ATTRIBUTE_STRING = 3;
 const ATTRIBUTE_INTS = 7;
+
+function littleEndianFloats(data: Float32Array): Uint8Array {
+  const raw = new Uint8Array(data.length * 4);
+  const view = new DataView(raw.buffer);
+  data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return raw;
+}
 
 /** A node attribute value. */
 export type OnnxAttribute =
@@ -128,9 +137,8 @@ export class OnnxGraph {
     const data = values instanceof Float32Array ? values : Float32Array.from(values);
     const expected = dims.reduce((a, b) => a * b, 1);
     if (data.length !== expected) throw new Error(`initializer ${name}: ${data.length} values for shape [${dims}]`);
-    const raw = new Uint8Array(data.length * 4);
-    const view = new DataView(raw.buffer);
-    data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+    // ONNX raw data is little-endian, as typed arrays are on every platform Node runs on (checked below).
+    const raw = LITTLE_ENDIAN ? new Uint8Array(data.slice().buffer) : littleEndianFloats(data);
     this.initializers.push({ name: this.claim(name), dims, type: TENSOR_FLOAT, raw });
     return name;
   }

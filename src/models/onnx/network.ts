@@ -1,5 +1,5 @@
 /** An exported ONNX model as a {@link Network}, run by onnxruntime. */
-import type { Network } from '../network.js';
+import type { Network, NetworkOutput } from '../network.js';
 import { onnxOutputName } from './fromLayers.js';
 import { OnnxSession } from './runtime.js';
 
@@ -35,14 +35,12 @@ export class OnnxNetwork implements Network {
     }
   }
 
-  run(input: Float32Array, shape: readonly [number, number, number, number]): Float32Array[] {
+  run(input: Float32Array, shape: readonly [number, number, number, number]): NetworkOutput[] {
     const [n, h, w, c] = shape;
     const itemSize = h * w * c;
     const chunk = Math.max(1, Math.floor(PIXELS_PER_RUN / (h * w)));
-    if (chunk >= n) {
-      return this.session.run({ [this.inputName]: { data: input, dims: shape } }, this.outputNames).map((o) => o.data);
-    }
-    let outputs: Float32Array[] | undefined;
+    if (chunk >= n) return this.session.run({ [this.inputName]: { data: input, dims: shape } }, this.outputNames);
+    let outputs: NetworkOutput[] | undefined;
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
       const part = this.session.run(
@@ -51,9 +49,12 @@ export class OnnxNetwork implements Network {
         },
         this.outputNames,
       );
-      outputs ??= part.map((o) => new Float32Array((o.data.length / count) * n));
+      outputs ??= part.map((o) => ({
+        data: new Float32Array((o.data.length / count) * n),
+        dims: [n, ...o.dims.slice(1)],
+      }));
       const into = outputs;
-      part.forEach((o, k) => (into[k] as Float32Array).set(o.data, (o.data.length / count) * start));
+      part.forEach((o, k) => (into[k] as NetworkOutput).data.set(o.data, (o.data.length / count) * start));
     }
     return outputs ?? [];
   }

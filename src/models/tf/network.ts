@@ -1,5 +1,5 @@
 /** A TensorFlow.js layers model as a {@link Network} (inference on the active backend). */
-import type { Network } from '../network.js';
+import type { Network, NetworkOutput } from '../network.js';
 import { tf, tfl } from './backend.js';
 
 /** A {@link Network} that also exposes the layers model it runs (for gradients and training). */
@@ -42,7 +42,7 @@ export function layersNetwork(model: tfl.LayersModel, outputs: readonly string[]
         return Array.isArray(result) ? result : [result];
       });
       try {
-        return results.map((y) => y.dataSync() as Float32Array);
+        return results.map((y): NetworkOutput => ({ data: y.dataSync() as Float32Array, dims: y.shape }));
       } finally {
         tf.dispose(results);
       }

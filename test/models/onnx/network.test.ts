@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { SpinegradeError } from '../../../src/errors.js';
 import { GRADER_NETWORK_OUTPUTS } from '../../../src/grade/grader.js';
 import { LOCALIZER_OUTPUTS } from '../../../src/localize/localizer.js';
-import { loadNetwork, type Network } from '../../../src/models/network.js';
+import { loadNetwork, type Network, type NetworkOutput } from '../../../src/models/network.js';
 import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../../src/models/store.js';
 import { initTf, tf, tfl } from '../../../src/models/tf/backend.js';
@@ -14,11 +14,12 @@ import { seededValues } from '../tf/tfHelpers.js';
 
 await initTf('wasm');
 
-function maxDifference(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+function maxDifference(a: readonly NetworkOutput[], b: readonly NetworkOutput[]): number {
   assert.equal(a.length, b.length);
   let worst = 0;
-  a.forEach((x, k) => {
-    const y = b[k] as Float32Array;
+  a.forEach(({ data: x, dims }, k) => {
+    const { data: y, dims: expected } = b[k] as NetworkOutput;
+    assert.deepEqual(dims, expected, `output ${k}: shape [${dims}] on onnxruntime, [${expected}] on tfjs`);
     assert.equal(x.length, y.length, `output ${k} has ${x.length} values on onnxruntime, ${y.length} on tfjs`);
     for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)));
   });
@@ -96,7 +97,7 @@ test('every supported layer gives the same outputs on onnxruntime as on TensorFl
   const a = onnx.run(input, shape);
   const b = tfjs.run(input, shape);
   // 15 → 8 (strided, padded at the end) → 6 (valid) → 3 (pooled) → 6 (transposed): map is 6×6×3.
-  assert.equal((a[0] as Float32Array).length, 3 * 6 * 6 * 3);
+  assert.deepEqual(a[0]?.dims, [3, 6, 6, 3]);
   assert.ok(maxDifference(a, b) < 1e-4, `largest difference ${maxDifference(a, b)}`);
   onnx.dispose();
   tfjs.dispose();
@@ -163,8 +164,10 @@ test('a batch larger than one onnxruntime run is split and reassembled in order'
   batch.set(one, 0);
   batch.set(two, 192 * 192);
   batch.set(one, 2 * 192 * 192);
-  const [semantic] = onnx.run(batch, [3, 192, 192, 1]) as [Float32Array];
-  const [alone] = onnx.run(two, [1, 192, 192, 1]) as [Float32Array];
+  const outputs = onnx.run(batch, [3, 192, 192, 1]);
+  assert.deepEqual(outputs[0]?.dims, [3, 192, 192, 4]);
+  const [semantic] = outputs.map((o) => o.data) as [Float32Array];
+  const [alone] = onnx.run(two, [1, 192, 192, 1]).map((o) => o.data) as [Float32Array];
   const size = 192 * 192 * 4;
   assert.deepEqual(semantic.subarray(size, 2 * size), alone);
   assert.deepEqual(semantic.subarray(0, size), semantic.subarray(2 * size, 3 * size));
