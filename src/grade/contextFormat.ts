@@ -75,11 +75,15 @@ export const CONTEXT_JSON = 'context.json';
 /** File name of the weights of a saved context model (float32, little-endian). */
 export const CONTEXT_BIN = 'context.bin';
 
+/** The grader heads, in the order of the context model's output columns. */
 export const HEAD_NAMES = ['pfirrmann', 'modic', 'findings'] as const;
+/** Classes per head, in {@link HEAD_NAMES} order. */
 export const HEAD_SIZES = HEAD_NAMES.map((name) => GRADER_HEADS[name]);
+/** Output columns of the context model's heads layer. */
 export const HEAD_TOTAL = HEAD_SIZES.reduce((s, n) => s + n, 0);
 /** The MLP of each encoder layer is D → MLP_RATIO·D → D. */
 export const MLP_RATIO = 2;
+/** Epsilon of every layer normalisation. */
 export const LAYER_NORM_EPSILON = 1e-5;
 /** Added to attention scores of empty slots; exp() of it underflows to exactly 0 in float32. */
 export const MASKED_SCORE = -1e9;
