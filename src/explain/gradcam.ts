@@ -3,7 +3,7 @@
  * head, as a heat map at the crop's resolution, and its mapping back onto the slice the crop came from.
  */
 import { tf, tfl } from '../models/tf/backend.js';
-import { camMaps, type GradCamMap, type GradCamTarget } from './heat.js';
+import { camMaps, type GradCamMap, type GradCamTarget, packCamInput } from './heat.js';
 
 export { type GradCamMap, type GradCamTarget, heatToSlice, type SliceToCrop } from './heat.js';
 
@@ -108,20 +108,9 @@ export function gradCamBatch(
   const plan = planFor(model, featureName, target.output);
   const [height, width, channels] = plan.inputShape;
   const [featureHeight, featureWidth] = plan.featureShape;
-  const { units } = plan;
-  if (!Number.isInteger(target.index) || target.index < 0 || target.index >= units) {
-    throw new Error(`Grad-CAM: index ${target.index} is outside head "${target.output}" (${units} outputs)`);
-  }
-  const size = height * width * channels;
-  for (const [n, crop] of crops.entries()) {
-    if (crop.length !== size) {
-      throw new Error(`Grad-CAM: crop ${n} has ${crop.length} values, expected ${height}×${width}×${channels}`);
-    }
-  }
+  const input = packCamInput(crops, plan.inputShape, target, plan.units);
   if (crops.length === 0) return [];
   const count = crops.length;
-  const input = new Float32Array(count * size);
-  for (const [n, crop] of crops.entries()) input.set(crop, n * size);
   const cams = tf.tidy(() => {
     const x = tf.tensor4d(input, [count, height, width, channels]);
     const features = plan.features.predict(x, { batchSize: count }) as tf.Tensor4D;

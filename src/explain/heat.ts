@@ -51,6 +51,31 @@ function resizeBilinear(
 }
 
 /**
+ * The crops of a Grad-CAM batch packed into one `[n, height, width, channels]` input, after checking
+ * the target's index against the head's `units` and every crop's size; empty for no crops.
+ */
+export function packCamInput(
+  crops: readonly Float32Array[],
+  inputShape: readonly [number, number, number],
+  target: GradCamTarget,
+  units: number,
+): Float32Array {
+  if (!Number.isInteger(target.index) || target.index < 0 || target.index >= units) {
+    throw new Error(`Grad-CAM: index ${target.index} is outside head "${target.output}" (${units} outputs)`);
+  }
+  const [height, width, channels] = inputShape;
+  const size = height * width * channels;
+  for (const [n, crop] of crops.entries()) {
+    if (crop.length !== size) {
+      throw new Error(`Grad-CAM: crop ${n} has ${crop.length} values, expected ${height}×${width}×${channels}`);
+    }
+  }
+  const input = new Float32Array(crops.length * size);
+  for (const [n, crop] of crops.entries()) input.set(crop, n * size);
+  return input;
+}
+
+/**
  * Heat maps from raw class-activation maps (`count` maps of `featureHeight × featureWidth`, already
  * ReLU'd): each resized to the crop (`width × height`) and divided by its maximum.
  */

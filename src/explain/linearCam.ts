@@ -9,7 +9,7 @@
  */
 import { readSavedModel, savedWeights } from '../models/modelJson.js';
 import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
-import { camMaps, type GradCamMap, type GradCamTarget } from './heat.js';
+import { camMaps, type GradCamMap, type GradCamTarget, packCamInput } from './heat.js';
 
 interface TopologyLayer {
   readonly name: string;
@@ -84,20 +84,10 @@ export function linearHeadCamBatch(
   }
   const kernel = cam.kernels.get(target.output);
   if (!kernel) throw new Error(`Grad-CAM: no linear head "${target.output}" over "${cam.featureLayer}"`);
-  if (!Number.isInteger(target.index) || target.index < 0 || target.index >= kernel.units) {
-    throw new Error(`Grad-CAM: index ${target.index} is outside head "${target.output}" (${kernel.units} outputs)`);
-  }
-  const [height, width, channels] = cam.inputShape;
-  const size = height * width * channels;
-  for (const [n, crop] of crops.entries()) {
-    if (crop.length !== size) {
-      throw new Error(`Grad-CAM: crop ${n} has ${crop.length} values, expected ${height}×${width}×${channels}`);
-    }
-  }
+  const input = packCamInput(crops, cam.inputShape, target, kernel.units);
   if (crops.length === 0) return [];
+  const [height, width, channels] = cam.inputShape;
   const count = crops.length;
-  const input = new Float32Array(count * size);
-  for (const [n, crop] of crops.entries()) input.set(crop, n * size);
   const [features] = cam.features.run(input, [count, height, width, channels]);
   const [, featureHeight, featureWidth, featureChannels] = (features?.dims ?? []) as number[];
   if (!features || featureHeight === undefined || featureWidth === undefined || featureChannels === undefined) {
