@@ -9,14 +9,14 @@
  * reader's reason, so the cohort table says why.
  */
 import { createHash } from 'node:crypto';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import dcmjs from 'dcmjs';
 import { parsePixelSpacing } from '../cli/args.js';
 import { readCsv } from '../datasets/csv.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
-import { type FileKind, sniff } from '../io/discover.js';
+import { COMPANION_EXTENSIONS, type FileKind, sniff, unvisitedFolderNames } from '../io/discover.js';
 
 /** One study to analyse: the unit of work (one job) of a batch. */
 export interface BatchStudy {
@@ -71,9 +71,6 @@ export function studyFolderId(key: string): string {
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
   return `${readable === '' ? 'study' : readable}-${hash}`;
 }
-
-/** Extensions whose files are read with another file and are never a study of their own. */
-const COMPANIONS = new Set(['.raw', '.zraw', '.img', '.json', '.txt', '.csv', '.md', '.xml', '.html', '.log']);
 
 /** The format a file name claims. */
 function claimedKind(path: string): FileKind | undefined {
@@ -243,18 +240,8 @@ async function walkInput(root: string, isFolder: boolean, options: BatchDiscover
   }
   const visited = new Set<string>();
   const walk = async (folder: string): Promise<void> => {
-    const real = await realpath(folder).catch((error: unknown) => {
-      throw fileSystemError(error, folder);
-    });
-    if (visited.has(real) || excluded.has(real)) return;
-    visited.add(real);
-    let names: string[];
-    try {
-      names = (await readdir(folder)).sort();
-    } catch (error) {
-      throw fileSystemError(error, folder);
-    }
-    for (const name of names) {
+    const names = await unvisitedFolderNames(folder, visited, excluded);
+    for (const name of names ?? []) {
       const path = join(folder, name);
       if (name.startsWith('.')) {
         skip('hidden file(s) or folder(s)');
@@ -267,7 +254,7 @@ async function walkInput(root: string, isFolder: boolean, options: BatchDiscover
         await walk(path);
       } else if (!entry.isFile()) {
         skip('special file(s)');
-      } else if (COMPANIONS.has(extname(name).toLowerCase()) || name === 'DICOMDIR') {
+      } else if (COMPANION_EXTENSIONS.has(extname(name).toLowerCase()) || name === 'DICOMDIR') {
         skip('companion file(s) (.raw, .json, DICOMDIR, …)');
       } else {
         files.push({ path, kind: await sniff(path).catch(() => undefined), claimed: claimedKind(path) });

@@ -66,7 +66,7 @@ export async function loadLinearHeadCam(
     kernels.set(head, { values: kernel.values, units: kernel.shape[1] as number });
   }
   return {
-    features: await loadNetwork(dir, [featureLayer], options.engine),
+    features: await loadNetwork(dir, [featureLayer], options.engine, saved),
     featureLayer,
     inputShape: inputShape.slice(1) as unknown as [number, number, number],
     kernels,

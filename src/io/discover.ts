@@ -45,7 +45,18 @@ const CLAIMED_KINDS: Record<string, FileKind> = {
 };
 
 /** Names of files that sit beside images and are never images themselves. */
-const COMPANION_EXTENSIONS = new Set(['.raw', '.zraw', '.img', '.json', '.txt', '.csv', '.md', '.xml', '.html']);
+export const COMPANION_EXTENSIONS: ReadonlySet<string> = new Set([
+  '.raw',
+  '.zraw',
+  '.img',
+  '.json',
+  '.txt',
+  '.csv',
+  '.md',
+  '.xml',
+  '.html',
+  '.log',
+]);
 
 /**
  * Finds every image file under the given paths (files or folders, recursively). Throws when a path
@@ -68,24 +79,35 @@ export async function discoverFiles(paths: readonly string[]): Promise<Discovery
   return { files, skipped };
 }
 
+/**
+ * The entry names of `folder`, sorted, and the folder marked as walked; undefined when its real path
+ * was walked already (a link back to it) or is `excluded`. Unreadable folders are file-system errors.
+ */
+export async function unvisitedFolderNames(
+  folder: string,
+  visited: Set<string>,
+  excluded: ReadonlySet<string> = new Set(),
+): Promise<string[] | undefined> {
+  const real = await realpath(folder).catch((error: unknown) => {
+    throw fileSystemError(error, folder);
+  });
+  if (visited.has(real) || excluded.has(real)) return undefined;
+  visited.add(real);
+  try {
+    return (await readdir(folder)).sort();
+  } catch (error) {
+    throw fileSystemError(error, folder);
+  }
+}
+
 async function walkFolder(
   folder: string,
   files: FoundFile[],
   skipped: SkippedFile[],
   visited: Set<string>,
 ): Promise<void> {
-  const real = await realpath(folder).catch((error: unknown) => {
-    throw fileSystemError(error, folder);
-  });
-  if (visited.has(real)) return; // a link back to a folder already walked
-  visited.add(real);
-  let names: string[];
-  try {
-    names = (await readdir(folder)).sort();
-  } catch (error) {
-    throw fileSystemError(error, folder);
-  }
-  for (const name of names) {
+  const names = await unvisitedFolderNames(folder, visited);
+  for (const name of names ?? []) {
     const path = join(folder, name);
     const info = await statOrThrow(path);
     if (info.isDirectory()) {

@@ -5,7 +5,7 @@
  * onnxruntime loads here, TensorFlow.js otherwise; TensorFlow.js is imported only when it runs.
  */
 import { describeError, SpinegradeError } from '../errors.js';
-import { readSavedModel } from './modelJson.js';
+import { readSavedModel, type SavedModel } from './modelJson.js';
 import { savedModelToOnnx } from './onnx/fromLayers.js';
 import { onnxRuntimeAvailable } from './onnx/runtime.js';
 
@@ -56,22 +56,24 @@ export function defaultEngineChoice(): EngineChoice {
  * on `choice` (default: {@link defaultEngineChoice}).
  * `auto` converts it to ONNX in memory and runs it on onnxruntime when that loads here and the
  * network has only layers the converter knows, and on TensorFlow.js otherwise; `onnx` insists and
- * says why it cannot; `tfjs` runs it on TensorFlow.js.
+ * says why it cannot; `tfjs` runs it on TensorFlow.js. `saved`: the folder's files when the caller
+ * has read them already.
  */
 export async function loadNetwork(
   dir: string,
   outputs: readonly string[],
   choice: EngineChoice = defaultEngineChoice(),
+  saved?: SavedModel,
 ): Promise<Network> {
   if (choice !== 'tfjs') {
     const refuse = (reason: string): never => {
       throw new SpinegradeError('USAGE', `cannot run with --engine onnx: ${reason}`, dir);
     };
     if (onnxRuntimeAvailable()) {
-      const saved = await readSavedModel(dir);
+      const model = saved ?? (await readSavedModel(dir));
       let bytes: Uint8Array | undefined;
       try {
-        bytes = savedModelToOnnx(saved, outputs, { producerVersion: '1' });
+        bytes = savedModelToOnnx(model, outputs, { producerVersion: '1' });
       } catch (error) {
         if (choice === 'onnx') refuse(describeError(error));
       }

@@ -9,31 +9,10 @@ import { encodeGreyPng } from '../io/png.js';
 import { robustRange } from '../transforms/intensity.js';
 import { extractSagittalSlice, imagePlane, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
+import type { SeriesInfo } from './apiTypes.js';
 import { HttpError } from './errors.js';
 
-/** One series of a study, as the API lists it (docs/api.md, "Series and images"). */
-export interface SeriesInfo {
-  index: number;
-  seriesInstanceUid: string | null;
-  seriesDescription: string | null;
-  seriesNumber: number | null;
-  modality: string | null;
-  format: string;
-  plane: string;
-  /** Voxel counts along the volume's index axes. */
-  size: [number, number, number];
-  /** Number of sagittal display slices. */
-  sagittalSlices: number;
-  display: { width: number; height: number; pixelSpacing: [number, number] };
-  /** Number of source files (DICOM instances, or PNG slices, or 1 for a volume file). */
-  instances: number;
-  /** True when DICOM instance k (slice order) is sagittal display slice k. */
-  instancesAreSagittalSlices: boolean;
-  /** Display pixel (x, y) → instance pixel (column, row) = (a·x + b·y + c, d·x + e·y + f); null unless the above. */
-  displayToInstance: [number, number, number, number, number, number] | null;
-  /** Index into `findings.studies[0].series` once analysed, else null. */
-  findingsSeries: number | null;
-}
+export type { SeriesInfo } from './apiTypes.js';
 
 /** A series with its volume and the ids of its files in slice order. */
 export interface LoadedSeries {

@@ -3,7 +3,12 @@
  * was served from; every error the server sends (`{ error: { code, message } }`) becomes an
  * {@link ApiError}.
  */
+
+import type { SeriesInfo } from '../../src/server/apiTypes.js';
 import type { FindingsDocument } from './types.js';
+
+export { BINARY_FINDINGS } from '../../src/datasets/types.js';
+export type { SeriesInfo } from '../../src/server/apiTypes.js';
 
 /** An HTTP error from the API, with the server's code and message. */
 export class ApiError extends Error {
@@ -43,26 +48,6 @@ export interface Study {
     analyzedAt: string | null;
     corrections: number;
   };
-}
-
-/** One series as the server read it (`GET …/series`). */
-export interface SeriesInfo {
-  index: number;
-  seriesInstanceUid: string | null;
-  seriesDescription: string | null;
-  seriesNumber: number | null;
-  modality: string | null;
-  format: string;
-  plane: string;
-  size: [number, number, number];
-  sagittalSlices: number;
-  display: { width: number; height: number; pixelSpacing: [number, number] };
-  instances: number;
-  instancesAreSagittalSlices: boolean;
-  /** Display pixel (x, y) → instance pixel (column, row) = (a·x + b·y + c, d·x + e·y + f). */
-  displayToInstance: [number, number, number, number, number, number] | null;
-  /** Index into `findings.studies[0].series`, or null when not graded. */
-  findingsSeries: number | null;
 }
 
 /** One DICOM instance of a series, in slice order. */
@@ -133,16 +118,6 @@ export interface FindingsResponse {
   levelOverride: LevelOverride | null;
   corrections: CorrectionRecord[];
 }
-
-/** The binary findings a grade override may name (value true/false). */
-export const BINARY_FINDINGS = [
-  'endplateUpper',
-  'endplateLower',
-  'spondylolisthesis',
-  'herniation',
-  'bulging',
-  'narrowing',
-] as const;
 
 /** The exports, by file name under `/api/studies/{id}/`. */
 export const EXPORTS = [

@@ -20,18 +20,17 @@ export class OnnxNetwork implements Network {
     source = typeof model === 'string' ? model : 'ONNX model',
   ) {
     this.session = new OnnxSession(model, source);
-    const path = source;
     const [input] = this.session.inputNames;
     if (input === undefined || this.session.inputNames.length !== 1) {
       this.session.dispose();
-      throw new Error(`${path}: expected one input, found ${this.session.inputNames.length}`);
+      throw new Error(`${source}: expected one input, found ${this.session.inputNames.length}`);
     }
     this.inputName = input;
     this.outputNames = outputs.map(onnxOutputName);
     const missing = this.outputNames.filter((name) => !this.session.outputNames.includes(name));
     if (missing.length > 0) {
       this.session.dispose();
-      throw new Error(`${path}: has no output ${missing.join(', ')}`);
+      throw new Error(`${source}: has no output ${missing.join(', ')}`);
     }
   }
 
