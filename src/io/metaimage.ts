@@ -20,6 +20,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
+import { dominantPatientAxis } from '../volume/orientation.js';
 import {
   assertValidGeometry,
   determinant3,
@@ -443,17 +444,12 @@ function anatomicalOrientation(d: Mat3): string | undefined {
   let text = '';
   for (let a = 0; a < 3; a++) {
     const column: Vec3 = [d[a] as number, d[3 + a] as number, d[6 + a] as number];
-    const best = dominantAxis(column);
+    const best = dominantPatientAxis(column);
     if (used.has(best)) return undefined;
     used.add(best);
     text += letters[best][column[best] >= 0 ? 0 : 1];
   }
   return text;
-}
-
-function dominantAxis(v: Vec3): 0 | 1 | 2 {
-  const [x, y, z] = v.map(Math.abs) as [number, number, number];
-  return x >= y && x >= z ? 0 : y >= z ? 1 : 2;
 }
 
 // ---------------------------------------------------------------------------------------------
