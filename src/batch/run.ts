@@ -26,7 +26,6 @@ import { type Job, Queue } from 'bullmq';
 import { createAnalyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { packageRoot } from '../util/package.js';
 import { buildCohort, type CohortCounts, writeCohort } from './cohort.js';
 import {
   type BatchJobData,
@@ -51,6 +50,8 @@ import { closeRedis, parseRedisUrl, pingRedis, queueConnection, type RedisTarget
 import { findRedisServer, type RedisServer, startRedisServer } from './redis-server.js';
 import { type BatchStudy, discoverBatchStudies } from './studies.js';
 import { type BatchTuning, batchJobOptions, batchTuning } from './worker.js';
+import { type WorkerParameters, workerParametersMessage } from './workerParameters.js';
+import { WORKER_PROCESS_ENTRY } from './workerProcess.js';
 
 /** Options of {@link runBatch}. */
 export interface BatchOptions extends ModelChoice {
@@ -300,24 +301,21 @@ class LocalWorkers {
 
   private spawn(slot: number): void {
     const { options, outDir } = this.ctx;
-    const args = [
-      join(packageRoot(), 'bin', 'spinegrade.js'),
-      'worker',
-      '--concurrency',
-      String(options.concurrency ?? 1),
-    ];
-    if (options.model !== undefined) args.push('--model', resolve(options.model));
-    if (options.localizer !== undefined) args.push('--localizer', resolve(options.localizer));
-    const child = spawn(process.execPath, args, {
-      stdio: ['pipe', 'ignore', 'pipe'],
+    const parameters: WorkerParameters = {
+      redis: this.redis,
+      concurrency: options.concurrency ?? 1,
+      ...(options.model !== undefined ? { model: resolve(options.model) } : {}),
+      ...(options.localizer !== undefined ? { localizer: resolve(options.localizer) } : {}),
+      verbose: true,
+    };
+    // Parameters go by IPC message (a Redis password never shows in a process list); the worker stops
+    // when this process goes away (the channel closes).
+    const child = spawn(process.execPath, [WORKER_PROCESS_ENTRY], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       detached: true,
-      env: {
-        ...process.env,
-        // The URL (it may hold a password) goes by environment, not on the command line.
-        SPINEGRADE_REDIS_URL: redisUrl(this.redis, true),
-        SPINEGRADE_WORKER_PARENT_PIPE: '1',
-      },
     });
+    // A worker that dies before it reads the message is reported by the 'exit' handler below.
+    child.send(workerParametersMessage(parameters), () => undefined);
     const log = createWriteStream(join(outDir, 'log', `worker-${slot}.log`), { flags: 'a' });
     const entry = { child, log, lastLine: '' };
     child.stderr?.on('data', (chunk: Buffer) => {

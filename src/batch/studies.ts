@@ -12,11 +12,11 @@ import { createHash } from 'node:crypto';
 import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import dcmjs from 'dcmjs';
-import { parsePixelSpacing } from '../cli/args.js';
 import { readCsv } from '../datasets/csv.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 import { COMPANION_EXTENSIONS, type FileKind, sniff, unvisitedFolderNames } from '../io/discover.js';
+import { parsePixelSpacing } from '../io/pixelSpacing.js';
 
 /** One study to analyse: the unit of work (one job) of a batch. */
 export interface BatchStudy {

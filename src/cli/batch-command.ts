@@ -3,13 +3,14 @@
  * and `spinegrade worker` (take batch jobs from a Redis queue; any number, on any machine).
  * See docs/batch.md.
  */
-import { createAnalyzer } from '../analyze/analyze.js';
-import { modelVersion } from '../batch/job.js';
 import { parseRedisUrl } from '../batch/redis.js';
 import { type BatchSummary, runBatch } from '../batch/run.js';
-import { runWorker } from '../batch/worker.js';
+import { onStopSignals } from '../batch/signals.js';
+import type { WorkerParameters } from '../batch/workerParameters.js';
+import { runWorkerProcess } from '../batch/workerProcess.js';
 import { SpinegradeError } from '../errors.js';
-import { parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
+import { parsePixelSpacing } from '../io/pixelSpacing.js';
+import { parseCommandLine as parse, stringOption } from './args.js';
 
 const str = stringOption;
 
@@ -21,28 +22,6 @@ function count(value: string | boolean | undefined, flag: string, minimum: numbe
     throw new SpinegradeError('USAGE', `${flag} wants a whole number ≥ ${minimum}, got "${text}"`);
   }
   return n;
-}
-
-/**
- * Calls `onStop` on the first SIGINT/SIGTERM; a second one exits at once (code 130). Returns a
- * function that removes the handlers.
- */
-function onSignals(onStop: (signal: NodeJS.Signals) => void, say: (line: string) => void): () => void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      say(`spinegrade: ${signal} again: exiting now`);
-      process.exit(130);
-    }
-    stopping = true;
-    onStop(signal);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.removeListener('SIGINT', handler);
-    process.removeListener('SIGTERM', handler);
-  };
 }
 
 /** The closing lines of `batch` on stdout. */
@@ -82,7 +61,7 @@ export async function runBatchCommand(args: readonly string[], usage: () => numb
   const workers = count(values.workers, '--workers', 0);
   const concurrency = count(values.concurrency, '--concurrency', 1);
   const controller = new AbortController();
-  const removeHandlers = onSignals(
+  const removeHandlers = onStopSignals(
     (signal) => {
       process.stderr.write(
         `\nspinegrade: ${signal}: stopping (workers finish the studies in hand; run again to resume)\n`,
@@ -126,44 +105,25 @@ export async function runWorkerCommand(args: readonly string[], usage: () => num
     throw new SpinegradeError('USAGE', `worker takes no input paths (got "${positionals[0]}")`);
   const url = str(values.redis) ?? process.env.SPINEGRADE_REDIS_URL;
   if (!url) throw new SpinegradeError('USAGE', 'worker needs --redis <url> (or SPINEGRADE_REDIS_URL)');
-  const redis = parseRedisUrl(url);
-  const concurrency = count(values.concurrency, '--concurrency', 1) ?? 1;
-  const say = (line: string): void => {
-    process.stderr.write(`${line}\n`);
-  };
-  const choice = {
+  const parameters: WorkerParameters = {
+    redis: parseRedisUrl(url),
+    concurrency: count(values.concurrency, '--concurrency', 1) ?? 1,
     ...(str(values.model) !== undefined ? { model: str(values.model) } : {}),
     ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) } : {}),
+    verbose: values.quiet !== true,
+  };
+  const say = (line: string): void => {
+    process.stderr.write(`${line}\n`);
   };
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  const removeHandlers = onSignals(() => stop(), say);
-  if (process.env.SPINEGRADE_WORKER_PARENT_PIPE === '1') {
-    // Started by `batch`: stop when the coordinator goes away (its end of stdin closes).
-    process.stdin.on('end', () => stop());
-    process.stdin.on('close', () => stop());
-    process.stdin.resume();
-  }
-  const [version, analyzer] = await Promise.all([modelVersion(choice), createAnalyzer(choice)]);
+  const removeHandlers = onStopSignals(() => stop(), say);
   try {
-    const summary = await runWorker({
-      redis,
-      concurrency,
-      analyzer,
-      version,
-      log: say,
-      verbose: values.quiet !== true,
-      stop: stopped,
-    });
-    say(
-      `worker: stopped (${summary.analysed} analysed, ${summary.alreadyDone} already done, ${summary.failed} failed attempts)`,
-    );
+    await runWorkerProcess(parameters, stopped, say);
     return 0;
   } finally {
     removeHandlers();
-    analyzer.dispose();
-    if (process.env.SPINEGRADE_WORKER_PARENT_PIPE === '1') process.stdin.destroy();
   }
 }

@@ -1,7 +1,8 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
+import { parsePixelSpacing } from '../io/pixelSpacing.js';
 import { runAnalyze } from './analyze.js';
-import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
+import { type Flags, type OptionSpec, parseCommandLine as parse, stringOption } from './args.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';

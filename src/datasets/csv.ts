@@ -1,9 +1,10 @@
 /**
- * A small RFC 4180 CSV reader for the dataset tables: quoted fields (with `""` for a quote, and
- * embedded commas and line breaks), CRLF or LF line ends, an optional UTF-8 byte-order mark.
+ * The dataset tables' CSV reader (RFC 4180, by csv-parse): quoted fields (with `""` for a quote, and
+ * embedded commas and line breaks), CRLF, LF or CR line ends, an optional UTF-8 byte-order mark.
  * Problems are reported as a {@link SpinegradeError} `INVALID_HEADER` naming the file and line.
  */
 import { readFile } from 'node:fs/promises';
+import { CsvError, parse } from 'csv-parse/sync';
 import { SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 
@@ -24,88 +25,78 @@ export interface CsvOptions {
   required?: readonly string[];
 }
 
-/** Splits CSV text into rows of raw fields, each with the line it starts on. */
+/**
+ * The lines a record's raw text (from csv-parse) covers: it starts with one character per blank line
+ * before the record and ends with one character of the record's own line end; the line breaks between
+ * are inside quoted fields, where a line is counted at each LF. Returns the lines before the record
+ * proper, and all lines.
+ */
+function linesOfRaw(raw: string): { blank: number; all: number } {
+  const blank = /^[\r\n]*/.exec(raw)?.[0].length ?? 0;
+  const body = raw.slice(blank);
+  const end = /[\r\n]$/.test(body) ? 1 : 0;
+  return { blank, all: blank + end + (body.slice(0, body.length - end).match(/\n/g)?.length ?? 0) };
+}
+
+/** Splits CSV text into rows of raw fields, each with the line it starts on (blank lines are no rows). */
 function splitRecords(text: string, source: string | undefined): { fields: string[]; line: number }[] {
+  // csv-parse counts lines differently inside quoted fields, so lines are counted here from each
+  // record's raw text.
   const records: { fields: string[]; line: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let line = 1;
-  let recordLine = 1;
-  let n = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let atFieldStart = true;
-  const endRecord = (): void => {
-    fields.push(field);
-    // A blank line (one empty field) is no record.
-    if (!(fields.length === 1 && fields[0] === '')) records.push({ fields, line: recordLine });
-    fields = [];
-    field = '';
-    atFieldStart = true;
-  };
-  while (n < text.length) {
-    const c = text[n] as string;
-    if (c === '"' && atFieldStart) {
-      const quoteLine = line;
-      n++;
-      for (;;) {
-        if (n >= text.length) {
-          throw new SpinegradeError(
-            'INVALID_HEADER',
-            `line ${quoteLine}: a quoted field is never closed (missing ")`,
-            source,
-          );
-        }
-        const q = text[n] as string;
-        if (q === '"') {
-          if (text[n + 1] === '"') {
-            field += '"';
-            n += 2;
-            continue;
-          }
-          n++;
-          break;
-        }
-        if (q === '\n') line++;
-        field += q;
-        n++;
-      }
-      const next = text[n];
-      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-        throw new SpinegradeError(
-          'INVALID_HEADER',
-          `line ${line}: text after the closing quote of a quoted field (${JSON.stringify(next)})`,
-          source,
-        );
-      }
-      atFieldStart = false;
-      continue;
+  let nextLine = 1;
+  try {
+    parse(text, {
+      bom: true,
+      raw: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      relax_column_count: true,
+      skip_empty_lines: true,
+      // With `raw`, csv-parse hands each record to `on_record` wrapped with its raw text.
+      on_record: (({ record, raw }: { record: string[]; raw: string }) => {
+        const lines = linesOfRaw(raw);
+        // A line holding only `""` is blank too.
+        if (!(record.length === 1 && record[0] === '')) records.push({ fields: record, line: nextLine + lines.blank });
+        nextLine += lines.all;
+        return null;
+      }) as unknown as (record: string[]) => null,
+    });
+  } catch (error) {
+    throw csvProblem(error, nextLine, source);
+  }
+  return records;
+}
+
+/** A csv-parse error as the error table's `INVALID_HEADER`, on the line where the problem is. */
+function csvProblem(error: unknown, recordStart: number, source: string | undefined): unknown {
+  if (!(error instanceof CsvError)) return error;
+  const raw = typeof error.raw === 'string' ? error.raw : '';
+  const lines = linesOfRaw(raw);
+  const line = recordStart + lines.all;
+  switch (error.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new SpinegradeError(
+        'INVALID_HEADER',
+        `line ${recordStart + lines.blank}: a quoted field is never closed (missing ")`,
+        source,
+      );
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE': {
+      const got = /got "(.*)" at line/su.exec(error.message)?.[1] ?? '';
+      return new SpinegradeError(
+        'INVALID_HEADER',
+        `line ${line}: text after the closing quote of a quoted field (${JSON.stringify(got)})`,
+        source,
+      );
     }
-    if (c === ',') {
-      fields.push(field);
-      field = '';
-      atFieldStart = true;
-      n++;
-      continue;
-    }
-    if (c === '\r' || c === '\n') {
-      endRecord();
-      n += c === '\r' && text[n + 1] === '\n' ? 2 : 1;
-      line++;
-      recordLine = line;
-      continue;
-    }
-    if (c === '"') {
-      throw new SpinegradeError(
+    case 'INVALID_OPENING_QUOTE':
+      return new SpinegradeError(
         'INVALID_HEADER',
         `line ${line}: a quote inside an unquoted field (quote the whole field and double the quote)`,
         source,
       );
-    }
-    field += c;
-    atFieldStart = false;
-    n++;
+    default:
+      return new SpinegradeError('INVALID_HEADER', `line ${line}: ${error.message}`, source);
   }
-  if (!atFieldStart || fields.length > 0 || field !== '') endRecord();
-  return records;
 }
 
 /** Parses CSV text with a header row into records keyed by column name. */

@@ -1,5 +1,6 @@
 /** Byte-level helpers shared by the file readers: exact reads, byte swapping, error mapping. */
 import type { FileHandle } from 'node:fs/promises';
+import { createUnzip } from 'node:zlib';
 import { describeError, SpinegradeError } from '../errors.js';
 
 /** The `code` of a Node system or zlib error, if it has one. */
@@ -80,5 +81,31 @@ export function swapBytes(bytes: Uint8Array, width: number): void {
       bytes[lo] = bytes[hi] as number;
       bytes[hi] = t;
     }
+  }
+}
+
+/**
+ * Inflates the zlib or gzip stream at `[start, end]` of a file (to its end when `end` is absent) and
+ * hands each inflated chunk to `onChunk`; a corrupt stream or read error becomes a {@link SpinegradeError} about `what`.
+ */
+export async function forEachInflatedChunk(
+  handle: FileHandle,
+  range: { readonly start: number; readonly end?: number },
+  onChunk: (chunk: Buffer) => void,
+  what: string,
+  path: string,
+): Promise<void> {
+  const source = handle.createReadStream({ ...range, autoClose: false });
+  const unzip = createUnzip();
+  source.on('error', (error) => unzip.destroy(error));
+  source.pipe(unzip);
+  try {
+    for await (const chunk of unzip as AsyncIterable<Buffer>) onChunk(chunk);
+  } catch (error) {
+    throw decompressionError(error, path, what);
+  } finally {
+    source.unpipe(unzip);
+    source.destroy();
+    unzip.destroy();
   }
 }

@@ -18,8 +18,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import { createUnzip, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
+import { dominantPatientAxis } from '../volume/orientation.js';
 import {
   assertValidGeometry,
   determinant3,
@@ -33,7 +34,8 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
-import { decompressionError, errorCode, fileSystemError, readExactly, swapBytes } from './binary.js';
+import { errorCode, fileSystemError, forEachInflatedChunk, readExactly } from './binary.js';
+import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeMetaImage}. */
 export interface MetaImageWriteOptions {
@@ -45,29 +47,6 @@ export interface MetaImageWriteOptions {
 
 const MAX_HEADER_BYTES = 1 << 20;
 const HEADER_CHUNK = 1 << 16;
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** A voxel type spinegrade reads and writes. */
-interface ElementKind {
-  readonly met: string;
-  readonly bytes: number;
-  /** A zero-filled array of `length` elements. */
-  readonly create: (length: number) => VoxelArray;
-  /** Views a whole, freshly allocated buffer as this type. */
-  readonly view: (buffer: ArrayBuffer) => VoxelArray;
-}
-
-const ELEMENT_KINDS: readonly ElementKind[] = [
-  { met: 'MET_UCHAR', bytes: 1, create: (n) => new Uint8Array(n), view: (b) => new Uint8Array(b) },
-  { met: 'MET_CHAR', bytes: 1, create: (n) => new Int8Array(n), view: (b) => new Int8Array(b) },
-  { met: 'MET_USHORT', bytes: 2, create: (n) => new Uint16Array(n), view: (b) => new Uint16Array(b) },
-  { met: 'MET_SHORT', bytes: 2, create: (n) => new Int16Array(n), view: (b) => new Int16Array(b) },
-  { met: 'MET_UINT', bytes: 4, create: (n) => new Uint32Array(n), view: (b) => new Uint32Array(b) },
-  { met: 'MET_INT', bytes: 4, create: (n) => new Int32Array(n), view: (b) => new Int32Array(b) },
-  { met: 'MET_FLOAT', bytes: 4, create: (n) => new Float32Array(n), view: (b) => new Float32Array(b) },
-  { met: 'MET_DOUBLE', bytes: 8, create: (n) => new Float64Array(n), view: (b) => new Float64Array(b) },
-];
-
 const MODALITIES: Readonly<Record<string, string>> = {
   MET_MOD_CT: 'CT',
   MET_MOD_MR: 'MR',
@@ -137,11 +116,11 @@ export async function readMetaImage(path: string): Promise<Volume> {
     if (elementType === undefined) {
       throw new SpinegradeError('INVALID_HEADER', 'the MetaImage header has no ElementType', path);
     }
-    const kind = ELEMENT_KINDS.find((k) => k.met === elementType.toUpperCase());
+    const kind = VOXEL_TYPES.find((k) => k.met === elementType.toUpperCase());
     if (!kind) {
       throw new SpinegradeError(
         'UNSUPPORTED',
-        `ElementType = ${elementType} is not read; supported: ${ELEMENT_KINDS.map((k) => k.met).join(', ')}`,
+        `ElementType = ${elementType} is not read; supported: ${VOXEL_TYPES.map((k) => k.met).join(', ')}`,
         path,
       );
     }
@@ -254,7 +233,7 @@ export async function readMetaImage(path: string): Promise<Volume> {
           );
         }
         const bytes = await inflateRange(dataHandle, start, compressedSize ?? available, expected, path);
-        voxels = decode(bytes, kind, bigEndian);
+        voxels = voxelsFromBytes(bytes, kind, !bigEndian);
       } else {
         if (available < expected) {
           throw new SpinegradeError(
@@ -264,7 +243,7 @@ export async function readMetaImage(path: string): Promise<Volume> {
           );
         }
         const bytes = await readExactly(dataHandle, start, expected, dataPath);
-        voxels = decode(bytes, kind, bigEndian);
+        voxels = voxelsFromBytes(bytes, kind, !bigEndian);
       }
       const metadata: VolumeMetadata = {
         sourceFormat: 'metaimage',
@@ -429,7 +408,7 @@ function directionFromMatrix(values: readonly number[], ndims: number, key: stri
 
 function headerText(volume: Volume, compressedSize: number | undefined, dataFile: string): string {
   const { size, spacing, origin, direction: d } = volume;
-  const kind = elementKindOf(volume.voxels);
+  const kind = voxelTypeOf(volume.voxels);
   const num = (values: readonly number[]): string => values.map((v) => String(v === 0 ? 0 : v)).join(' ');
   const lines = ['ObjectType = Image', 'NDims = 3'];
   const name = volume.metadata.seriesDescription?.replace(/[\r\n]+/g, ' ').trim();
@@ -465,17 +444,12 @@ function anatomicalOrientation(d: Mat3): string | undefined {
   let text = '';
   for (let a = 0; a < 3; a++) {
     const column: Vec3 = [d[a] as number, d[3 + a] as number, d[6 + a] as number];
-    const best = dominantAxis(column);
+    const best = dominantPatientAxis(column);
     if (used.has(best)) return undefined;
     used.add(best);
     text += letters[best][column[best] >= 0 ? 0 : 1];
   }
   return text;
-}
-
-function dominantAxis(v: Vec3): 0 | 1 | 2 {
-  const [x, y, z] = v.map(Math.abs) as [number, number, number];
-  return x >= y && x >= z ? 0 : y >= z ? 1 : 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,7 +459,7 @@ async function readAscii(
   handle: FileHandle,
   start: number,
   available: number,
-  kind: ElementKind,
+  kind: VoxelType,
   count: number,
   dataPath: string,
   path: string,
@@ -521,23 +495,17 @@ async function inflateRange(
   if (length === 0) {
     throw new SpinegradeError('TRUNCATED', `the compressed data is empty; ${expected} bytes were promised`, path);
   }
-  const source = handle.createReadStream({ start, end: start + length - 1, autoClose: false });
-  const unzip = createUnzip();
-  source.on('error', (error) => unzip.destroy(error));
-  source.pipe(unzip);
   let produced = 0;
-  try {
-    for await (const chunk of unzip as AsyncIterable<Buffer>) {
+  await forEachInflatedChunk(
+    handle,
+    { start, end: start + length - 1 },
+    (chunk) => {
       if (produced < expected) out.set(chunk.subarray(0, Math.min(chunk.length, expected - produced)), produced);
       produced += chunk.length;
-    }
-  } catch (error) {
-    throw decompressionError(error, path, 'the compressed data');
-  } finally {
-    source.unpipe(unzip);
-    source.destroy();
-    unzip.destroy();
-  }
+    },
+    'the compressed data',
+    path,
+  );
   if (produced < expected) {
     throw new SpinegradeError(
       'TRUNCATED',
@@ -546,39 +514,6 @@ async function inflateRange(
     );
   }
   return out;
-}
-
-function decode(bytes: Uint8Array, kind: ElementKind, bigEndian: boolean): VoxelArray {
-  if (kind.bytes > 1 && bigEndian === HOST_LITTLE_ENDIAN) swapBytes(bytes, kind.bytes);
-  return kind.view(bytes.buffer as ArrayBuffer);
-}
-
-function littleEndianBytes(voxels: VoxelArray): Uint8Array {
-  const view = new Uint8Array(voxels.buffer, voxels.byteOffset, voxels.byteLength);
-  if (voxels.BYTES_PER_ELEMENT === 1 || HOST_LITTLE_ENDIAN) return view;
-  const copy = Uint8Array.from(view);
-  swapBytes(copy, voxels.BYTES_PER_ELEMENT);
-  return copy;
-}
-
-function elementKindOf(voxels: VoxelArray): ElementKind {
-  const met =
-    voxels instanceof Uint8Array
-      ? 'MET_UCHAR'
-      : voxels instanceof Int8Array
-        ? 'MET_CHAR'
-        : voxels instanceof Uint16Array
-          ? 'MET_USHORT'
-          : voxels instanceof Int16Array
-            ? 'MET_SHORT'
-            : voxels instanceof Uint32Array
-              ? 'MET_UINT'
-              : voxels instanceof Int32Array
-                ? 'MET_INT'
-                : voxels instanceof Float32Array
-                  ? 'MET_FLOAT'
-                  : 'MET_DOUBLE';
-  return ELEMENT_KINDS.find((k) => k.met === met) as ElementKind;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { createGunzip, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
 import {
   assertValidGeometry,
@@ -31,7 +31,8 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
-import { decompressionError, fileSystemError, readExactly, swapBytes } from './binary.js';
+import { fileSystemError, forEachInflatedChunk, readExactly } from './binary.js';
+import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeNifti}. */
 export interface NiftiWriteOptions {
@@ -44,27 +45,8 @@ const NIFTI2_HEADER_BYTES = 540;
 const DEFAULT_VOX_OFFSET = 352;
 const MAX_NIFTI_DIM = 32767;
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** A voxel type spinegrade reads and writes. */
-interface ElementKind {
-  readonly name: string;
-  readonly code: number;
-  readonly bytes: number;
-  /** Views a whole, freshly allocated buffer as this type. */
-  readonly view: (buffer: ArrayBuffer) => VoxelArray;
-}
-
-const ELEMENT_KINDS: readonly ElementKind[] = [
-  { name: 'uint8', code: 2, bytes: 1, view: (b) => new Uint8Array(b) },
-  { name: 'int16', code: 4, bytes: 2, view: (b) => new Int16Array(b) },
-  { name: 'int32', code: 8, bytes: 4, view: (b) => new Int32Array(b) },
-  { name: 'float32', code: 16, bytes: 4, view: (b) => new Float32Array(b) },
-  { name: 'float64', code: 64, bytes: 8, view: (b) => new Float64Array(b) },
-  { name: 'int8', code: 256, bytes: 1, view: (b) => new Int8Array(b) },
-  { name: 'uint16', code: 512, bytes: 2, view: (b) => new Uint16Array(b) },
-  { name: 'uint32', code: 768, bytes: 4, view: (b) => new Uint32Array(b) },
-];
+/** The voxel types NIfTI reads, by datatype code. */
+const NIFTI_TYPES: readonly VoxelType[] = [...VOXEL_TYPES].sort((p, q) => p.niftiCode - q.niftiCode);
 
 /** NIfTI-1 datatypes that exist but that spinegrade does not read. */
 const UNSUPPORTED_DATATYPES: ReadonlyMap<number, string> = new Map([
@@ -82,7 +64,7 @@ const UNSUPPORTED_DATATYPES: ReadonlyMap<number, string> = new Map([
 /** What a parsed header says about the data that follows it. */
 interface NiftiHeader {
   readonly littleEndian: boolean;
-  readonly kind: ElementKind;
+  readonly kind: VoxelType;
   readonly size: Vec3;
   readonly spacing: Vec3;
   readonly origin: Vec3;
@@ -141,10 +123,6 @@ export async function writeNifti(volume: Volume, path: string, options: NiftiWri
 
 async function readGzipped(handle: FileHandle, path: string): Promise<{ header: NiftiHeader; data: Uint8Array }> {
   // Streamed, so that the header is checked (size limit included) before the data is allocated.
-  const source = handle.createReadStream({ start: 0, autoClose: false });
-  const gunzip = createGunzip();
-  source.on('error', (error) => gunzip.destroy(error));
-  source.pipe(gunzip);
   let header: NiftiHeader | undefined;
   let data: Uint8Array | undefined;
   const pending: Buffer[] = [];
@@ -156,8 +134,10 @@ async function readGzipped(handle: FileHandle, path: string): Promise<{ header: 
     const to = Math.min(start + chunk.length, header.voxOffset + header.dataBytes);
     if (to > from) data.set(chunk.subarray(from - start, to - start), from - header.voxOffset);
   };
-  try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+  await forEachInflatedChunk(
+    handle,
+    { start: 0 },
+    (chunk) => {
       if (!header) {
         pending.push(chunk);
         pendingBytes += chunk.length;
@@ -168,18 +148,14 @@ async function readGzipped(handle: FileHandle, path: string): Promise<{ header: 
           take(head, 0);
           position = head.length;
         }
-        continue;
+        return;
       }
       take(chunk, position);
       position += chunk.length;
-    }
-  } catch (error) {
-    throw decompressionError(error, path, 'the gzip stream');
-  } finally {
-    source.unpipe(gunzip);
-    source.destroy();
-    gunzip.destroy();
-  }
+    },
+    'the gzip stream',
+    path,
+  );
   if (!header || !data) {
     const head = Buffer.concat(pending);
     // Too short for a header: say what it is, as an uncompressed file would.
@@ -270,13 +246,13 @@ function parseNiftiHeader(bytes: Uint8Array, path: string): NiftiHeader {
   }
 
   const datatype = int16(70);
-  const kind = ELEMENT_KINDS.find((k) => k.code === datatype);
+  const kind = NIFTI_TYPES.find((k) => k.niftiCode === datatype);
   if (!kind) {
     const known = UNSUPPORTED_DATATYPES.get(datatype);
     if (known !== undefined) {
       throw new SpinegradeError(
         'UNSUPPORTED',
-        `NIfTI datatype ${datatype} (${known}) is not read; supported: ${ELEMENT_KINDS.map((k) => k.name).join(', ')}`,
+        `NIfTI datatype ${datatype} (${known}) is not read; supported: ${NIFTI_TYPES.map((k) => k.name).join(', ')}`,
         path,
       );
     }
@@ -436,8 +412,7 @@ function geometryFromRasAffine(
 }
 
 function toVolume(header: NiftiHeader, data: Uint8Array, path: string): Volume {
-  if (header.kind.bytes > 1 && header.littleEndian !== HOST_LITTLE_ENDIAN) swapBytes(data, header.kind.bytes);
-  const raw = header.kind.view(data.buffer as ArrayBuffer);
+  const raw = voxelsFromBytes(data, header.kind, header.littleEndian);
   let voxels: VoxelArray = raw;
   if (header.scaling) {
     const [slope, intercept] = header.scaling;
@@ -479,7 +454,7 @@ function encodeNifti(volume: Volume, path: string): Uint8Array {
       path,
     );
   }
-  const kind = elementKindOf(voxels);
+  const kind = voxelTypeOf(voxels);
   const out = new Uint8Array(DEFAULT_VOX_OFFSET + voxels.byteLength);
   const view = new DataView(out.buffer);
   const i16 = (offset: number, value: number): void => view.setInt16(offset, value, true);
@@ -487,7 +462,7 @@ function encodeNifti(volume: Volume, path: string): Uint8Array {
 
   view.setInt32(0, HEADER_BYTES, true);
   [3, size[0], size[1], size[2], 1, 1, 1, 1].forEach((n, i) => i16(40 + 2 * i, n));
-  i16(70, kind.code);
+  i16(70, kind.niftiCode);
   i16(72, kind.bytes * 8);
 
   // LPS → RAS: negate the x and y rows.
@@ -530,9 +505,7 @@ function encodeNifti(volume: Volume, path: string): Uint8Array {
   }
   out.set([0x6e, 0x2b, 0x31, 0x00], 344); // "n+1\0"
 
-  const data = new Uint8Array(voxels.buffer, voxels.byteOffset, voxels.byteLength);
-  out.set(data, DEFAULT_VOX_OFFSET);
-  if (kind.bytes > 1 && !HOST_LITTLE_ENDIAN) swapBytes(out.subarray(DEFAULT_VOX_OFFSET), kind.bytes);
+  out.set(littleEndianBytes(voxels), DEFAULT_VOX_OFFSET);
   return out;
 }
 
@@ -598,26 +571,6 @@ function rotationToQuaternion(r: readonly number[]): { b: number; c: number; d: 
     }
   }
   return { b, c, d, qfac };
-}
-
-function elementKindOf(voxels: VoxelArray): ElementKind {
-  const name =
-    voxels instanceof Uint8Array
-      ? 'uint8'
-      : voxels instanceof Int8Array
-        ? 'int8'
-        : voxels instanceof Int16Array
-          ? 'int16'
-          : voxels instanceof Uint16Array
-            ? 'uint16'
-            : voxels instanceof Int32Array
-              ? 'int32'
-              : voxels instanceof Uint32Array
-                ? 'uint32'
-                : voxels instanceof Float32Array
-                  ? 'float32'
-                  : 'float64';
-  return ELEMENT_KINDS.find((k) => k.name === name) as ElementKind;
 }
 
 // ---------------------------------------------------------------------------------------------

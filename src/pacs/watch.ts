@@ -16,6 +16,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { sniff } from '../io/discover.js';
 import { SEGMENTATION_STORAGE } from '../report/seg.js';
 import { COMPREHENSIVE_3D_SR_STORAGE } from '../report/sr.js';
+import { planeOfNormal } from '../volume/orientation.js';
+import { cross, norm } from '../volume/volume.js';
 import type { DicomwebClient } from './client.js';
 import { type DicomJsonDataset, jsonNumbers, jsonString, TAGS } from './dicomJson.js';
 
@@ -119,12 +121,9 @@ export function judgeSeries(series: DicomJsonDataset, firstInstance: DicomJsonDa
   const iop = jsonNumbers(firstInstance, TAGS.ImageOrientationPatient);
   if (iop?.length !== 6) return { uid, pick: false, reason: 'no ImageOrientationPatient' };
   const [r0, r1, r2, c0, c1, c2] = iop as [number, number, number, number, number, number];
-  const normal = [r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0];
-  const length = Math.hypot(...normal);
-  if (!(length > 0)) return { uid, pick: false, reason: 'degenerate ImageOrientationPatient' };
-  const lr = Math.abs(normal[0] as number) / length;
-  // Sagittal: the slice normal within 45° of left-right.
-  if (lr < Math.SQRT1_2) return { uid, pick: false, reason: 'not sagittal' };
+  const normal = cross([r0, r1, r2], [c0, c1, c2]);
+  if (!(norm(normal) > 0)) return { uid, pick: false, reason: 'degenerate ImageOrientationPatient' };
+  if (planeOfNormal(normal) !== 'sagittal') return { uid, pick: false, reason: 'not sagittal' };
   return {
     uid,
     pick: true,

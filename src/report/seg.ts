@@ -10,8 +10,9 @@
  */
 import { SpinegradeError } from '../errors.js';
 import { type NaturalDataset, numberOf, numbersOf, stringOf } from '../io/dicom/dataset.js';
+import { planeAxesOf } from '../io/dicom/orientation.js';
 import { assignAxes, extractSagittalSlice } from '../volume/orientation.js';
-import { cross, dot, normalize, type Vec3, type Volume } from '../volume/volume.js';
+import { dot, type Vec3, type Volume } from '../volume/volume.js';
 import {
   type CodedConcept,
   codeOf,
@@ -106,15 +107,14 @@ function instanceGeometry(d: NaturalDataset, what: string): InstanceGeometry {
       `${what} lacks SOP UIDs, ImagePositionPatient, ImageOrientationPatient, PixelSpacing or Rows/Columns`,
     );
   }
-  const rowCosine = normalize(iop.slice(0, 3) as unknown as Vec3);
-  const columnCosine = normalize(iop.slice(3, 6) as unknown as Vec3);
+  const { rowCosine, columnCosine, normal } = planeAxesOf(iop);
   return {
     sopClassUid,
     sopInstanceUid,
     position: ipp as unknown as Vec3,
     rowCosine,
     columnCosine,
-    normal: normalize(cross(rowCosine, columnCosine)),
+    normal,
     rowSpacing: spacing[0] as number,
     columnSpacing: spacing[1] as number,
     rows,

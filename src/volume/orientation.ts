@@ -3,7 +3,7 @@
  * superior up, anterior left (the radiological sagittal view, and the layout of SPIDER's PNGs).
  */
 import { SpinegradeError } from '../errors.js';
-import { axisDirection, indexToPhysical, type Plane, type Vec3, type Volume } from './volume.js';
+import { axisDirection, cross, indexToPhysical, type Plane, type Vec3, type Volume } from './volume.js';
 
 /** The LPS axis (0 = left-right, 1 = anterior-posterior, 2 = inferior-superior) a vector runs along most. */
 export function dominantPatientAxis(v: Vec3): 0 | 1 | 2 {
@@ -29,9 +29,14 @@ export const OBLIQUE_LIMIT_DEGREES = 45 - 1e-9;
  * along left-right is sagittal, anterior-posterior coronal, inferior-superior axial.
  */
 export function imagePlane(volume: Pick<Volume, 'direction'>): Plane {
-  const u = axisDirection(volume.direction, 0);
-  const v = axisDirection(volume.direction, 1);
-  const normal: Vec3 = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+  return planeOfNormal(cross(axisDirection(volume.direction, 0), axisDirection(volume.direction, 1)));
+}
+
+/**
+ * The plane of slices with this (non-zero) normal: sagittal along left-right, coronal along
+ * anterior-posterior, axial along inferior-superior, oblique when 45° or more from every patient axis.
+ */
+export function planeOfNormal(normal: Vec3): Plane {
   if (obliquityDegrees(normal) >= OBLIQUE_LIMIT_DEGREES) return 'oblique';
   return (['sagittal', 'coronal', 'axial'] as const)[dominantPatientAxis(normal)];
 }

@@ -8,7 +8,6 @@ import { describeError, SpinegradeError } from '../../errors.js';
 import { dropUndefined } from '../../util/objects.js';
 import {
   assertValidGeometry,
-  cross,
   directionFromAxes,
   dot,
   norm,
@@ -20,6 +19,7 @@ import {
 } from '../../volume/volume.js';
 import { decodeFrame, type FrameFormat, isEncapsulatedSyntax } from './codecs.js';
 import { type NaturalDataset, numberOf, numbersOf, stringOf, stringsOf } from './dataset.js';
+import { planeAxesOf } from './orientation.js';
 
 /** One parsed DICOM file with the facts needed to group and stack it. */
 export interface DicomFile {
@@ -141,16 +141,7 @@ export async function dicomSeriesToVolume(files: readonly DicomFile[]): Promise<
   const columns = requireNumber(first, 'Columns');
   const iop = numbersOf(ref, 'ImageOrientationPatient', 6);
   if (!iop) throw new SpinegradeError('INVALID_HEADER', 'no valid ImageOrientationPatient (6 numbers)', first.path);
-  const rowCosine = normalizeChecked(iop.slice(0, 3) as unknown as Vec3, first.path);
-  const columnCosine = normalizeChecked(iop.slice(3, 6) as unknown as Vec3, first.path);
-  if (Math.abs(dot(rowCosine, columnCosine)) > 1e-2) {
-    throw new SpinegradeError(
-      'INVALID_HEADER',
-      'ImageOrientationPatient row and column cosines are not perpendicular',
-      first.path,
-    );
-  }
-  const normal = normalize(cross(rowCosine, columnCosine));
+  const { rowCosine, columnCosine, normal } = planeAxesOf(iop, first.path);
   const pixelSpacing = numbersOf(ref, 'PixelSpacing', 2) ?? numbersOf(ref, 'ImagerPixelSpacing', 2);
   if (!pixelSpacing) throw new SpinegradeError('INVALID_HEADER', 'no PixelSpacing', first.path);
   // PixelSpacing is [between rows, between columns]: column spacing is the i (x) spacing.
@@ -267,18 +258,6 @@ function requireNumber(file: DicomFile, keyword: string): number {
   const value = numberOf(file.dataset, keyword);
   if (value === undefined) throw new SpinegradeError('INVALID_HEADER', `no ${keyword}`, file.path);
   return value;
-}
-
-function normalizeChecked(v: Vec3, path: string): Vec3 {
-  const length = norm(v);
-  if (!(length > 0.5 && length < 1.5)) {
-    throw new SpinegradeError(
-      'INVALID_HEADER',
-      'ImageOrientationPatient holds a vector that is not a unit vector',
-      path,
-    );
-  }
-  return normalize(v);
 }
 
 function isMonochrome1(dataset: NaturalDataset): boolean {
