@@ -11,6 +11,7 @@ import { jsonNumber, jsonString, jsonStrings, TAGS } from '../../pacs/dicomJson.
 import { decodePart10 } from '../../report/dicomCodes.js';
 import { SEGMENTATION_STORAGE } from '../../report/seg.js';
 import { COMPREHENSIVE_3D_SR_STORAGE } from '../../report/sr.js';
+import type { PacsStudy } from '../apiTypes.js';
 import { ServiceError, toServiceError } from '../errors.js';
 import { acceptFile, fileStem } from '../files.js';
 import type { ExportService } from './exports.js';
@@ -23,20 +24,6 @@ export interface StoredInstanceRef {
   sopClassUid: string;
   sopInstanceUid: string;
   seriesInstanceUid: string;
-}
-
-/** A study of the PACS's list, simplified. */
-export interface PacsStudy {
-  studyInstanceUid: string | null;
-  studyDate: string | null;
-  studyTime: string | null;
-  studyDescription: string | null;
-  accessionNumber: string | null;
-  modalities: string[];
-  patientName: string | null;
-  patientId: string | null;
-  series: number | null;
-  instances: number | null;
 }
 
 /** Query parameters passed on to QIDO-RS as they are. */
