@@ -15,7 +15,15 @@ export const imageRoutes: FastifyPluginAsync<RoutesOptions> = async (app, { serv
 
   app.get('/api/studies/:id/series/:n/instances', async (request) => {
     const { id, n } = pathParams(request) as { id: string; n: string };
-    return images.instances(studies.get(id), n);
+    const study = studies.get(id);
+    const { series, instances } = await images.instances(study, n);
+    return {
+      series,
+      instances: instances.map((instance) => ({
+        ...instance,
+        url: `/api/studies/${study.id}/files/${instance.fileId}`,
+      })),
+    };
   });
 
   app.get('/api/studies/:id/series/:n/slices/:slice', async (request, reply) => {

@@ -22,7 +22,6 @@ export interface InstanceRef {
   sliceIndex: number;
   fileId: string;
   sopInstanceUid: string | null;
-  url: string;
 }
 
 /** The series, slices and files of the studies. */
@@ -87,7 +86,6 @@ export class ImageService {
         sliceIndex: k,
         fileId,
         sopInstanceUid: loaded.sopInstanceUids[k] ?? null,
-        url: `/api/studies/${study.id}/files/${fileId}`,
       })),
     };
   }
