@@ -31,6 +31,7 @@ import { pacsRoutes } from './routes/pacs.js';
 import { serveStatic } from './routes/static.js';
 import { studyRoutes } from './routes/studies.js';
 import { createServices, type ServerServices } from './services/index.js';
+import type { StudyRepository } from './services/repository.js';
 
 /** Options of the server. */
 export interface ServerOptions {
@@ -58,6 +59,8 @@ export interface ServerOptions {
   limits?: Partial<UploadLimits>;
   /** Most studies held (default 100). */
   maxStudies?: number;
+  /** Where the studies are kept (default: in memory, for as long as the server runs). */
+  repository?: StudyRepository;
   /** Folder of the built viewer (default `<package>/dist/viewer`). */
   viewerDir?: string;
   /** Where log lines go (default: stderr). */
@@ -251,6 +254,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     maxStudies: options.maxStudies ?? 100,
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 500,
+    ...(options.repository ? { repository: options.repository } : {}),
     log,
   });
   const version =

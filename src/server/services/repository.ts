@@ -56,9 +56,11 @@ export interface StudyRecord {
 }
 
 /**
- * The store of a server's studies. Synchronous, as an embedded database's driver is; `save` is called
- * after every change of a record the store returned (the in-memory store holds the objects
- * themselves, so it has nothing to do).
+ * The store of a server's studies. Synchronous, as an embedded database's driver is. The services
+ * keep the records they are given and change them in place (a running job holds its study), so `get`
+ * returns the same object for an id while it is held — a persistent store keeps its records in
+ * memory as well and writes them through on `add`, `save` and `delete`. `save` is called after every
+ * change (the in-memory store holds the objects themselves, so it has nothing to do).
  */
 export interface StudyRepository {
   /** The study with this id, or undefined. */

@@ -127,9 +127,9 @@ export class StudyService {
     return study;
   }
 
-  /** True while `study` is the one held under its id (not deleted meanwhile). */
+  /** True while `study` is held (not deleted meanwhile). */
   holds(study: StudyRecord): boolean {
-    return this.repository.get(study.id) === study;
+    return this.repository.get(study.id) !== undefined;
   }
 
   /** Every study, oldest first. */
