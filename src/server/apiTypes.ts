@@ -26,3 +26,17 @@ export interface SeriesInfo {
   /** Index into `findings.studies[0].series` once analysed, else null. */
   findingsSeries: number | null;
 }
+
+/** One study of the PACS's study list (docs/api.md, "The PACS study list"). */
+export interface PacsStudy {
+  studyInstanceUid: string | null;
+  studyDate: string | null;
+  studyTime: string | null;
+  studyDescription: string | null;
+  accessionNumber: string | null;
+  modalities: string[];
+  patientName: string | null;
+  patientId: string | null;
+  series: number | null;
+  instances: number | null;
+}

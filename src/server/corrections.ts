@@ -9,7 +9,7 @@ import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { describeError, isSpinegradeError } from '../errors.js';
 import { checkLevelOverride, type LevelOverride, parseLevelOverride } from '../localize/override.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings } from '../report/findings.js';
-import { HttpError } from './errors.js';
+import { ServiceError } from './errors.js';
 
 /** The findings a grade override may change. */
 export const CORRECTABLE_FINDINGS = ['pfirrmann', 'modic', ...BINARY_FINDINGS] as const;
@@ -72,17 +72,17 @@ export type CorrectionRequest =
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function badOverride(message: string): HttpError {
-  return new HttpError(400, 'BAD_OVERRIDE', message);
+function badOverride(message: string): ServiceError {
+  return new ServiceError('BAD_OVERRIDE', message);
 }
 
-function badCorrection(message: string): HttpError {
-  return new HttpError(400, 'BAD_CORRECTION', message);
+function badCorrection(message: string): ServiceError {
+  return new ServiceError('BAD_CORRECTION', message);
 }
 
 /**
  * A level override from a request body: the JSON form (`{ shift }` or `{ anchor: { level, atPx | atMm } }`,
- * optional `seriesUid`) or the command-line string form (`shift=+1`, `L5/S1=250,410`). Throws 400
+ * optional `seriesUid`) or the command-line string form (`shift=+1`, `L5/S1=250,410`). Throws
  * `BAD_OVERRIDE` naming the problem.
  */
 export function parseLevelOverrideInput(value: unknown): LevelOverride {
@@ -150,9 +150,9 @@ function parseBy(value: unknown): string {
   return value.trim();
 }
 
-/** Validates a `POST …/corrections` body; throws 400 `BAD_CORRECTION` / `BAD_OVERRIDE` naming the problem. */
+/** Validates a `POST …/corrections` body; throws `BAD_CORRECTION` / `BAD_OVERRIDE` naming the problem. */
 export function parseCorrectionRequest(body: unknown): CorrectionRequest {
-  if (!isObject(body)) throw new HttpError(400, 'BAD_REQUEST', 'the body must be a JSON object');
+  if (!isObject(body)) throw new ServiceError('BAD_REQUEST', 'the body must be a JSON object');
   const by = parseBy(body.by);
   if (body.type === 'levels') {
     if (body.levelOverride === undefined) throw badOverride('a levels correction needs "levelOverride"');
@@ -248,7 +248,7 @@ function targets(
 }
 
 /**
- * The current value of a finding at a level (the fused level's, or that series' disc's); throws 400
+ * The current value of a finding at a level (the fused level's, or that series' disc's); throws
  * `BAD_CORRECTION` when the findings have no disc there.
  */
 export function currentValue(

@@ -1,70 +1,77 @@
 /**
- * The HTTP errors of the server API: every error reaches the client as
- * `{ "error": { "code", "message" } }` with a 4xx/5xx status (docs/api.md lists the codes).
+ * The server's domain errors: what went wrong, as a stable code and one human-readable line, with no
+ * HTTP status. Services throw {@link ServiceError}; `http/errors.ts` is the one place that maps a code
+ * to a status and the `{ "error": { "code", "message" } }` body (docs/api.md lists the codes).
  */
 import { describeError, isSpinegradeError, type ProblemKind } from '../errors.js';
 import { DicomwebError } from '../pacs/client.js';
 
-/** The body of every error response. */
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+/** Codes the server's services throw (besides the analysis problem kinds, see {@link ErrorCode}). */
+export const SERVICE_ERROR_CODES = [
+  'BAD_REQUEST',
+  'BAD_OVERRIDE',
+  'BAD_CORRECTION',
+  'EMPTY_UPLOAD',
+  'NOT_FOUND',
+  'NOT_DICOM',
+  'EXPORT_UNAVAILABLE',
+  'STUDY_NOT_READY',
+  'STUDY_BUSY',
+  'NOT_ANALYZED',
+  'UPLOAD_TOO_LARGE',
+  'TOO_MANY_FILES',
+  'FILE_TOO_LARGE',
+  'UNSUPPORTED_FILE',
+  'UNREADABLE_STUDY',
+  'TOO_MANY_STUDIES',
+  'QUEUE_FULL',
+  'PACS_ERROR',
+  'NO_DICOMWEB',
+  'SHUTTING_DOWN',
+  'INTERNAL',
+] as const;
 
-/** An error with its HTTP status and API code; thrown by handlers, turned into JSON by the server. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  /** Extra response headers (e.g. `Allow`). */
-  readonly headers: Record<string, string>;
+/** A code a service throws. */
+export type ServiceErrorCode = (typeof SERVICE_ERROR_CODES)[number];
 
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+/** Every code an error of the server can carry: the service codes and the analysis problem kinds (`USAGE` reads `BAD_REQUEST`). */
+export type ErrorCode = ServiceErrorCode | Exclude<ProblemKind, 'USAGE'>;
+
+/** A failure of a server operation: a stable code and a message fit for the client. */
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
     super(message);
-    this.name = 'HttpError';
-    this.status = status;
+    this.name = 'ServiceError';
     this.code = code;
-    this.headers = headers;
-  }
-
-  /** The JSON body of this error. */
-  body(): ErrorBody {
-    return { error: { code: this.code, message: this.message } };
   }
 }
-
-/** HTTP status of each analysis problem kind, when it reaches the API. */
-const STATUS_OF_KIND: Record<ProblemKind, number> = {
-  INTERNAL: 500,
-  USAGE: 400,
-  NOT_FOUND: 404,
-  NO_IMAGES: 422,
-  NOT_AN_IMAGE: 422,
-  TRUNCATED: 422,
-  NO_PIXEL_DATA: 422,
-  INCONSISTENT_SERIES: 422,
-  DUPLICATE_SLICES: 422,
-  NO_USABLE_SERIES: 422,
-  INVALID_HEADER: 422,
-  TOO_LARGE: 422,
-  UNSUPPORTED: 422,
-  SYMLINK_LOOP: 422,
-  UNREADABLE: 422,
-  OUTPUT_ERROR: 500,
-};
 
 /**
- * Any thrown value as an {@link HttpError}. Messages of analysis errors name server paths; those are
- * replaced by `path` (the study's own file names are opaque ids, never client names).
+ * A background job that a request waited for failed (e.g. re-making the exports): the request fails
+ * with the job's code, as a failure of the server rather than of the request.
  */
-export function toHttpError(error: unknown, hidePath?: string): HttpError {
-  if (error instanceof HttpError) return error;
+export class JobFailedError extends ServiceError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
+    this.name = 'JobFailedError';
+  }
+}
+
+/**
+ * Any thrown value as a {@link ServiceError}. Messages of analysis errors name server paths; those are
+ * replaced by `hidePath` cut away (the study's own file names are opaque ids, never client names).
+ */
+export function toServiceError(error: unknown, hidePath?: string): ServiceError {
+  if (error instanceof ServiceError) return error;
   if (isSpinegradeError(error)) {
-    const code = error.kind === 'USAGE' ? 'BAD_REQUEST' : error.kind;
-    return new HttpError(STATUS_OF_KIND[error.kind], code, scrub(describeError(error), hidePath));
+    return new ServiceError(error.kind === 'USAGE' ? 'BAD_REQUEST' : error.kind, scrub(describeError(error), hidePath));
   }
   if (error instanceof DicomwebError) {
-    return new HttpError(502, 'PACS_ERROR', `the DICOMweb server failed: ${describeError(error)}`);
+    return new ServiceError('PACS_ERROR', `the DICOMweb server failed: ${describeError(error)}`);
   }
-  return new HttpError(500, 'INTERNAL', `internal error: ${scrub(describeError(error), hidePath)}`);
+  return new ServiceError('INTERNAL', `internal error: ${scrub(describeError(error), hidePath)}`);
 }
 
 /** `text` with every occurrence of the folder `path` (a server path) cut down to the file name after it. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type FileKind, sniff } from '../io/discover.js';
-import { HttpError } from './errors.js';
+import { ServiceError } from './errors.js';
 
 /** Kinds of file the server accepts. */
 export type AcceptedKind = Exclude<FileKind, 'jpeg'>;
@@ -62,13 +62,13 @@ export function isCompanionName(name: string | undefined): boolean {
   return last.toUpperCase() === 'DICOMDIR' || last.startsWith('.');
 }
 
-/** Counts the bytes flowing through and fails with 413 past `limit` (shared across files by `counter`). */
+/** Counts the bytes flowing through and fails with `UPLOAD_TOO_LARGE` past `limit` (shared across files by `counter`). */
 export function byteLimiter(counter: { bytes: number }, limit: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       counter.bytes += chunk.length;
       if (counter.bytes > limit) {
-        callback(new HttpError(413, 'UPLOAD_TOO_LARGE', `the study is larger than the limit of ${limit} bytes`));
+        callback(new ServiceError('UPLOAD_TOO_LARGE', `the study is larger than the limit of ${limit} bytes`));
         return;
       }
       callback(null, chunk);
@@ -101,7 +101,7 @@ async function isSelfContainedMetaImage(path: string): Promise<boolean> {
 
 /**
  * Checks the file written at `temporary` and renames it to its stored name `<stem><ext>` in `dir`.
- * Throws 415 `UNSUPPORTED_FILE` (after deleting it) when it is not an accepted image. `clientName` is
+ * Throws `UNSUPPORTED_FILE` (after deleting it) when it is not an accepted image. `clientName` is
  * only used to recognise `.nii.gz` and in messages.
  */
 export async function acceptFile(
@@ -114,7 +114,7 @@ export async function acceptFile(
 ): Promise<StoredFile> {
   const refuse = async (why: string): Promise<never> => {
     await rm(temporary, { force: true });
-    throw new HttpError(415, 'UNSUPPORTED_FILE', `${label} (${displayName(clientName)}): ${why}`);
+    throw new ServiceError('UNSUPPORTED_FILE', `${label} (${displayName(clientName)}): ${why}`);
   };
   if (bytes === 0) return refuse('the file is empty');
   let kind = await sniff(temporary);

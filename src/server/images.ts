@@ -10,7 +10,7 @@ import { robustRange } from '../transforms/intensity.js';
 import { extractSagittalSlice, imagePlane, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import type { SeriesInfo } from './apiTypes.js';
-import { HttpError } from './errors.js';
+import { ServiceError } from './errors.js';
 
 export type { SeriesInfo } from './apiTypes.js';
 
@@ -70,13 +70,13 @@ function describeSeries(volume: Volume, index: number): LoadedSeries {
   };
 }
 
-/** Parses `?window=<center>,<width>`; undefined when absent. Throws 400 on bad syntax. */
+/** Parses `?window=<center>,<width>`; undefined when absent. Throws `BAD_REQUEST` on bad syntax. */
 export function parseWindow(text: unknown): [number, number] | undefined {
   if (text === undefined) return undefined;
   const parts = typeof text === 'string' ? text.split(',').map((p) => Number(p.trim())) : [];
   const [center, width] = parts as [number, number];
   if (parts.length !== 2 || !Number.isFinite(center) || !Number.isFinite(width) || !(width > 0)) {
-    throw new HttpError(400, 'BAD_REQUEST', 'window must be "<center>,<width>" with a positive width');
+    throw new ServiceError('BAD_REQUEST', 'window must be "<center>,<width>" with a positive width');
   }
   return [center, width];
 }
@@ -85,7 +85,7 @@ export function parseWindow(text: unknown): [number, number] | undefined {
 export function slicePng(volume: Volume, k: number, window?: readonly [number, number]): Uint8Array {
   const count = volume.size[sagittalAxis(volume)];
   if (!Number.isInteger(k) || k < 0 || k >= count) {
-    throw new HttpError(404, 'NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
+    throw new ServiceError('NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
   }
   const slice = extractSagittalSlice(volume, k);
   const [lo, hi] = window ? [window[0] - window[1] / 2, window[0] + window[1] / 2] : robustRange(slice.pixels);

@@ -4,7 +4,7 @@
  * total) that clients poll or follow as Server-Sent Events.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, toHttpError } from './errors.js';
+import { ServiceError, toServiceError } from './errors.js';
 
 /** What a job does. */
 export type JobKind = 'analyze' | 'levels' | 'render';
@@ -59,7 +59,7 @@ interface Job {
 export interface JobQueueOptions {
   /** Jobs running at once (default 1). */
   concurrency?: number;
-  /** Most jobs waiting; more are refused with 429 `QUEUE_FULL` (default 500). */
+  /** Most jobs waiting; more are refused with `QUEUE_FULL` (default 500). */
   maxQueued?: number;
   /** How long finished jobs stay visible, ms (default one hour). */
   keepFinishedMs?: number;
@@ -85,11 +85,11 @@ export class JobQueue {
     this.onFailure = options.onFailure;
   }
 
-  /** Queues a job (`front`: ahead of every waiting job); throws 429 `QUEUE_FULL` when the queue is full. */
+  /** Queues a job (`front`: ahead of every waiting job); throws `QUEUE_FULL` when the queue is full. */
   add(studyId: string, kind: JobKind, run: JobRun, options: { front?: boolean } = {}): JobView {
-    if (this.closed) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
+    if (this.closed) throw new ServiceError('SHUTTING_DOWN', 'the server is shutting down');
     if (this.waiting.length >= this.maxQueued) {
-      throw new HttpError(429, 'QUEUE_FULL', `${this.waiting.length} jobs are waiting already; try again later`);
+      throw new ServiceError('QUEUE_FULL', `${this.waiting.length} jobs are waiting already; try again later`);
     }
     this.prune();
     let resolve: (view: JobView) => void = () => undefined;
@@ -147,7 +147,7 @@ export class JobQueue {
   /** Resolves with the job's final view when it has finished (done or failed). */
   wait(id: string): Promise<JobView> {
     const job = this.jobs.get(id);
-    if (!job) return Promise.reject(new HttpError(404, 'NOT_FOUND', `no job ${id}`));
+    if (!job) return Promise.reject(new ServiceError('NOT_FOUND', `no job ${id}`));
     return job.finished;
   }
 
@@ -165,9 +165,9 @@ export class JobQueue {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) {
-      this.finish(job, null, new HttpError(503, 'SHUTTING_DOWN', 'the server shut down before this job ran'));
+      this.finish(job, null, new ServiceError('SHUTTING_DOWN', 'the server shut down before this job ran'));
     }
-    for (const job of this.running) job.controller.abort(new HttpError(503, 'SHUTTING_DOWN', 'the server shut down'));
+    for (const job of this.running) job.controller.abort(new ServiceError('SHUTTING_DOWN', 'the server shut down'));
     await Promise.all([...this.running].map((j) => j.finished));
   }
 
@@ -231,9 +231,9 @@ export class JobQueue {
       job.view.stage = 'done';
       job.view.revision = revision;
     } else {
-      const http = toHttpError(error);
+      const failure = toServiceError(error);
       job.view.status = 'failed';
-      job.view.error = { code: http.code, message: http.message };
+      job.view.error = { code: failure.code, message: failure.message };
       this.onFailure?.(this.viewOf(job));
     }
     const view = this.viewOf(job);

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Analyzer } from '../../src/analyze/analyze.js';
-import { encodeGreyPng } from '../../src/io/png.js';
 import { type RunningServer, startServer } from '../../src/server/app.js';
 import { tempFolder } from '../helpers/tmp.js';
-import { assertError, call, EXAMPLE, type Reply } from './helpers.js';
+import { assertError, call, EXAMPLE, filesUnder, form, type Reply, stallingPacs, tinyPng } from './helpers.js';
 
 const TOKEN = 'correct-horse-battery';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -18,40 +16,11 @@ const unusedAnalyzer = async (): Promise<Analyzer> => {
   throw new Error('the analyzer was asked for by a request that should have been refused');
 };
 
-const tinyPng = Buffer.from(encodeGreyPng(new Uint8Array(64 * 64).fill(100), 64, 64));
-
-function form(files: { data: Uint8Array | string; name: string }[], fields: Record<string, string> = {}): FormData {
-  const f = new FormData();
-  for (const [k, v] of Object.entries(fields)) f.append(k, v);
-  for (const file of files) f.append('file', new Blob([file.data]), file.name);
-  return f;
-}
-
-/** A DICOMweb server that accepts a retrieval and never finishes it (an import that stays in progress). */
-async function stallingPacs(t: { after: (fn: () => Promise<void> | void) => void }): Promise<string> {
-  const sockets = new Set<import('node:net').Socket>();
-  const server: Server = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' });
-    response.write('--x\r\nContent-Type: application/dicom\r\n\r\n');
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  const address = server.address();
-  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/dicom-web`;
-}
-
 test('bad-request corpus: every bad request gets a 4xx with a JSON message', async (t) => {
-  const work = await tempFolder(t);
+  // The work folder sits a few levels down a folder of the test's own, so a file written along a
+  // client's "../" names (up to five levels) would land where the check below sees it.
+  const root = await tempFolder(t);
+  const work = join(root, 'a', 'b', 'work');
   const pacs = await stallingPacs(t);
   const log: string[] = [];
   const server: RunningServer = await startServer({
@@ -70,7 +39,7 @@ test('bad-request corpus: every bad request gets a 4xx with a JSON message', asy
   // A valid study (three PNG slices) to aim the other bad requests at.
   const ok = await call(base, '/api/studies', {
     method: 'POST',
-    raw: form([{ data: tinyPng, name: '../../x.png' }], { pixelSpacing: '0.5,0.5' }),
+    raw: form([{ data: tinyPng, name: '../../../../../x.png' }], { pixelSpacing: '0.5,0.5' }),
   });
   assert.equal(ok.status, 201, ok.text);
   assert.deepEqual(ok.json.kinds, { png: 1 });
@@ -173,7 +142,7 @@ test('bad-request corpus: every bad request gets a 4xx with a JSON message', asy
       request: () =>
         call(base, '/api/studies', {
           method: 'POST',
-          raw: form([{ data: 'root:x:0:0:root:/root:/bin/bash\n', name: '../../etc/passwd' }]),
+          raw: form([{ data: 'root:x:0:0:root:/root:/bin/bash\n', name: '../../../../../etc/passwd' }]),
         }),
       status: 415,
       code: 'UNSUPPORTED_FILE',
@@ -441,7 +410,17 @@ test('bad-request corpus: every bad request gets a 4xx with a JSON message', asy
     assert.equal(studies.length, 2, 'the PNG study and the import; no refused upload was kept');
     assert.deepEqual((await readdir(join(work, id, 'files'))).sort(), ['f0001.png']);
     assert.deepEqual((await readdir(work)).sort(), studies.map((s) => s.id).sort());
-    await assert.rejects(readFile(join(work, '..', '..', 'etc', 'passwd.png')));
+    // Every file under the test's folder is a stored file (or the stalled import's partial one) of a
+    // listed study, under its opaque name: no client name was used as a path, however many "../".
+    const ids = studies.map((s) => s.id);
+    const written = await filesUnder(root);
+    assert.ok(written.includes(`a/b/work/${id}/files/f0001.png`), written.join(', '));
+    for (const path of written) {
+      const [a, b, workName, study, files, name, ...rest] = path.split('/');
+      assert.deepEqual([a, b, workName, files, rest.length], ['a', 'b', 'work', 'files', 0], `stray file ${path}`);
+      assert.ok(ids.includes(study as string), `file of no study: ${path}`);
+      assert.match(name as string, /^(f\d{4}\.(png|dcm)|\.f\d{4}\.part)$/, `not an opaque stored name: ${path}`);
+    }
     const png = await call(base, `/api/studies/${id}/files/f0001.png`);
     assert.equal(png.status, 200);
     assert.ok(png.bytes.equals(tinyPng));

@@ -1,8 +1,11 @@
 /** HTTP helpers for the server tests: JSON requests, uploads, job polling, one analyzer per test process. */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { join, relative, sep } from 'node:path';
 import { type Analyzer, createAnalyzer } from '../../src/analyze/analyze.js';
+import { encodeGreyPng } from '../../src/io/png.js';
 
 /** The bundled example study (11 DICOM instances, RLE Lossless). */
 export const EXAMPLE = 'examples/spider-98-t2space/dicom';
@@ -88,4 +91,50 @@ export async function waitJob(base: string, jobId: string, headers: Record<strin
     if (Date.now() > deadline) assert.fail(`job ${jobId} did not finish within ${timeoutMs} ms: ${reply.text}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** A DICOMweb server that accepts a retrieval and never finishes it (an import that stays in progress). */
+export async function stallingPacs(t: { after: (fn: () => Promise<void> | void) => void }): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' });
+    response.write('--x\r\nContent-Type: application/dicom\r\n\r\n');
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/dicom-web`;
+}
+
+/** A 64×64 grey PNG slice. */
+export const tinyPng = Buffer.from(encodeGreyPng(new Uint8Array(64 * 64).fill(100), 64, 64));
+
+/** Multipart form data of `files` (one part each) and text `fields`. */
+export function form(
+  files: { data: Uint8Array | string; name: string }[],
+  fields: Record<string, string> = {},
+): FormData {
+  const f = new FormData();
+  for (const [k, v] of Object.entries(fields)) f.append(k, v);
+  for (const file of files) f.append('file', new Blob([file.data]), file.name);
+  return f;
+}
+
+/** Every file under `dir` (recursively, hidden ones too), as paths relative to it with `/`, sorted. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+    .sort();
 }

@@ -24,7 +24,7 @@ test(`load: ${REQUESTS} concurrent analyses on loopback, bounded, none lost, mem
   let maxRunning = 0;
   const sampler = setInterval(() => {
     maxRss = Math.max(maxRss, process.memoryUsage().rss);
-    maxRunning = Math.max(maxRunning, server.service.queue.stats().running);
+    maxRunning = Math.max(maxRunning, server.services.queue.stats().running);
   }, 50);
   t.after(() => clearInterval(sampler));
 

@@ -1,0 +1,86 @@
+/**
+ * The services of one server, wired together: studies, images, analysis jobs, findings and
+ * corrections, exports and the PACS, over one study repository and one job queue. None of them knows
+ * HTTP; the route plugins (`../routes/`) map them onto the API.
+ */
+import type { Analyzer } from '../../analyze/analyze.js';
+import type { DicomwebClient } from '../../pacs/client.js';
+import type { UploadLimits } from '../files.js';
+import { JobQueue } from '../queue.js';
+import { AnalysisService } from './analysis.js';
+import { ExportService } from './exports.js';
+import { FindingsService } from './findings.js';
+import { ImageService } from './images.js';
+import { PacsService } from './pacs.js';
+import { InMemoryStudyRepository, type StudyRepository } from './repository.js';
+import { StudyService } from './studies.js';
+
+/** Options of {@link createServices}. */
+export interface ServicesOptions {
+  /** Folder the studies are kept in (one sub-folder each). */
+  workDir: string;
+  /** The models, loaded on first use. */
+  analyzer: () => Promise<Analyzer>;
+  dicomweb?: DicomwebClient;
+  limits: UploadLimits;
+  /** Most studies held at once. */
+  maxStudies: number;
+  /** Analyses running at once. */
+  concurrency: number;
+  /** Most jobs waiting. */
+  maxQueued: number;
+  /** Where the studies are kept (default: in memory). */
+  repository?: StudyRepository;
+  /** One log line (ids and codes only). */
+  log: (line: string) => void;
+}
+
+/** The services of one server. */
+export interface ServerServices {
+  queue: JobQueue;
+  studies: StudyService;
+  images: ImageService;
+  analysis: AnalysisService;
+  findings: FindingsService;
+  exports: ExportService;
+  pacs: PacsService;
+  /** Stops the queue (running jobs end), aborts imports and deletes every study's files. */
+  close(): Promise<void>;
+}
+
+/** Makes the services of one server. */
+export function createServices(options: ServicesOptions): ServerServices {
+  const { log } = options;
+  const queue = new JobQueue({
+    concurrency: options.concurrency,
+    maxQueued: options.maxQueued,
+    onFailure: (view) => log(`job ${view.id} (${view.kind}, study ${view.studyId}) failed: ${view.error?.code}`),
+  });
+  const studies = new StudyService({
+    repository: options.repository ?? new InMemoryStudyRepository(),
+    workDir: options.workDir,
+    limits: options.limits,
+    maxStudies: options.maxStudies,
+    queue,
+    log,
+  });
+  const images = new ImageService(studies);
+  const analysis = new AnalysisService({ studies, queue, analyzer: options.analyzer, log });
+  const findings = new FindingsService({ studies, analysis, log });
+  const exports = new ExportService({ studies, analysis, findings });
+  const pacs = new PacsService({ client: options.dicomweb, studies, exports, log });
+  return {
+    queue,
+    studies,
+    images,
+    analysis,
+    findings,
+    exports,
+    pacs,
+    close: async () => {
+      studies.abortImports();
+      await queue.close();
+      await studies.close();
+    },
+  };
+}

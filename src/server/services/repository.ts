@@ -1,0 +1,107 @@
+/**
+ * Where the server keeps its studies. The services read and change {@link StudyRecord}s through a
+ * {@link StudyRepository} and call `save` after every change, so a persistent store can replace the
+ * in-memory one: a record is plain data (JSON-serialisable); what only lives while the process runs
+ * (import aborts, renders in progress, analysis results, loaded volumes) stays in the services.
+ */
+import type { LevelOverride } from '../../localize/override.js';
+import type { FindingsDocument } from '../../report/findings.js';
+import type { Correction } from '../corrections.js';
+import type { StoredFile } from '../files.js';
+
+/** Where a study is. */
+export type StudyStatus = 'importing' | 'ready' | 'failed';
+
+/** The analysis state of a study as the API shows it. */
+export type AnalysisStatus = 'none' | 'queued' | 'running' | 'done' | 'failed';
+
+/** The export files written for one findings revision. */
+export interface Outputs {
+  revision: number;
+  dir: string;
+  notes: string[];
+}
+
+/** A study held by the server: plain data, everything a persistent store would keep. */
+export interface StudyRecord {
+  id: string;
+  dir: string;
+  filesDir: string;
+  source: 'upload' | 'dicomweb';
+  status: StudyStatus;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  studyInstanceUid: string | null;
+  files: StoredFile[];
+  bytes: number;
+  pixelSpacing: [number, number] | undefined;
+  lastJobId: string | null;
+  /** The analysis status once the latest job has ended (while it waits or runs, the queue knows). */
+  lastJobStatus: AnalysisStatus;
+  revision: number;
+  /** Counts analysis results (an analysis or a level correction); artefacts are cached per generation. */
+  generation: number;
+  analyzedAt: string | null;
+  original: FindingsDocument | null;
+  /** The latest analysis result (with the level override), before grade overrides. */
+  base: FindingsDocument | null;
+  /** `base` with the applied grade overrides: what the API and the exports show. */
+  current: FindingsDocument | null;
+  levelOverride: LevelOverride | null;
+  corrections: Correction[];
+  /** Stored file id of a series' first file → index into `findings.studies[0].series`. */
+  findingsSeriesByFile: Record<string, number>;
+  /** The exports written for the latest revision that has them. */
+  outputs: Outputs | null;
+}
+
+/**
+ * The store of a server's studies. Synchronous, as an embedded database's driver is. The services
+ * keep the records they are given and change them in place (a running job holds its study), so `get`
+ * returns the same object for an id while it is held — a persistent store keeps its records in
+ * memory as well and writes them through on `add`, `save` and `delete`. `save` is called after every
+ * change (the in-memory store holds the objects themselves, so it has nothing to do).
+ */
+export interface StudyRepository {
+  /** The study with this id, or undefined. */
+  get(id: string): StudyRecord | undefined;
+  /** Every study, oldest first. */
+  list(): StudyRecord[];
+  /** How many studies are held. */
+  count(): number;
+  /** Adds a new study. */
+  add(study: StudyRecord): void;
+  /** Writes the changes made to a study. */
+  save(study: StudyRecord): void;
+  /** Forgets a study. */
+  delete(id: string): void;
+}
+
+/** The studies in a map, for as long as the process runs. */
+export class InMemoryStudyRepository implements StudyRepository {
+  private readonly studies = new Map<string, StudyRecord>();
+
+  get(id: string): StudyRecord | undefined {
+    return this.studies.get(id);
+  }
+
+  list(): StudyRecord[] {
+    return [...this.studies.values()];
+  }
+
+  count(): number {
+    return this.studies.size;
+  }
+
+  add(study: StudyRecord): void {
+    this.studies.set(study.id, study);
+  }
+
+  save(_study: StudyRecord): void {
+    // The records are the objects held here: nothing to write.
+  }
+
+  delete(id: string): void {
+    this.studies.delete(id);
+  }
+}
