@@ -4,11 +4,11 @@
  * {@link ApiError}.
  */
 
-import type { SeriesInfo } from '../../src/server/apiTypes.js';
+import type { PacsStudy, SeriesInfo } from '../../src/server/apiTypes.js';
 import type { FindingsDocument } from './types.js';
 
 export { BINARY_FINDINGS } from '../../src/datasets/types.js';
-export type { SeriesInfo } from '../../src/server/apiTypes.js';
+export type { PacsStudy, SeriesInfo } from '../../src/server/apiTypes.js';
 
 /** An HTTP error from the API, with the server's code and message. */
 export class ApiError extends Error {
@@ -56,20 +56,6 @@ export interface Instance {
   fileId: string;
   sopInstanceUid: string;
   url: string;
-}
-
-/** One study of the PACS study list. */
-export interface PacsStudy {
-  studyInstanceUid: string;
-  studyDate: string | null;
-  studyTime: string | null;
-  studyDescription: string | null;
-  accessionNumber: string | null;
-  modalities: string[];
-  patientName: string | null;
-  patientId: string | null;
-  series: number | null;
-  instances: number | null;
 }
 
 /** A job (`GET /api/jobs/{id}`). */

@@ -47,7 +47,11 @@ export async function loadPacs(filter = ''): Promise<void> {
               type: 'button',
               className: 'small',
               'aria-label': `Open and analyse ${label}`,
-              onclick: () => void importAndAnalyse(s.studyInstanceUid, label),
+              // A study the PACS lists without a UID cannot be retrieved.
+              disabled: s.studyInstanceUid === null,
+              onclick: () => {
+                if (s.studyInstanceUid !== null) void importAndAnalyse(s.studyInstanceUid, label);
+              },
             },
             'Open & analyse',
           ),
