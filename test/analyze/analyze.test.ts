@@ -178,7 +178,9 @@ test('level override shift=+1 moves every disc one level up and grades them agai
   assert.equal(now.levelOverride, 1);
   assert.ok(now.warnings.some((w) => /shifted up by 1 level\(s\) by the user's level override/.test(w)));
   assert.equal(now.discs.length, before.discs.length);
-  let changed = 0;
+  // How far each disc's Pfirrmann distribution moved (total variation): re-grading at the new level goes
+  // through the level-aware context model, so it moves every disc by a few hundredths, not by float noise.
+  const moved: number[] = [];
   for (const disc of now.discs) {
     const old = before.discs.find(
       (d) =>
@@ -186,12 +188,17 @@ test('level override shift=+1 moves every disc one level up and grades them agai
     );
     assert.ok(old, `disc at ${disc.geometry.centerPx} was there before`);
     assert.equal(disc.ivdLabel, old.ivdLabel + 1);
-    if (disc.pfirrmann.probs.some((p, k) => Math.abs(p - old.pfirrmann.probs[k]!) > 1e-6)) changed++;
+    moved.push(disc.pfirrmann.probs.reduce((s, p, k) => s + Math.abs(p - old.pfirrmann.probs[k]!), 0) / 2);
   }
   // L5/S1 is now the disc that was S1/S2 before, or none: the lowest lumbar disc became L4/L5.
   const lowest = before.discs.find((d) => d.level === 'L5/S1')!;
   assert.equal(now.discs.find((d) => d.geometry.centerPx[1] === lowest.geometry.centerPx[1])?.level, 'L4/L5');
-  assert.ok(changed > 0, 'the level-aware grader gives other probabilities for at least one disc');
+  // Today every disc moves by 0.036 to 0.172 (mean 0.082).
+  const meanMoved = moved.reduce((s, v) => s + v, 0) / moved.length;
+  assert.ok(
+    moved.every((v) => v >= 0.01) && meanMoved >= 0.04,
+    `the level-aware grader re-grades every disc at its new level: moved ${moved.map((v) => v.toFixed(3)).join(', ')}`,
+  );
   assert.deepEqual(
     shifted.findings.studies[0]!.levels.map((l) => l.ivdLabel),
     base.findings.studies[0]!.levels.map((l) => l.ivdLabel + 1),

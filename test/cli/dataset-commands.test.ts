@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readDataset } from '../../src/datasets/index.js';
 import { EXIT_CODES } from '../../src/errors.js';
+import { distanceToPolygon } from '../../src/metrics/index.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
@@ -73,9 +75,31 @@ test('evaluate scores a predictions file of the bundled localiser and writes eve
   assert.match(run.stdout, /readers inter 0\.6 · readers intra 0\.8 · SpineNet external 0\.68/);
   const json = JSON.parse(await readFile(join(folder, 'e.json'), 'utf8'));
   assert.equal(json.evaluation.pfirrmannFused.discs, 15);
-  // The bundled localiser outlined discs: some T2 keypoints of the mini dataset are found at their level.
-  assert.ok(json.evaluation.localisation.found > 0);
-  assert.ok(json.evaluation.localisation.keypoints === 15);
+  // The count of T2 keypoints found at their level is the one recomputed here from the predictions file:
+  // within 3 mm of the outline of the disc with the keypoint's level on that series.
+  const outlines = new Map<string, [number, number][]>();
+  for (const line of (await readFile(predictions, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l)))
+    if (line.series !== null)
+      for (const d of line.discs) if (d.outline) outlines.set(`${line.series}#${d.ivdLabel}`, d.outline);
+  const dataset = await readDataset(join(REPO_ROOT, MINI));
+  let found = 0;
+  let keypoints = 0;
+  for (const series of dataset.series) {
+    const { pixelSpacing } = await series.loadMidSagittal();
+    for (const k of series.keypoints) {
+      keypoints++;
+      const outline = outlines.get(`${series.id}#${k.ivdLabel}`);
+      if (outline && distanceToPolygon([k.x, k.y], outline, pixelSpacing) <= 3) found++;
+    }
+  }
+  assert.equal(keypoints, 15);
+  assert.equal(json.evaluation.localisation.keypoints, 15);
+  assert.equal(json.evaluation.localisation.found, found);
+  // On these 4× downsampled slices (about 2.5 mm pixels) the bundled localiser finds 5 today.
+  assert.ok(found >= 4, `${found} of 15 T2 keypoints at their level`);
 });
 
 test('evaluate names the line of a malformed predictions file', async (t) => {

@@ -2,16 +2,98 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadGrader } from '../../src/grade/grader.js';
+import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
+import { cropsOfSeries, gradableDisc } from '../../src/grade/samples.js';
 import { gradeVolume } from '../../src/grade/volume.js';
 import { loadSingleVolume } from '../../src/io/load.js';
-import { loadLocalizer } from '../../src/localize/localizer.js';
+import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
+import { cohenKappa, meanAbsoluteError, withinOneRate } from '../../src/metrics/index.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/models/store.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { heldOutSlices } from '../helpers/heldOutSlices.js';
+import { spiderGradings } from '../helpers/spiderLabels.js';
 
-const expectedGrade = (probs: readonly number[]): number => probs.reduce((s, p, k) => s + p * (k + 1), 0);
+/**
+ * Floors for the bundled grader on the six real T2 slices of `heldOutSlices` (30 lumbar discs, found by the
+ * bundled localiser and graded as `predict` grades them), near what it measures today. The grader's final model was
+ * trained on every patient of SPIDER's training split (its card; the validation split is not on this
+ * machine), so these discs are in its training data: the floors catch a broken or much worse grader (a
+ * per-level prior, shuffled heads, lost calibration), while the out-of-fold floors in
+ * test/evaluation/model-floors.test.ts hold its generalisation.
+ */
+const GRADER_FLOORS = {
+  linearKappa: 0.6, // today 0.698
+  withinOne: 0.9, // today 0.933 (28 of 30)
+  meanAbsoluteError: 0.5, // today 0.367 (a ceiling)
+  /** How far the grader's κ must exceed that of a per-level prior (the most common grade of each level among the other 173 patients). */
+  overPerLevelPrior: 0.3,
+} as const;
 
-test('the bundled grader grades the example study: probabilities sum to 1 and its degenerated discs outrank its healthy ones', async () => {
+test('the bundled grader grades real slices well above a per-level prior, and its probabilities are distributions', async (t) => {
+  const grader = await loadGrader(GRADER_MODEL_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const slices = await heldOutSlices();
+  const patients = new Set(slices.map((s) => s.patient));
+  const others = (await spiderGradings()).filter(
+    (d) => !patients.has(d.patient) && d.ivdLabel >= 1 && d.ivdLabel <= 5 && d.pfirrmann !== undefined,
+  );
+  const perLevelPrior = (ivdLabel: number): number => {
+    const counts = [1, 2, 3, 4, 5].map(
+      (g) => others.filter((d) => d.ivdLabel === ivdLabel && d.pfirrmann === g).length,
+    );
+    return counts.indexOf(Math.max(...counts)) + 1;
+  };
+  const localizations = localizeImages(
+    localizer,
+    slices.map((s) => s.image),
+  );
+  const truth: number[] = [];
+  const predicted: number[] = [];
+  const prior: number[] = [];
+  for (const [n, slice] of slices.entries()) {
+    const record = { id: slice.series, patient: slice.patient, sequence: 'T2' as const, keypoints: [] };
+    const crops = await cropsOfSeries(undefined, record, slice.image, localizations[n]!, grader.crop);
+    const graded = gradeSeriesDiscs(grader, crops.map(gradableDisc));
+    for (const d of graded) {
+      for (const probs of [d.pfirrmann.probs, d.modic.probs]) {
+        assert.ok(Math.abs(probs.reduce((s, p) => s + p, 0) - 1) < 1e-6);
+        assert.ok(probs.every((p) => p >= 0 && p <= 1));
+      }
+      assert.equal(d.needsReview, Math.max(...d.pfirrmann.probs) < grader.calibration.reviewThreshold);
+    }
+    for (const label of slice.gradings) {
+      const disc = graded.find((d) => d.ivdLabel === label.ivdLabel);
+      const grade = label.pfirrmann as number;
+      truth.push(grade);
+      // A disc the localiser missed is scored as the most wrong grade, as `evaluate` scores it.
+      predicted.push(disc ? disc.pfirrmann.grade : grade <= 3 ? 5 : 1);
+      prior.push(perLevelPrior(label.ivdLabel));
+    }
+    t.diagnostic(
+      `${slice.series}: truth ${slice.gradings.map((g) => g.pfirrmann).join(' ')}, graded ${slice.gradings
+        .map((g) => graded.find((d) => d.ivdLabel === g.ivdLabel)?.pfirrmann.grade ?? '-')
+        .join(' ')}`,
+    );
+  }
+  assert.equal(truth.length, 30);
+  const grades = [1, 2, 3, 4, 5];
+  const kappa = cohenKappa(truth, predicted, grades, 'linear');
+  const priorKappa = cohenKappa(truth, prior, grades, 'linear');
+  const withinOne = withinOneRate(truth, predicted);
+  const mae = meanAbsoluteError(truth, predicted);
+  t.diagnostic(
+    `linear κ ${kappa.toFixed(3)} (per-level prior ${priorKappa.toFixed(3)}), within one ${withinOne.toFixed(3)}, MAE ${mae.toFixed(3)}`,
+  );
+  assert.ok(kappa >= GRADER_FLOORS.linearKappa, `linear κ ${kappa.toFixed(3)} below ${GRADER_FLOORS.linearKappa}`);
+  assert.ok(
+    kappa >= priorKappa + GRADER_FLOORS.overPerLevelPrior,
+    `linear κ ${kappa.toFixed(3)} not clear of the per-level prior's ${priorKappa.toFixed(3)}`,
+  );
+  assert.ok(withinOne >= GRADER_FLOORS.withinOne, `within one grade ${withinOne.toFixed(3)}`);
+  assert.ok(mae <= GRADER_FLOORS.meanAbsoluteError, `mean absolute error ${mae.toFixed(3)}`);
+});
+
+test('the bundled grader grades the example study: five lumbar discs, each averaged over the chosen slice and its neighbours', async () => {
   const grader = await loadGrader(GRADER_MODEL_DIR);
   const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
@@ -27,14 +109,6 @@ test('the bundled grader grades the example study: probabilities sum to 1 and it
     assert.equal(typeof d.needsReview, 'boolean');
     assert.ok(d.centerMm.every(Number.isFinite));
   }
-  // SPIDER grades patient 98's L5/S1 and L4/L5 Pfirrmann 5 (with Modic 2), L3/L4 to L1/L2 Pfirrmann 3.
-  const mean = (labels: number[]): number => {
-    const chosen = lumbar.filter((d) => labels.includes(d.ivdLabel));
-    return chosen.reduce((s, d) => s + expectedGrade(d.pfirrmann.probs), 0) / chosen.length;
-  };
-  const degenerated = mean([1, 2]);
-  const healthy = mean([3, 4, 5]);
-  assert.ok(degenerated > healthy, `expected Pfirrmann grade ${degenerated.toFixed(2)} vs ${healthy.toFixed(2)}`);
 });
 
 test('the bundled grader ships with its model card and out-of-fold predictions', () => {

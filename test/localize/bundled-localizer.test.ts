@@ -1,55 +1,68 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSingleVolume } from '../../src/io/load.js';
-import { readPicture } from '../../src/io/png.js';
 import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
 import { distanceToPolygon } from '../../src/metrics/index.js';
 import { DEFAULT_LOCALIZER_DIR } from '../../src/models/store.js';
 import { extractSagittalSlice, midSagittalIndex } from '../../src/volume/orientation.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-
-const SLICES = join(REPO_ROOT, 'test/fixtures/localizer-slices');
+import { assertHeldOutFrom, heldOutSlices } from '../helpers/heldOutSlices.js';
 
 /**
- * Keypoints (of 15 on three held-out slices) the bundled localiser must place within 3 mm of the outline
- * of the disc with their level: a regression floor, set below what the shipped model measured (see its card).
+ * Floors for the bundled localiser on six real T2 slices of patients it never saw (its held-out fold),
+ * near what it measures today (26 of 30 keypoints within 3 mm of the outline of the disc with their level;
+ * every slice's levels right). No environment variable lowers them; a regression must be fixed, not waved
+ * through. One slice labelled a level off costs about five keypoints and fails both.
  */
-const FLOOR = Number(process.env.LOCALIZER_FLOOR ?? 9);
+const KEYPOINTS_AT_THEIR_LEVEL_FLOOR = 24;
+const SLICES_WITH_THE_RIGHT_LEVELS_FLOOR = 6;
 
-test('the bundled localiser labels lumbar discs of held-out real T2 slices from the sacrum upward, at their keypoints', async () => {
+test('the bundled localiser finds the lumbar discs of held-out real T2 slices at their level, counted from the sacrum upward', async (t) => {
   const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
-  const rows = (await readFile(join(SLICES, 'keypoints.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
-  const bySeries = new Map<string, { ivdLabel: number; x: number; y: number; spacing: number }[]>();
-  for (const row of rows) {
-    const [series, ivd, x, y, spacing] = row.split(',');
-    bySeries.set(series!, [
-      ...(bySeries.get(series!) ?? []),
-      { ivdLabel: Number(ivd), x: Number(x), y: Number(y), spacing: Number(spacing) },
-    ]);
-  }
-  assert.equal(bySeries.size, 3);
+  const slices = await heldOutSlices();
+  await assertHeldOutFrom(localizer, slices);
+  const results = localizeImages(
+    localizer,
+    slices.map((s) => s.image),
+  );
   let hits = 0;
-  for (const [series, keypoints] of bySeries) {
-    const spacing = keypoints[0]!.spacing;
-    const image = await readPicture(join(SLICES, `${series}.png`), { pixelSpacing: [spacing, spacing] });
-    const [result] = localizeImages(localizer, [extractSagittalSlice(image, 0)]);
-    const discs = [...result!.discs].filter((d) => d.ivdLabel >= 1).sort((a, b) => a.ivdLabel - b.ivdLabel);
+  let rightLevels = 0;
+  slices.forEach(({ series, image, keypoints }, n) => {
+    const discs = [...(results[n]?.discs ?? [])].filter((d) => d.ivdLabel >= 1).sort((a, b) => a.ivdLabel - b.ivdLabel);
     // Counted from the sacrum upward: labels are consecutive from L5/S1 and each sits above the one before.
     assert.deepEqual(
       discs.map((d) => d.ivdLabel),
-      discs.map((_, n) => n + 1),
+      discs.map((_, k) => k + 1),
       series,
     );
-    for (let n = 1; n < discs.length; n++) assert.ok(discs[n]!.center[1] < discs[n - 1]!.center[1], series);
-    for (const k of keypoints) {
-      const disc = discs.find((d) => d.ivdLabel === k.ivdLabel);
-      if (disc && distanceToPolygon([k.x, k.y], disc.outline, [spacing, spacing]) <= 3) hits++;
+    for (let k = 1; k < discs.length; k++) assert.ok(discs[k]!.center[1] < discs[k - 1]!.center[1], series);
+    let sliceHits = 0;
+    const offsets: number[] = [];
+    for (const keypoint of keypoints) {
+      const at = (d: (typeof discs)[number]): number =>
+        distanceToPolygon([keypoint.x, keypoint.y], d.outline, image.pixelSpacing);
+      const own = discs.find((d) => d.ivdLabel === keypoint.ivdLabel);
+      if (own && at(own) <= 3) sliceHits++;
+      // The level of the disc nearest the keypoint, whatever its label: a whole slice off by one shows here.
+      const nearest = [...results[n]!.discs].sort((a, b) => at(a) - at(b))[0];
+      if (nearest && at(nearest) <= 10) offsets.push(nearest.ivdLabel - keypoint.ivdLabel);
     }
-  }
-  assert.ok(hits >= FLOOR, `${hits} of 15 keypoints at the right level (floor ${FLOOR})`);
+    const right = offsets.filter((o) => o === 0).length;
+    if (right >= 3) rightLevels++;
+    hits += sliceHits;
+    t.diagnostic(`${series}: ${sliceHits} of 5 keypoints at their level; level offsets ${offsets.join(' ')}`);
+  });
+  t.diagnostic(`${hits} of 30 keypoints at their level, ${rightLevels} of 6 slices with the right levels`);
+  assert.ok(
+    hits >= KEYPOINTS_AT_THEIR_LEVEL_FLOOR,
+    `${hits} of 30 keypoints at their level (floor ${KEYPOINTS_AT_THEIR_LEVEL_FLOOR})`,
+  );
+  assert.ok(
+    rightLevels >= SLICES_WITH_THE_RIGHT_LEVELS_FLOOR,
+    `${rightLevels} of 6 slices with their levels right (floor ${SLICES_WITH_THE_RIGHT_LEVELS_FLOOR})`,
+  );
 });
 
 test('the bundled localiser finds the lumbar discs of the example DICOM study on its mid-sagittal slice', async () => {

@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset } from '../../src/datasets/index.js';
-import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
+import { canvasMaps, loadLocalizer, localizeImages, predictCanvases } from '../../src/localize/localizer.js';
+import { buildLocalizerSamples } from '../../src/localize/samples.js';
+import { dice } from '../../src/metrics/index.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
@@ -53,9 +55,46 @@ test('train localizer runs end to end on a tiny dataset: model, metadata, card, 
   const localizer = await loadLocalizer(out);
   assert.equal(localizer.config.size, 64);
   const dataset = await readDataset(join(REPO_ROOT, MINI));
-  const [result] = localizeImages(localizer, [await dataset.series[0]!.loadMidSagittal()]);
-  assert.ok(Array.isArray(result!.discs));
-  assert.equal(result!.classes.length > 0, true);
+  // The saved localiser is the trained one: on the held-out patient's samples it reproduces the Dice the
+  // trainer measured in memory before saving (heldOutScores), which random or misordered weights would not.
+  const trainedOn = localizer.metadata.trainedOn as { heldOutPatients: string[] };
+  const saved = localizer.metadata.heldOutScores as {
+    dice: Record<'disc' | 'vertebra' | 'canal', number>;
+    maskSamples: number;
+  };
+  const { size, spacingMm } = localizer.config;
+  const samples = (
+    await buildLocalizerSamples(dataset, { size, spacingMm, patients: new Set(trainedOn.heldOutPatients) })
+  ).filter((s) => s.semantic);
+  assert.equal(samples.length, saved.maskSamples);
+  assert.ok(samples.length > 0, 'the held-out fold has mask slices');
+  const predictions = predictCanvases(
+    localizer.network,
+    samples.map((s) => s.image),
+    size,
+  );
+  (['disc', 'vertebra', 'canal'] as const).forEach((name, c) => {
+    const mean =
+      predictions.reduce(
+        (sum, p, n) => sum + dice(samples[n]!.semantic!, canvasMaps(p, size, spacingMm).classes, c + 1),
+        0,
+      ) / samples.length;
+    assert.ok(
+      Math.abs(mean - saved.dice[name]) < 0.01,
+      `Dice ${name}: ${mean} after loading, ${saved.dice[name]} when trained`,
+    );
+  });
+  assert.ok(
+    saved.dice.vertebra > 0.05,
+    `a model trained for two epochs finds some vertebra (Dice ${saved.dice.vertebra})`,
+  );
+  // And it localises a real slice into a class map of that slice's size, with outlines inside it.
+  const image = await dataset.series[0]!.loadMidSagittal();
+  const [result] = localizeImages(localizer, [image]);
+  assert.equal(result!.classes.length, image.width * image.height);
+  assert.ok(result!.classes.every((c) => c <= 3));
+  for (const disc of result!.discs)
+    assert.ok(disc.outline.every(([x, y]) => x >= 0 && y >= 0 && x < image.width && y < image.height));
 });
 
 test('predict with a localiser writes masks for the reference slices, in SPIDER values', async (t) => {

@@ -27,10 +27,19 @@ test('the estimate is the statistic on all items and the bounds bracket it', () 
   assert.equal(result.estimate, mean(groups.flat()));
   assert.equal(result.resamples, 2000);
   assert.ok(result.lower < result.estimate && result.estimate < result.upper, JSON.stringify(result));
-  // Values are uniform on [0, 10) (sd ≈ 2.9) over ~100 items: a 95% interval is roughly ±0.6 wide.
-  assert.ok(result.upper - result.lower > 0.5 && result.upper - result.lower < 3, JSON.stringify(result));
+  // The width a 95% interval over patients should have, from the delta-method (linearised) standard error of
+  // a ratio of sums over whole groups: SE = √Σ(S_g − m·n_g)² / Σn_g, width ≈ 2 · 1.96 · SE.
+  const total = groups.reduce((s, g) => s + g.length, 0);
+  const m = mean(groups.flat());
+  const se = Math.sqrt(groups.reduce((s, g) => s + (g.reduce((a, b) => a + b, 0) - m * g.length) ** 2, 0)) / total;
+  const width = result.upper - result.lower;
+  assert.ok(Math.abs(width / (2 * 1.959964 * se) - 1) < 0.1, `width ${width} vs ${2 * 1.959964 * se}`);
+  // And it is centred: the estimate sits near the middle of the interval (the mean is nearly linear).
+  assert.ok(Math.abs((result.upper + result.lower) / 2 - result.estimate) < 0.1 * width, JSON.stringify(result));
   const narrower = bootstrapCi(groups, mean, { level: 0.5 });
   assert.ok(narrower.lower > result.lower && narrower.upper < result.upper);
+  const narrowWidth = narrower.upper - narrower.lower;
+  assert.ok(Math.abs(narrowWidth / (2 * 0.67449 * se) - 1) < 0.15, `50% width ${narrowWidth} vs ${2 * 0.67449 * se}`);
 });
 
 test('resampling draws whole groups with replacement, never single items', () => {

@@ -373,6 +373,19 @@ test('dsrdump reads the SR and shows the Pfirrmann grade of every level (skipped
     study.series[0]!.discs.map((d) => [d.pfirrmann.grade, roman[d.pfirrmann.grade - 1]]),
   );
   assert.match(text, /"Finding Site"\)=\(84020006,SCT,"L4\/L5 disc"\)/);
+  // Each Measurement Group, as dcmtk reads it, pairs its finding site with the grades findings.json gives that level.
+  const groups = text
+    .split('"Measurement Group")')
+    .slice(1)
+    .map((group) => ({
+      level: group.match(/"Finding Site"\)=\([^,]*,[^,]*,"([^"]+) disc"\)/)?.[1],
+      pfirrmann: Number(group.match(/"Pfirrmann grade"\)=\(PFIRRMANN-(\d),/)?.[1]),
+      modic: Number(group.match(/"Modic type"\)=\(MODIC-(\d),/)?.[1]),
+    }));
+  assert.deepEqual(
+    groups,
+    study.series[0]!.discs.map((d) => ({ level: d.level, pfirrmann: d.pfirrmann.grade, modic: d.modic.grade })),
+  );
   // dcmtk reports a malformed tree as "E:" lines on stderr.
   assert.doesNotMatch(result.stderr, /^E:/m);
 });
