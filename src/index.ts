@@ -135,7 +135,7 @@ export {
   readModel,
   type SpinegradeModel,
   writeModel,
-} from './models/store.js';
+} from './store/store.js';
 export {
   type DiscFindings as FindingsDisc,
   FINDINGS_SCHEMA,
@@ -151,7 +151,7 @@ export {
   type StudyFindings,
   type VertebraFindings,
 } from './report/findings.js';
-export * from './report/predictions.js';
+export * from './disc/predictions.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';
 export * from './volume/orientation.js';

@@ -19,7 +19,7 @@ import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { anchorShift, checkLevelOverride, type LevelOverride, shiftVolumeLocalization } from '../localize/override.js';
 import { localizeVolume, type VolumeLocalization } from '../localize/volume.js';
 import { defaultEngineChoice, type EngineChoice } from '../models/network.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../models/store.js';
+import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import {
   FINDINGS_SCHEMA,
   FINDINGS_VERSION,

@@ -9,7 +9,7 @@ import type {
   SkippedSeries,
   VertebraFindings,
 } from '../report/findings.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
 import { assignAxes, type DisplaySlice } from '../volume/orientation.js';
 import type { GradingSuitability } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';

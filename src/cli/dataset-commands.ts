@@ -22,12 +22,12 @@ import {
   predictSemanticMask,
 } from '../localize/localizer.js';
 import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../localize/model.js';
-import { writeLocalizerCard } from '../localize/report.js';
-import { LOCALIZER_NOTES, trainLocalizer } from '../localize/train.js';
-import { type LocalizerCardInput, writeModelCard } from '../models/card.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../models/store.js';
+import { writeLocalizerCard } from '../training/localizer/report.js';
+import { LOCALIZER_NOTES, trainLocalizer } from '../training/localizer/train.js';
+import { type LocalizerCardInput, writeModelCard } from '../training/common/card.js';
+import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../store/store.js';
 import { readModelMetadata, saveModel } from '../models/tf/io.js';
-import { type PredictionLine, readPredictions, toJsonLines } from '../report/predictions.js';
+import { type PredictionLine, readPredictions, toJsonLines } from '../disc/predictions.js';
 import type { Progress } from './progress.js';
 
 /** Options shared by predict and evaluate. */

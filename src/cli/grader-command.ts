@@ -10,7 +10,7 @@ import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { CLASSICAL_JSON, saveClassicalModel } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
 import { DEFAULT_CROP_CONFIG } from '../grade/crops.js';
-import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from '../grade/experiment.js';
+import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from '../training/grader/experiment.js';
 import {
   GRADER_VARIANTS,
   type Grader,
@@ -20,14 +20,14 @@ import {
   loadGrader,
   UNCALIBRATED,
 } from '../grade/grader.js';
-import { collectDiscCrops, type DiscCropRecord, gradableDisc } from '../grade/samples.js';
-import { labelCrops } from '../grade/train.js';
+import { collectDiscCrops, type DiscCropRecord, gradableDisc } from '../training/grader/samples.js';
+import { labelCrops } from '../training/grader/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
-import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from '../models/graderCard.js';
-import { DEFAULT_LOCALIZER_DIR } from '../models/store.js';
+import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from '../training/grader/card.js';
+import { DEFAULT_LOCALIZER_DIR } from '../store/store.js';
 import { saveModel } from '../models/tf/io.js';
-import { toJsonLines } from '../report/predictions.js';
+import { toJsonLines } from '../disc/predictions.js';
 import { positiveInteger } from './dataset-commands.js';
 import type { Progress } from './progress.js';
 

@@ -6,7 +6,7 @@ import type { Image2D } from '../transforms/resample.js';
 import { extractSagittalSlice, midSagittalIndex } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import type { CsvTable } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import type {
   DatasetLayout,
   DatasetSequence,

@@ -10,7 +10,7 @@ import { readSpiderOriginalDataset, SPIDER_ORIGINAL_FILES } from './spiderOrigin
 import type { DatasetLayout, SpineDataset } from './types.js';
 
 export { type CsvOptions, type CsvTable, parseCsv, readCsv } from './csv.js';
-export * from './levels.js';
+export * from '../disc/levels.js';
 export {
   datasetSequenceOf,
   OWN_DATA_FILES,

@@ -30,7 +30,7 @@ import {
   pathKind,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { ivdLabelOfLevel, levelOfIvdLabel } from './levels.js';
+import { ivdLabelOfLevel, levelOfIvdLabel } from '../disc/levels.js';
 import type { DatasetSequence, DiscFindings, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
 
 /** File and folder names of the own-data layout, relative to its root. */

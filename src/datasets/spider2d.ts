@@ -31,7 +31,7 @@ import {
   spiderSequenceOf,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import {
   type DiscKeypoint,
   type DiscLabel,

@@ -31,7 +31,7 @@ import {
   spiderSequenceOf,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { type DiscLabel, MASK_VALUES, type MaskSliceRecord, type SeriesRecord, type SpineDataset } from './types.js';
 
 /** File and folder names of the original SPIDER layout, relative to its root. */

@@ -5,10 +5,10 @@ import { SpinegradeError } from '../errors.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
 import { type DiscMeasures, measureSlice } from '../grade/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { cropsOfSeries, gradableDisc } from '../grade/samples.js';
+import { cropsOfSeries, gradableDisc } from '../training/grader/samples.js';
 import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
-import type { SpinegradeModel } from '../models/store.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
+import type { SpinegradeModel } from '../store/store.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
 
 /**
  * How to predict a dataset. `localizers`: one localiser, or several trained on different folds (each

@@ -8,7 +8,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { carryKeypoints } from '../datasets/keypoints.js';
-import { isLumbarIvdLabel } from '../datasets/levels.js';
+import { isLumbarIvdLabel } from '../disc/levels.js';
 import {
   BINARY_FINDINGS,
   type BinaryFinding,
@@ -41,7 +41,7 @@ import {
   MODIC_TYPES,
   PFIRRMANN_GRADES,
   type PredictionLine,
-} from '../report/predictions.js';
+} from '../disc/predictions.js';
 
 /** A figure with its 95% bootstrap interval over patients. */
 export interface Estimate {

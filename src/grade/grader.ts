@@ -11,7 +11,7 @@ import { SpinegradeError } from '../errors.js';
 import { readModelMetadata } from '../models/modelJson.js';
 import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
 import type { tfl } from '../models/tf/backend.js';
-import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
+import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { sigmoid, softmax } from './calibration.js';
 import {
   CLASSICAL_JSON,

@@ -16,7 +16,7 @@
  * - Wedge angle: the angle between the disc's upper and lower boundaries, degrees (positive when the
  *   disc is taller anteriorly, i.e. lordotic); disc angle: the disc axis against the image horizontal.
  */
-import { vertebraAboveDisc } from '../datasets/levels.js';
+import { vertebraAboveDisc } from '../disc/levels.js';
 import type { LocalizedDisc, LocalizedVertebra } from '../localize/postprocess.js';
 import { distanceToOutline, insideByCrossings, rayCrossings } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';

@@ -4,7 +4,7 @@
  */
 import type { BinaryFinding } from '../datasets/types.js';
 import type { DiscMeasures } from '../grade/measures.js';
-import type { GradedFinding, PixelPoint } from './predictions.js';
+import type { GradedFinding, PixelPoint } from '../disc/predictions.js';
 
 /** Schema identifier and version of `findings.json` (semver: minor = fields added). */
 export const FINDINGS_SCHEMA = 'spinegrade/findings' as const;

@@ -17,7 +17,7 @@ import {
   type StudyFindings,
 } from './findings.js';
 import { PFIRRMANN_COLOURS, VERTEBRA_COLOUR } from './overlayImage.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from './predictions.js';
+import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 
 /** A Grad-CAM thumbnail of one disc (see `heatThumbnailPng`). */
 export interface HtmlReportHeatThumbnail {

@@ -11,7 +11,7 @@ import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
 import { sampleBilinear } from '../transforms/sample.js';
 import type { SeriesFindings } from './findings.js';
-import type { PixelPoint } from './predictions.js';
+import type { PixelPoint } from '../disc/predictions.js';
 
 /** An 8-bit RGB colour. */
 export type Rgb = readonly [number, number, number];

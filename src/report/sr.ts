@@ -36,7 +36,7 @@ import {
   UCUM,
 } from './dicomCodes.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from './findings.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from './predictions.js';
+import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 
 /** SOP Class UID of Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';

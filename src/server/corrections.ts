@@ -4,7 +4,7 @@
  * are kept; the corrected document is what every export shows.
  */
 import { randomBytes } from 'node:crypto';
-import { ivdLabelOfLevel } from '../datasets/levels.js';
+import { ivdLabelOfLevel } from '../disc/levels.js';
 import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { describeError, isSpinegradeError } from '../errors.js';
 import { checkLevelOverride, type LevelOverride, parseLevelOverride } from '../localize/override.js';

@@ -6,7 +6,7 @@ import { loadGrader } from '../../src/grade/grader.js';
 import { gradeVolume } from '../../src/grade/volume.js';
 import { loadSingleVolume } from '../../src/io/load.js';
 import { loadLocalizer } from '../../src/localize/localizer.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/store/store.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 const expectedGrade = (probs: readonly number[]): number => probs.reduce((s, p, k) => s + p * (k + 1), 0);

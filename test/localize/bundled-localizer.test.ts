@@ -7,7 +7,7 @@ import { loadSingleVolume } from '../../src/io/load.js';
 import { readPicture } from '../../src/io/png.js';
 import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
 import { distanceToPolygon } from '../../src/metrics/index.js';
-import { DEFAULT_LOCALIZER_DIR } from '../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR } from '../../src/store/store.js';
 import { extractSagittalSlice, midSagittalIndex } from '../../src/volume/orientation.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 

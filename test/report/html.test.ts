@@ -24,7 +24,7 @@ import {
   renderOverlayRgb,
   VERTEBRA_COLOUR,
 } from '../../src/report/overlayImage.js';
-import type { PixelPoint } from '../../src/report/predictions.js';
+import type { PixelPoint } from '../../src/disc/predictions.js';
 import type { Image2D } from '../../src/transforms/resample.js';
 import { withPage } from '../helpers/chromium.js';
 

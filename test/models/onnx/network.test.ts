@@ -6,7 +6,7 @@ import { GRADER_NETWORK_OUTPUTS } from '../../../src/grade/grader.js';
 import { LOCALIZER_OUTPUTS } from '../../../src/localize/localizer.js';
 import { loadNetwork, type Network, type NetworkOutput } from '../../../src/models/network.js';
 import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../../src/store/store.js';
 import { initTf, tf, tfl } from '../../../src/models/tf/backend.js';
 import { saveModel } from '../../../src/models/tf/io.js';
 import { tempFolder } from '../../helpers/tmp.js';

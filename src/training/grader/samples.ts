@@ -4,15 +4,15 @@
  * carried over by position (T1 of the same field of view): when they say the localiser's count is
  * off by one, the training labels follow the keypoints. Predictions always use the localiser's levels.
  */
-import { carryKeypoints } from '../datasets/keypoints.js';
-import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '../datasets/types.js';
-import { type ImageLocalization, type Localizer, localizeSeries } from '../localize/localizer.js';
-import type { LocalizedDisc } from '../localize/postprocess.js';
-import { distanceToPolygon } from '../metrics/detection.js';
-import { robustRange } from '../transforms/intensity.js';
-import type { Image2D } from '../transforms/resample.js';
-import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig } from './crops.js';
-import { type DiscMeasures, measureDisc } from './measures.js';
+import { carryKeypoints } from '../../datasets/keypoints.js';
+import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '../../datasets/types.js';
+import { type ImageLocalization, type Localizer, localizeSeries } from '../../localize/localizer.js';
+import type { LocalizedDisc } from '../../localize/postprocess.js';
+import { distanceToPolygon } from '../../metrics/detection.js';
+import { robustRange } from '../../transforms/intensity.js';
+import type { Image2D } from '../../transforms/resample.js';
+import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig } from '../../grade/crops.js';
+import { type DiscMeasures, measureDisc } from '../../grade/measures.js';
 
 /** One localised disc of one series, cropped. */
 export interface DiscCropRecord {

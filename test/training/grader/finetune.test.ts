@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset } from '../../src/datasets/index.js';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
-import { patientsByVendor, vendorOf } from '../../src/grade/fewShot.js';
-import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
-import { GRADER_MODEL_DIR } from '../../src/models/store.js';
-import { runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { readDataset } from '../../../src/datasets/index.js';
+import { levelOfIvdLabel } from '../../../src/disc/levels.js';
+import { patientsByVendor, vendorOf } from '../../../src/training/grader/fewShot.js';
+import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
+import { GRADER_MODEL_DIR } from '../../../src/store/store.js';
+import { runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 

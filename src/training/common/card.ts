@@ -1,10 +1,10 @@
 /** Model cards: what a model was trained on, how, and how well it does, measured out of fold. */
 import { join } from 'node:path';
-import type { SpineDataset } from '../datasets/types.js';
-import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../evaluation/references.js';
-import type { Evaluation, MetricRow } from '../evaluation/score.js';
-import type { ClassPriorModel } from '../grade/prior.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import type { SpineDataset } from '../../datasets/types.js';
+import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../../evaluation/references.js';
+import type { Evaluation, MetricRow } from '../../evaluation/score.js';
+import type { ClassPriorModel } from '../../grade/prior.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 
 /** What goes into a model card. */
 export interface ModelCardInput {

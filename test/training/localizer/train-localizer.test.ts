@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset } from '../../src/datasets/index.js';
-import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { readDataset } from '../../../src/datasets/index.js';
+import { loadLocalizer, localizeImages } from '../../../src/localize/localizer.js';
+import { REPO_ROOT, runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 
@@ -69,7 +69,7 @@ test('predict with a localiser writes masks for the reference slices, in SPIDER 
   const run = runCli(['predict', MINI, '--out', join(folder, 'p.jsonl'), '--localizer', out, '--masks-out', masks]);
   assert.equal(run.status, 0, run.stderr);
   const { readdir } = await import('node:fs/promises');
-  const { readPicture } = await import('../../src/io/png.js');
+  const { readPicture } = await import('../../../src/io/png.js');
   const files = await readdir(masks);
   assert.equal(files.length, 6);
   const mask = await readPicture(join(masks, files[0]!));

@@ -4,18 +4,18 @@
  * crop-level augmentation, a fixed epoch budget with a cosine schedule (no early stopping: the
  * validation fold is only watched, so out-of-fold figures stay honest).
  */
-import { BINARY_FINDINGS, type DiscLabel } from '../datasets/types.js';
-import { cohenKappa } from '../metrics/agreement.js';
-import { rocAuc } from '../metrics/probabilistic.js';
-import { mulberry32, shuffleInPlace } from '../metrics/random.js';
-import type { tfl } from '../models/tf/backend.js';
-import { layersNetwork } from '../models/tf/network.js';
-import { type EpochRecord, type TrainProgress, trainModel } from '../models/tf/train.js';
-import type { Batch } from '../models/tf/trainCore.js';
-import { augmentSample } from '../transforms/augment.js';
-import { GRADER_NETWORK_OUTPUTS, predictCrops } from './grader.js';
-import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from './loss.js';
-import { DEFAULT_GRADER_CONFIG, type GraderConfig } from './model.js';
+import { BINARY_FINDINGS, type DiscLabel } from '../../datasets/types.js';
+import { cohenKappa } from '../../metrics/agreement.js';
+import { rocAuc } from '../../metrics/probabilistic.js';
+import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
+import type { tfl } from '../../models/tf/backend.js';
+import { layersNetwork } from '../../models/tf/network.js';
+import { type EpochRecord, type TrainProgress, trainModel } from '../../models/tf/train.js';
+import type { Batch } from '../../models/tf/trainCore.js';
+import { augmentSample } from '../../transforms/augment.js';
+import { GRADER_NETWORK_OUTPUTS, predictCrops } from '../../grade/grader.js';
+import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from '../../grade/loss.js';
+import { DEFAULT_GRADER_CONFIG, type GraderConfig } from '../../grade/model.js';
 import type { DiscCropRecord } from './samples.js';
 
 /** A crop with the grades that train on it. */
@@ -194,7 +194,7 @@ export async function trainGrader(
   let watched: GraderScores | undefined;
   const watch = options.watch ?? [];
   const result = await trainModel({
-    model: { module: new URL('./model.js', import.meta.url).href, config },
+    model: { module: new URL('../../grade/model.js', import.meta.url).href, config },
     nextEpoch,
     epochs: options.epochs,
     learningRate: options.learningRate ?? 2e-3,

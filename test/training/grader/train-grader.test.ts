@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
-import { readPredictions } from '../../src/report/predictions.js';
-import { runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
+import { readPredictions } from '../../../src/disc/predictions.js';
+import { runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 

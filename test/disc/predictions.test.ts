@@ -9,7 +9,7 @@ import {
   predictionLineProblem,
   readPredictions,
   toJsonLines,
-} from '../../src/report/predictions.js';
+} from '../../src/disc/predictions.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const disc = (ivdLabel: number, p: number[]) => ({
