@@ -124,10 +124,11 @@ export * from './metrics/index.js';
 export {
   ENGINE_CHOICES,
   type EngineChoice,
+  engineFromEnvironment,
   type InferenceEngine,
-  loadNetwork,
   type Network,
-} from './models/network.js';
+} from './models/engine.js';
+export { loadNetwork } from './models/network.js';
 export {
   DEFAULT_LOCALIZER_DIR,
   DEFAULT_MODEL_DIR,

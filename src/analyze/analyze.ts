@@ -18,7 +18,7 @@ import { type LoadedInput, loadStudies, type Study } from '../io/load.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { anchorShift, checkLevelOverride, type LevelOverride, shiftVolumeLocalization } from '../localize/override.js';
 import { localizeVolume, type VolumeLocalization } from '../localize/volume.js';
-import { defaultEngineChoice, type EngineChoice } from '../models/network.js';
+import { engineFromEnvironment, type EngineChoice } from '../models/engine.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import {
   FINDINGS_SCHEMA,
@@ -145,7 +145,7 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
   const started = performance.now();
   const graderDir = resolve(options.model ?? DEFAULT_MODEL_DIR);
   const localizerDir = resolve(options.localizer ?? DEFAULT_LOCALIZER_DIR);
-  const engine = options.engine ?? defaultEngineChoice();
+  const engine = options.engine ?? engineFromEnvironment();
   const [model, localizer] = await Promise.all([
     readModel(graderDir, { engine }),
     loadLocalizer(localizerDir, { engine }),

@@ -1,5 +1,5 @@
 /** Building the parts of `findings.json` from what the pipeline produced (see `report/findings.ts`). */
-import { BINARY_FINDINGS } from '../datasets/types.js';
+import { BINARY_FINDINGS } from '../disc/findings.js';
 import type { GradedVolume } from '../grade/volume.js';
 import type { VolumeLocalization } from '../localize/volume.js';
 import type {

@@ -5,7 +5,7 @@
  * accepts a findings document from outside (a server, a viewer).
  */
 import { levelOfIvdLabel } from '../disc/levels.js';
-import { BINARY_FINDINGS } from '../datasets/types.js';
+import { BINARY_FINDINGS } from '../disc/findings.js';
 import { SpinegradeError } from '../errors.js';
 import { FINDINGS_SCHEMA, type FindingsDocument } from '../report/findings.js';
 

@@ -8,6 +8,7 @@ import { readDataset } from '../datasets/index.js';
 import { patientFolds } from '../datasets/splits.js';
 import type { MaskSliceRecord, SpineDataset } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
+import { engineFromEnvironment } from '../models/engine.js';
 import { type DatasetPredictions, type PredictionPlan, predictDataset } from '../evaluation/predict.js';
 import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { formatEvaluation } from '../evaluation/table.js';
@@ -46,12 +47,12 @@ export interface PlanOptions {
 async function localizersFromOptions(option: string | undefined): Promise<Localizer[]> {
   if (option === 'none') return [];
   if (option === undefined)
-    return existsSync(join(DEFAULT_LOCALIZER_DIR, 'model.json')) ? [await loadLocalizer(DEFAULT_LOCALIZER_DIR)] : [];
+    return existsSync(join(DEFAULT_LOCALIZER_DIR, 'model.json')) ? [await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: engineFromEnvironment() })] : [];
   const dirs = option.split(',').filter((d) => d.length > 0);
   if (dirs.length === 0)
     throw new SpinegradeError('USAGE', '--localizer wants a folder, folders separated by commas, or none');
   const localizers: Localizer[] = [];
-  for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir)));
+  for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir), { engine: engineFromEnvironment() }));
   return localizers;
 }
 
@@ -75,7 +76,7 @@ export async function planFromOptions(options: PlanOptions): Promise<PredictionP
     if (folds < 2) throw new SpinegradeError('USAGE', '--cross-validate needs at least 2 folds');
     return { mode: 'cross-validate', folds, seed: positiveInteger(options.seed, '--seed', 1), ...withLocalizer };
   }
-  return { mode: 'model', model: await readModel(resolve(options.model ?? DEFAULT_MODEL_DIR)), ...withLocalizer };
+  return { mode: 'model', model: await readModel(resolve(options.model ?? DEFAULT_MODEL_DIR), { engine: engineFromEnvironment() }), ...withLocalizer };
 }
 
 /** Reads a dataset and predicts it, reporting progress. */
@@ -377,13 +378,13 @@ export async function runTrainLocalizer(
     await trainFold(n + 1, dir);
   }
 
-  const localizer = await loadLocalizer(out);
+  const localizer = await loadLocalizer(out, { engine: engineFromEnvironment() });
   const metadata = localizer.metadata;
   const seconds = Number(metadata.seconds);
   let crossValidation: LocalizerCardInput['crossValidation'];
   if (options.crossValidate !== undefined) {
     const localizers: Localizer[] = [];
-    for (const dir of foldDirs) localizers.push(await loadLocalizer(dir));
+    for (const dir of foldDirs) localizers.push(await loadLocalizer(dir, { engine: engineFromEnvironment() }));
     const predictions = await predictWithProgress(
       dataset,
       { mode: 'cross-validate', folds, seed, localizers },

@@ -7,6 +7,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
+import { engineFromEnvironment } from '../models/engine.js';
 import { CLASSICAL_JSON } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
 import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from '../training/grader/fewShot.js';
@@ -51,7 +52,7 @@ function workersOf(text: string | undefined): 1 | 2 {
 async function localizersOf(list: string | undefined): Promise<Localizer[]> {
   const dirs = (list ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
   const out: Localizer[] = [];
-  for (const dir of dirs) out.push(await loadLocalizer(resolve(dir)));
+  for (const dir of dirs) out.push(await loadLocalizer(resolve(dir), { engine: engineFromEnvironment() }));
   return out;
 }
 

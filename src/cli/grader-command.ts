@@ -6,6 +6,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
+import { engineFromEnvironment } from '../models/engine.js';
 import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { CLASSICAL_JSON, saveClassicalModel } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
@@ -20,7 +21,8 @@ import {
   loadGrader,
   UNCALIBRATED,
 } from '../grade/grader.js';
-import { collectDiscCrops, type DiscCropRecord, gradableDisc } from '../training/grader/samples.js';
+import { gradableDisc } from '../grade/discCrops.js';
+import { collectDiscCrops, type DiscCropRecord } from '../training/grader/samples.js';
 import { labelCrops } from '../training/grader/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
@@ -74,7 +76,7 @@ export async function runTrainGrader(
     );
   const localizerDirs = (options.localizer ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
   const localizers: Localizer[] = [];
-  for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir)));
+  for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir), { engine: engineFromEnvironment() }));
   const experiment: GraderExperimentOptions = {
     epochs: positiveInteger(options.epochs, '--epochs', 12),
     contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 30),
@@ -166,7 +168,7 @@ export async function runTrainGrader(
   });
   if (shipped === 'hybrid' || shipped === 'ensemble') await saveContextModel(final.context, out);
   await saveClassicalModel(final.classical, out);
-  const discsPerSecond = measureThroughput(await loadGrader(out), records);
+  const discsPerSecond = measureThroughput(await loadGrader(out, { engine: engineFromEnvironment() }), records);
   if (card) {
     const weightsBytes =
       (await stat(join(out, 'weights.bin'))).size +

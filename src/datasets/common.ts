@@ -7,15 +7,8 @@ import { extractSagittalSlice, midSagittalIndex } from '../volume/orientation.js
 import type { Volume } from '../volume/volume.js';
 import type { CsvTable } from './csv.js';
 import { levelOfIvdLabel } from '../disc/levels.js';
-import type {
-  DatasetLayout,
-  DatasetSequence,
-  DiscFindings,
-  DiscLabel,
-  MaskSliceRecord,
-  SeriesRecord,
-  SpineDataset,
-} from './types.js';
+import type { DatasetLayout, DatasetSequence, DiscLabel, MaskSliceRecord, SeriesRecord, SpineDataset } from './types.js';
+import type { DiscFindings } from '../disc/findings.js';
 
 /** Orders patient ids: whole numbers numerically, before any other id, which sort as text. */
 export function comparePatientIds(a: string, b: string): number {

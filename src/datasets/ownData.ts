@@ -31,7 +31,8 @@ import {
 } from './common.js';
 import { readCsv } from './csv.js';
 import { ivdLabelOfLevel, levelOfIvdLabel } from '../disc/levels.js';
-import type { DatasetSequence, DiscFindings, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
+import type { DatasetSequence, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
+import type { DiscFindings } from '../disc/findings.js';
 
 /** File and folder names of the own-data layout, relative to its root. */
 export const OWN_DATA_FILES = { labels: 'labels.csv', studies: 'studies', spacing: 'spacing.csv' } as const;

@@ -3,9 +3,10 @@ import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
-import { type DiscMeasures, measureSlice } from '../grade/measures.js';
+import { measureSlice } from '../grade/measures.js';
+import { type DiscMeasures } from '../disc/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { cropsOfSeries, gradableDisc } from '../training/grader/samples.js';
+import { cropLocalizedDiscs, gradableDisc } from '../grade/discCrops.js';
 import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
 import type { SpinegradeModel } from '../store/store.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
@@ -60,7 +61,7 @@ async function predictSeriesLines(
     const found = localization.discs;
     let discs: DiscPrediction[];
     if (model.kind === 'grader') {
-      const crops = await cropsOfSeries(undefined, record, image, localization, model.crop);
+      const crops = cropLocalizedDiscs(record, image, localization, model.crop);
       const grades = gradeSeriesDiscs(model, crops.map(gradableDisc));
       discs = crops.map((c, k) => ({
         ...(grades[k] as GradedDisc),

@@ -9,13 +9,8 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { carryKeypoints } from '../datasets/keypoints.js';
 import { isLumbarIvdLabel } from '../disc/levels.js';
-import {
-  BINARY_FINDINGS,
-  type BinaryFinding,
-  MASK_VALUES,
-  type MaskSliceRecord,
-  type SpineDataset,
-} from '../datasets/types.js';
+import { MASK_VALUES, type MaskSliceRecord, type SpineDataset } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import { readPicture } from '../io/png.js';
 import {
   accuracy,

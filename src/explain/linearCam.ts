@@ -8,7 +8,8 @@
  * does not hold (the caller then takes gradients with `gradCamBatch`).
  */
 import { readSavedModel, savedWeights } from '../models/modelJson.js';
-import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import { loadNetwork } from '../models/network.js';
+import { type EngineChoice, type Network } from '../models/engine.js';
 import { camMaps, type GradCamMap, type GradCamTarget, packCamInput } from './heat.js';
 
 interface TopologyLayer {
@@ -50,7 +51,7 @@ export function isLinearHeadOver(layers: readonly TopologyLayer[], head: string,
 export async function loadLinearHeadCam(
   dir: string,
   heads: readonly string[],
-  options: { engine?: EngineChoice; featureLayer?: string } = {},
+  options: { engine: EngineChoice; featureLayer?: string },
 ): Promise<LinearHeadCam | undefined> {
   const featureLayer = options.featureLayer ?? 'features';
   const saved = await readSavedModel(dir);

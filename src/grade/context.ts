@@ -35,7 +35,7 @@ import {
   usage,
   validateContextConfig,
 } from './contextFormat.js';
-import type { ContextPredictor } from './contextOnnx.js';
+import type { ContextPredictor } from './contextFormat.js';
 import { GRADER_HEADS, type GraderLogits, type GraderLossWeights, graderLoss } from './loss.js';
 
 export {

@@ -5,7 +5,8 @@
  */
 
 import { isLumbarIvdLabel, LUMBAR_IVD_LABELS, levelOfIvdLabel } from '../disc/levels.js';
-import { BINARY_FINDINGS, type BinaryFinding, type DiscLabel } from '../datasets/types.js';
+import { type DiscLabel } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 
 /** The fitted class-prior model (stored as `model.json`). */

@@ -4,8 +4,8 @@
  * on screen and prints. Data in, string out: the caller renders the pictures (see `overlayImage.ts`).
  * Every string that comes from the findings is HTML-escaped.
  */
-import type { BinaryFinding } from '../datasets/types.js';
-import type { DiscMeasures } from '../grade/measures.js';
+import type { BinaryFinding } from '../disc/findings.js';
+import type { DiscMeasures } from '../disc/measures.js';
 import { isPngSignature } from '../io/png.js';
 import {
   type DiscFindings,

@@ -7,7 +7,7 @@
  * The content tree is built as plain naturalized dcmjs datasets (dcmjs's own SR template classes are
  * not used) and written as Explicit VR Little Endian.
  */
-import type { BinaryFinding } from '../datasets/types.js';
+import type { BinaryFinding } from '../disc/findings.js';
 import { SpinegradeError } from '../errors.js';
 import { type NaturalDataset, stringOf } from '../io/dicom/dataset.js';
 import { uidFromSeed } from '../io/dicom/write.js';

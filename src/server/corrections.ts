@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ivdLabelOfLevel } from '../disc/levels.js';
-import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import { describeError, isSpinegradeError } from '../errors.js';
 import { checkLevelOverride, type LevelOverride, parseLevelOverride } from '../localize/override.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings } from '../report/findings.js';

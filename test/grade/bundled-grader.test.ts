@@ -12,8 +12,8 @@ import { REPO_ROOT } from '../helpers/cli.js';
 const expectedGrade = (probs: readonly number[]): number => probs.reduce((s, p, k) => s + p * (k + 1), 0);
 
 test('the bundled grader grades the example study: probabilities sum to 1 and its degenerated discs outrank its healthy ones', async () => {
-  const grader = await loadGrader(GRADER_MODEL_DIR);
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const { discs, slicesGraded } = await gradeVolume(grader, localizer, volume);
   assert.equal(slicesGraded, 5, 'the chosen slice and two either side (1 mm apart) are graded and averaged');
@@ -45,8 +45,8 @@ test('the bundled grader ships with its model card and out-of-fold predictions',
 test('Grad-CAM explains a grade of a real disc: heat on its crop, carried back onto the slice around that disc only', async () => {
   const { explainDiscs } = await import('../../src/explain/disc.js');
   const { extractSagittalSlice } = await import('../../src/volume/orientation.js');
-  const grader = await loadGrader(GRADER_MODEL_DIR);
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const { localization } = await gradeVolume(grader, localizer, volume);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);

@@ -17,7 +17,7 @@ import {
 } from '../../src/grade/classicalModel.js';
 import { DEFAULT_CROP_CONFIG } from '../../src/grade/crops.js';
 import { ensembleLogits } from '../../src/grade/grader.js';
-import type { DiscMeasures } from '../../src/grade/measures.js';
+import type { DiscMeasures } from '../../src/disc/measures.js';
 import { mulberry32 } from '../../src/metrics/random.js';
 
 const SIZE = DEFAULT_CROP_CONFIG.size;

@@ -20,7 +20,7 @@ const SLICES = join(REPO_ROOT, 'test/fixtures/localizer-slices');
 const FLOOR = Number(process.env.LOCALIZER_FLOOR ?? 9);
 
 test('the bundled localiser labels lumbar discs of held-out real T2 slices from the sacrum upward, at their keypoints', async () => {
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const rows = (await readFile(join(SLICES, 'keypoints.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
   const bySeries = new Map<string, { ivdLabel: number; x: number; y: number; spacing: number }[]>();
   for (const row of rows) {
@@ -53,7 +53,7 @@ test('the bundled localiser labels lumbar discs of held-out real T2 slices from 
 });
 
 test('the bundled localiser finds the lumbar discs of the example DICOM study on its mid-sagittal slice', async () => {
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const slice = extractSagittalSlice(volume, midSagittalIndex(volume));
   const [result] = localizeImages(localizer, [slice]);
@@ -72,7 +72,7 @@ test('the bundled localiser ships with its model card', () => {
 
 test('a 3D series is localised on the central slice with the most spinal canal, with discs in patient millimetres', async () => {
   const { localizeVolume } = await import('../../src/localize/volume.js');
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const result = localizeVolume(localizer, volume);
   const candidates = Object.keys(result.canalPixels).map(Number);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import type { DiscMeasures } from '../../src/grade/measures.js';
+import type { DiscMeasures } from '../../src/disc/measures.js';
 import {
   type DiscFindings,
   FINDINGS_SCHEMA,

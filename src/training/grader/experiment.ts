@@ -7,7 +7,8 @@
 
 import { levelOfIvdLabel } from '../../disc/levels.js';
 import { patientFolds } from '../../datasets/splits.js';
-import { BINARY_FINDINGS, type DiscLabel, type SpineDataset } from '../../datasets/types.js';
+import { type DiscLabel, type SpineDataset } from '../../datasets/types.js';
+import { BINARY_FINDINGS } from '../../disc/findings.js';
 import type { tfl } from '../../models/tf/backend.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import type { EpochRecord, TrainProgress } from '../../models/tf/train.js';
@@ -25,22 +26,8 @@ import {
   trainContextModel,
 } from '../../grade/context.js';
 import { DEFAULT_CROP_CONFIG } from '../../grade/crops.js';
-import {
-  contextLogits,
-  copyLogitRow,
-  ensembleLogits,
-  GRADER_NETWORK_OUTPUTS,
-  GRADER_VARIANTS,
-  type GradedDisc,
-  type GraderCalibration,
-  type GraderOutputs,
-  type GraderVariant,
-  gradesFromLogits,
-  type Logits,
-  packSpines,
-  predictCrops,
-  type SpineRows,
-} from '../../grade/grader.js';
+import { contextLogits, copyLogitRow, ensembleLogits, GRADER_NETWORK_OUTPUTS, GRADER_VARIANTS, type GradedDisc, type GraderCalibration, type GraderOutputs, type GraderVariant, gradesFromLogits, packSpines, predictCrops, type SpineRows } from '../../grade/grader.js';
+import { type Logits } from '../../disc/logits.js';
 import { GRADER_HEADS } from '../../grade/loss.js';
 import type { GraderConfig } from '../../grade/model.js';
 import type { DiscCropRecord } from './samples.js';

@@ -4,7 +4,8 @@
  * crop-level augmentation, a fixed epoch budget with a cosine schedule (no early stopping: the
  * validation fold is only watched, so out-of-fold figures stay honest).
  */
-import { BINARY_FINDINGS, type DiscLabel } from '../../datasets/types.js';
+import { type DiscLabel } from '../../datasets/types.js';
+import { BINARY_FINDINGS } from '../../disc/findings.js';
 import { cohenKappa } from '../../metrics/agreement.js';
 import { rocAuc } from '../../metrics/probabilistic.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';

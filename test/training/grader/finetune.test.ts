@@ -50,8 +50,8 @@ test('finetune adapts the bundled grader to own data, writes a whole model folde
   const run = runCli(args);
   assert.equal(run.status, 0, run.stderr);
   for (const file of ['model.json', 'weights.bin', 'MODEL_CARD.md']) assert.ok(existsSync(join(out, file)), file);
-  const original = await loadGrader(GRADER_MODEL_DIR);
-  const tuned = await loadGrader(out);
+  const original = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const tuned = await loadGrader(out, { engine: 'auto' });
   assert.equal(tuned.variant, original.variant, 'the same family grades');
   assert.ok((tuned.metadata.fineTuned as { patients: number }).patients === 2, 'the card metadata says what it saw');
   const before = await readFile(join(GRADER_MODEL_DIR, 'weights.bin'));

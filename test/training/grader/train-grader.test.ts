@@ -48,7 +48,7 @@ test('train grader runs end to end on a tiny dataset, and predict then fills eve
     'the three families and the ensemble side by side',
   );
   assert.match(card, /Shipped variant: .+ — it has the highest out-of-fold Pfirrmann linear κ/);
-  const grader = await loadGrader(out);
+  const grader = await loadGrader(out, { engine: 'auto' });
   assert.ok(grader.classical, 'the classical model ships with the grader');
   assert.equal(grader.config.cropSize, 56);
   assert.ok(grader.calibration.pfirrmann > 0);

@@ -50,7 +50,7 @@ test('train localizer runs end to end on a tiny dataset: model, metadata, card, 
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /lumbar T2 discs found with the right level/);
   assert.match(card, /--canvas 64 --spacing-mm 5 --base-filters 4 --depth 2/);
-  const localizer = await loadLocalizer(out);
+  const localizer = await loadLocalizer(out, { engine: 'auto' });
   assert.equal(localizer.config.size, 64);
   const dataset = await readDataset(join(REPO_ROOT, MINI));
   const [result] = localizeImages(localizer, [await dataset.series[0]!.loadMidSagittal()]);
