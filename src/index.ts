@@ -33,7 +33,7 @@ export {
   inspectPaths,
   type SeriesReport,
   type StudyReport,
-} from './cli/inspect.js';
+} from './io/inspect.js';
 export * from './datasets/index.js';
 export * from './errors.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';

@@ -4,7 +4,7 @@ import { runAnalyze } from './analyze.js';
 import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
-import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
+import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { terminalProgress } from './progress.js';
 import { BATCH_USAGE, SERVE_USAGE, WATCH_USAGE } from './usage.js';
 

@@ -1,7 +1,7 @@
 /** `spinegrade inspect`: lists studies and series and says which can be graded. */
 import { SpinegradeError } from '../errors.js';
-import type { SkippedFile } from '../io/discover.js';
-import { type LoadOptions, loadStudies, type Study } from '../io/load.js';
+import type { SkippedFile } from './discover.js';
+import { type LoadOptions, loadStudies, type Study } from './load.js';
 import { gradingSuitability } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
 
