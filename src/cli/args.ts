@@ -54,3 +54,12 @@ export function parseCommandLine(
 /** An option's value when it was given as a string. */
 export const stringOption = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
+
+/** Parses a positive integer option. */
+export function positiveInteger(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new SpinegradeError('USAGE', `${name} wants a positive whole number, got "${text}"`);
+  return value;
+}

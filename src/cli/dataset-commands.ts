@@ -29,7 +29,8 @@ import { type LocalizerCardInput, writeModelCard } from '../training/common/card
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel, writeModel } from '../store/store.js';
 import { readModelMetadata, saveModel } from '../models/tf/io.js';
 import { type PredictionLine, readPredictions, toJsonLines } from '../disc/predictions.js';
-import type { Progress } from './progress.js';
+import type { Progress } from '../util/progress.js';
+import { positiveInteger } from './args.js';
 
 /** Options shared by predict and evaluate. */
 export interface PlanOptions {
@@ -54,15 +55,6 @@ async function localizersFromOptions(option: string | undefined): Promise<Locali
   const localizers: Localizer[] = [];
   for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir), { engine: engineFromEnvironment() }));
   return localizers;
-}
-
-/** Parses a positive integer option. */
-export function positiveInteger(text: string | undefined, name: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new SpinegradeError('USAGE', `${name} wants a positive whole number, got "${text}"`);
-  return value;
 }
 
 /** The prediction plan from the command-line options. */

@@ -20,8 +20,8 @@ import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { FEW_SHOT_MARKERS } from '../training/grader/card.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../store/store.js';
 import { saveModel } from '../models/tf/io.js';
-import { positiveInteger } from './dataset-commands.js';
-import type { Progress } from './progress.js';
+import { positiveInteger } from './args.js';
+import type { Progress } from '../util/progress.js';
 
 /** Options of `finetune`, as given on the command line. */
 export interface FineTuneCliOptions {

@@ -383,11 +383,14 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
-  const { runTrainGrader } = await import('./grader-command.js');
-  const message = await runTrainGrader(
+  const [{ trainGraderOnDataset }, { graderTrainingSettings }] = await Promise.all([
+    import('../training/grader/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainGraderOnDataset(
     data,
     out,
-    pickStrings(values, names),
+    graderTrainingSettings(pickStrings(values, names)),
     terminalProgress('grader', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
