@@ -136,8 +136,14 @@ section('folders missing from the layer map', [...unmapped].sort());
 section('allowed exceptions', [...allowed]);
 section('upward imports', upward);
 section('imports between sibling folders', sideways);
-section('file cycles', fileCycles.map((cycle) => cycle.join(' <-> ')));
-section('folder cycles', unitCycles.map((cycle) => cycle.join(' <-> ')));
+section(
+  'file cycles',
+  fileCycles.map((cycle) => cycle.join(' <-> ')),
+);
+section(
+  'folder cycles',
+  unitCycles.map((cycle) => cycle.join(' <-> ')),
+);
 const failures = unmapped.size + upward.length + sideways.length + fileCycles.length + unitCycles.length;
 if (failures > 0) {
   console.error('layer check failed: imports must point down the layers in ARCHITECTURE.md, with no cycles');

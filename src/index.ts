@@ -27,14 +27,8 @@ export {
   writeAnalysisOutputs,
 } from './analyze/outputs.js';
 export { assertFindingsDocument, isFindingsDocument, validateFindings } from './analyze/validate.js';
-export {
-  formatInspectReport,
-  type InspectReport,
-  inspectPaths,
-  type SeriesReport,
-  type StudyReport,
-} from './io/inspect.js';
 export * from './datasets/index.js';
+export * from './disc/predictions.js';
 export * from './errors.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
@@ -79,6 +73,13 @@ export {
   type SkippedFile,
   sniff,
 } from './io/discover.js';
+export {
+  formatInspectReport,
+  type InspectReport,
+  inspectPaths,
+  type SeriesReport,
+  type StudyReport,
+} from './io/inspect.js';
 export { type LoadedInput, type LoadOptions, loadSingleVolume, loadStudies, type Study } from './io/load.js';
 export { readMetaImage, writeMetaImage } from './io/metaimage.js';
 export { readNifti, writeNifti } from './io/nifti.js';
@@ -130,14 +131,6 @@ export {
 } from './models/engine.js';
 export { loadNetwork } from './models/network.js';
 export {
-  DEFAULT_LOCALIZER_DIR,
-  DEFAULT_MODEL_DIR,
-  GRADER_MODEL_DIR,
-  readModel,
-  type SpinegradeModel,
-  writeModel,
-} from './store/store.js';
-export {
   type DiscFindings as FindingsDisc,
   FINDINGS_SCHEMA,
   FINDINGS_VERSION,
@@ -152,7 +145,14 @@ export {
   type StudyFindings,
   type VertebraFindings,
 } from './report/findings.js';
-export * from './disc/predictions.js';
+export {
+  DEFAULT_LOCALIZER_DIR,
+  DEFAULT_MODEL_DIR,
+  GRADER_MODEL_DIR,
+  readModel,
+  type SpinegradeModel,
+  writeModel,
+} from './store/store.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';
 export * from './volume/orientation.js';

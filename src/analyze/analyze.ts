@@ -18,8 +18,7 @@ import { type LoadedInput, loadStudies, type Study } from '../io/load.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { anchorShift, checkLevelOverride, type LevelOverride, shiftVolumeLocalization } from '../localize/override.js';
 import { localizeVolume, type VolumeLocalization } from '../localize/volume.js';
-import { engineFromEnvironment, type EngineChoice } from '../models/engine.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
+import { type EngineChoice, engineFromEnvironment } from '../models/engine.js';
 import {
   FINDINGS_SCHEMA,
   FINDINGS_VERSION,
@@ -28,6 +27,7 @@ import {
   SPIDER_CREDIT,
   type StudyFindings,
 } from '../report/findings.js';
+import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import { packageRoot } from '../util/package.js';
 import { type DisplaySlice, extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import { type GradingSuitability, gradingSuitability } from '../volume/suitability.js';

@@ -10,8 +10,8 @@ import { SpinegradeError } from '../errors.js';
 import { type LoadedInput, loadStudies } from '../io/load.js';
 import { type LevelOverride, parseLevelOverride } from '../localize/override.js';
 import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/engine.js';
+import type { Progress } from '../util/progress.js';
 import { terminalProgress } from './progress.js';
-import { type Progress } from '../util/progress.js';
 
 /** Output formats of `analyze` on stdout. */
 export const ANALYZE_FORMATS = ['table', 'json'] as const;

@@ -7,21 +7,21 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
-import { engineFromEnvironment } from '../models/engine.js';
 import { CLASSICAL_JSON } from '../grade/classicalModel.js';
 import { saveContextModel } from '../grade/context.js';
-import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from '../training/grader/fewShot.js';
-import { DEFAULT_FINE_TUNE, fineTuneGrader } from '../training/grader/finetune.js';
 import { loadGrader, trainableGrader } from '../grade/grader.js';
-import { collectDiscCrops } from '../training/grader/samples.js';
-import { labelCrops } from '../training/grader/train.js';
 import { buildFolderAtomic, writeFileAtomic } from '../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
-import { FEW_SHOT_MARKERS } from '../training/grader/card.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../store/store.js';
+import { engineFromEnvironment } from '../models/engine.js';
 import { saveModel } from '../models/tf/io.js';
-import { positiveInteger } from './args.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../store/store.js';
+import { FEW_SHOT_MARKERS } from '../training/grader/card.js';
+import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from '../training/grader/fewShot.js';
+import { DEFAULT_FINE_TUNE, fineTuneGrader } from '../training/grader/finetune.js';
+import { collectDiscCrops } from '../training/grader/samples.js';
+import { labelCrops } from '../training/grader/train.js';
 import type { Progress } from '../util/progress.js';
+import { positiveInteger } from './args.js';
 
 /** Options of `finetune`, as given on the command line. */
 export interface FineTuneCliOptions {

@@ -1,10 +1,10 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
+import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { runAnalyze } from './analyze.js';
 import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
-import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { terminalProgress } from './progress.js';
 import { BATCH_USAGE, SERVE_USAGE, WATCH_USAGE } from './usage.js';
 
@@ -280,11 +280,14 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const options = pickStrings(values, { folds: 'folds', seed: 'seed', resamples: 'resamples' });
-  const { runTrainPrior } = await import('./dataset-commands.js');
-  const message = await runTrainPrior(
+  const [{ trainPriorOnDataset }, { priorTrainingSettings }] = await Promise.all([
+    import('../training/prior/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainPriorOnDataset(
     data,
     out,
-    options,
+    priorTrainingSettings(options),
     terminalProgress('cross-validating', process.stderr, values.quiet === true),
   );
   process.stderr.write(`${message}\n`);
@@ -354,11 +357,14 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
   } as const;
   const options = pickStrings(values, names);
   const quiet = values.quiet === true;
-  const { runTrainLocalizer } = await import('./dataset-commands.js');
-  const message = await runTrainLocalizer(
+  const [{ trainLocalizerOnDataset }, { localizerTrainingSettings }] = await Promise.all([
+    import('../training/localizer/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainLocalizerOnDataset(
     data,
     out,
-    options,
+    localizerTrainingSettings(options),
     terminalProgress('training', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);

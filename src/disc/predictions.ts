@@ -5,8 +5,8 @@
  * when the disc was localised.
  */
 import { readFile } from 'node:fs/promises';
-import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
 import { SpinegradeError } from '../errors.js';
+import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
 import type { DiscMeasures } from './measures.js';
 
 /** Pfirrmann grades, in the order of `pfirrmann.probs`. */

@@ -7,9 +7,10 @@
  * engine runs the grader. {@link loadLinearHeadCam} checks the topology and says undefined where this
  * does not hold (the caller then takes gradients with `gradCamBatch`).
  */
+
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readSavedModel, savedWeights } from '../models/modelJson.js';
 import { loadNetwork } from '../models/network.js';
-import { type EngineChoice, type Network } from '../models/engine.js';
 import { camMaps, type GradCamMap, type GradCamTarget, packCamInput } from './heat.js';
 
 interface TopologyLayer {

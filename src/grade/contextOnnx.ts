@@ -4,7 +4,7 @@
  * {@link loadContextPredictor}, which runs it there or on TensorFlow.js.
  */
 import { describeError, SpinegradeError } from '../errors.js';
-import type { EngineChoice, InferenceEngine } from '../models/engine.js';
+import type { EngineChoice } from '../models/engine.js';
 import { floatAttribute, intAttribute, intsAttribute, OnnxGraph } from '../models/onnx/graph.js';
 import { OnnxSession, onnxRuntimeAvailable } from '../models/onnx/runtime.js';
 import {
@@ -155,10 +155,7 @@ class OnnxContextPredictor implements ContextPredictor {
  * Loads the context model saved in `dir` for inference: on onnxruntime when it loads here (unless
  * `tfjs` is asked for), on TensorFlow.js otherwise; `onnx` insists and says why it cannot.
  */
-export async function loadContextPredictor(
-  dir: string,
-  choice: EngineChoice,
-): Promise<ContextPredictor> {
+export async function loadContextPredictor(dir: string, choice: EngineChoice): Promise<ContextPredictor> {
   if (choice !== 'tfjs') {
     if (onnxRuntimeAvailable()) {
       const weights = await readContextWeights(dir);

@@ -8,12 +8,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import type { Logits } from '../disc/logits.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { SpinegradeError } from '../errors.js';
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readModelMetadata } from '../models/modelJson.js';
 import { loadNetwork } from '../models/network.js';
-import { type EngineChoice, type Network } from '../models/engine.js';
 import type { tfl } from '../models/tf/backend.js';
-import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { sigmoid, softmax } from './calibration.js';
 import {
   CLASSICAL_JSON,
@@ -24,12 +25,10 @@ import {
   loadClassicalModel,
 } from './classicalModel.js';
 import type { ContextModel } from './context.js';
-import { CONTEXT_JSON, type ContextBatch } from './contextFormat.js';
+import { CONTEXT_JSON, type ContextBatch, type ContextPredictor } from './contextFormat.js';
 import { loadContextPredictor } from './contextOnnx.js';
-import { type ContextPredictor } from './contextFormat.js';
 import type { DiscCropConfig } from './crops.js';
 import { GRADER_HEADS } from './loss.js';
-import type { DiscMeasures } from '../disc/measures.js';
 import type { GraderConfig } from './model.js';
 
 /** Temperatures per head and the review threshold, fitted on out-of-fold predictions. */

@@ -5,15 +5,15 @@
  */
 
 import { BINARY_FINDINGS } from '../disc/findings.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import type { Localizer } from '../localize/localizer.js';
 import { localizeVolume, type PhysicalDisc, type VolumeLocalization } from '../localize/volume.js';
-import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import { sequenceOf } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
-import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
-import type { DiscMeasures } from '../disc/measures.js';
 import { cropLocalizedDiscs, gradableDisc } from './discCrops.js';
+import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
 
 /** A graded disc of a volume, with its geometry on the chosen slice (pixels) and in patient space (LPS mm). */
 export type GradedVolumeDisc = GradedDisc &

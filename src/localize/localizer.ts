@@ -1,8 +1,8 @@
 /** Running a trained localiser on 2D slices: canvas → network → maps on the slice's own grid → labelled discs. */
 import { SpinegradeError } from '../errors.js';
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readModelMetadata } from '../models/modelJson.js';
 import { loadNetwork } from '../models/network.js';
-import { type EngineChoice, type Network } from '../models/engine.js';
 import {
   type CanvasGeometry,
   canvasToImageClasses,

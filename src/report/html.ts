@@ -6,6 +6,7 @@
  */
 import type { BinaryFinding } from '../disc/findings.js';
 import type { DiscMeasures } from '../disc/measures.js';
+import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { isPngSignature } from '../io/png.js';
 import {
   type DiscFindings,
@@ -17,7 +18,6 @@ import {
   type StudyFindings,
 } from './findings.js';
 import { PFIRRMANN_COLOURS, VERTEBRA_COLOUR } from './overlayImage.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 
 /** A Grad-CAM thumbnail of one disc (see `heatThumbnailPng`). */
 export interface HtmlReportHeatThumbnail {

@@ -7,8 +7,8 @@ import { SpinegradeError } from '../errors.js';
 import { type Grader, isGraderDir, loadGrader } from '../grade/grader.js';
 import type { ClassPriorModel } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { packageRoot } from '../util/package.js';
 import type { EngineChoice } from '../models/engine.js';
+import { packageRoot } from '../util/package.js';
 
 /** Every model kind spinegrade can load: the class-prior baseline or a trained grader. */
 export type SpinegradeModel = ClassPriorModel | Grader;

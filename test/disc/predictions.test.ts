@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SpinegradeError } from '../../src/errors.js';
 import {
   fusePatients,
   type PredictionLine,
@@ -10,6 +9,7 @@ import {
   readPredictions,
   toJsonLines,
 } from '../../src/disc/predictions.js';
+import { SpinegradeError } from '../../src/errors.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const disc = (ivdLabel: number, p: number[]) => ({

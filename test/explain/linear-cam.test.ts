@@ -4,9 +4,9 @@ import { gradCamBatch } from '../../src/explain/gradcam.js';
 import type { GradCamMap } from '../../src/explain/heat.js';
 import { linearHeadCamBatch, loadLinearHeadCam } from '../../src/explain/linearCam.js';
 import { GRADER_HEADS } from '../../src/grade/loss.js';
-import { GRADER_MODEL_DIR } from '../../src/store/store.js';
 import { initTf, tfl } from '../../src/models/tf/backend.js';
 import { loadModel, saveModel } from '../../src/models/tf/io.js';
+import { GRADER_MODEL_DIR } from '../../src/store/store.js';
 import { tempFolder } from '../helpers/tmp.js';
 import { seededValues } from '../models/tf/tfHelpers.js';
 

@@ -219,3 +219,10 @@ export function localizerCardMarkdown(input: LocalizerCardInput): string {
     '',
   ].join('\n');
 }
+
+/** How a card names the dataset a model was trained on. */
+export function datasetName(dataset: SpineDataset): string {
+  return dataset.layout === 'spider-2d' || dataset.layout === 'spider-original'
+    ? `SPIDER training split (${dataset.layout})`
+    : `own data at ${dataset.root}`;
+}

@@ -5,12 +5,12 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readDataset } from '../../datasets/index.js';
-import type { EngineChoice } from '../../models/engine.js';
+import { toJsonLines } from '../../disc/predictions.js';
 import { type Evaluation, evaluatePredictions } from '../../evaluation/score.js';
 import { CLASSICAL_JSON, saveClassicalModel } from '../../grade/classicalModel.js';
 import { saveContextModel } from '../../grade/context.js';
 import { DEFAULT_CROP_CONFIG } from '../../grade/crops.js';
-import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from './experiment.js';
+import { gradableDisc } from '../../grade/discCrops.js';
 import {
   GRADER_VARIANTS,
   type Grader,
@@ -20,15 +20,15 @@ import {
   loadGrader,
   UNCALIBRATED,
 } from '../../grade/grader.js';
-import { gradableDisc } from '../../grade/discCrops.js';
-import { collectDiscCrops, type DiscCropRecord } from './samples.js';
-import { labelCrops } from './train.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
-import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from './card.js';
+import type { EngineChoice } from '../../models/engine.js';
 import { saveModel } from '../../models/tf/io.js';
-import { toJsonLines } from '../../disc/predictions.js';
 import type { Progress } from '../../util/progress.js';
+import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from './card.js';
+import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from './experiment.js';
+import { collectDiscCrops, type DiscCropRecord } from './samples.js';
+import { labelCrops } from './train.js';
 
 /** The settings of one grader training run (the command line's options, parsed). */
 export interface GraderTrainingSettings {

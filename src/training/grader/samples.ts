@@ -6,12 +6,12 @@
  */
 import { carryKeypoints } from '../../datasets/keypoints.js';
 import type { DiscKeypoint, SeriesRecord, SpineDataset } from '../../datasets/types.js';
+import { DEFAULT_CROP_CONFIG, type DiscCropConfig } from '../../grade/crops.js';
+import { cropLocalizedDiscs, type LocalizedDiscCrop } from '../../grade/discCrops.js';
 import { type ImageLocalization, type Localizer, localizeSeries } from '../../localize/localizer.js';
 import type { LocalizedDisc } from '../../localize/postprocess.js';
 import { distanceToPolygon } from '../../metrics/detection.js';
 import type { Image2D } from '../../transforms/resample.js';
-import { DEFAULT_CROP_CONFIG, type DiscCropConfig } from '../../grade/crops.js';
-import { cropLocalizedDiscs, type LocalizedDiscCrop } from '../../grade/discCrops.js';
 
 /** A localised disc cropped for training: the inference crop and the level its labels come from. */
 export interface DiscCropRecord extends LocalizedDiscCrop {

@@ -4,8 +4,11 @@
  * crop-level augmentation, a fixed epoch budget with a cosine schedule (no early stopping: the
  * validation fold is only watched, so out-of-fold figures stay honest).
  */
-import { type DiscLabel } from '../../datasets/types.js';
+import type { DiscLabel } from '../../datasets/types.js';
 import { BINARY_FINDINGS } from '../../disc/findings.js';
+import { GRADER_NETWORK_OUTPUTS, predictCrops } from '../../grade/grader.js';
+import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from '../../grade/loss.js';
+import { DEFAULT_GRADER_CONFIG, type GraderConfig } from '../../grade/model.js';
 import { cohenKappa } from '../../metrics/agreement.js';
 import { rocAuc } from '../../metrics/probabilistic.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
@@ -14,9 +17,6 @@ import { layersNetwork } from '../../models/tf/network.js';
 import { type EpochRecord, type TrainProgress, trainModel } from '../../models/tf/train.js';
 import type { Batch } from '../../models/tf/trainCore.js';
 import { augmentSample } from '../../transforms/augment.js';
-import { GRADER_NETWORK_OUTPUTS, predictCrops } from '../../grade/grader.js';
-import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from '../../grade/loss.js';
-import { DEFAULT_GRADER_CONFIG, type GraderConfig } from '../../grade/model.js';
 import type { DiscCropRecord } from './samples.js';
 
 /** A crop with the grades that train on it. */

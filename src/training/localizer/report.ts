@@ -7,8 +7,8 @@ import { predictDataset } from '../../evaluation/predict.js';
 import { type Evaluation, evaluatePredictions } from '../../evaluation/score.js';
 import { fitClassPrior } from '../../grade/prior.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { type LocalizerCardInput, localizerCardMarkdown } from '../common/card.js';
 import { type Localizer, localizeImages, predictSemanticMask } from '../../localize/localizer.js';
+import { type LocalizerCardInput, localizerCardMarkdown } from '../common/card.js';
 
 /** Localisation and Dice figures of a localiser on the held-out patients (grades from a prior fitted on the rest). */
 export async function evaluateLocalizerHeldOut(

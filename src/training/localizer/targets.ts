@@ -4,8 +4,8 @@
  */
 import { isLumbarIvdLabel } from '../../disc/levels.js';
 import { SpinegradeError } from '../../errors.js';
-import type { CanvasKeypoint } from '../../transforms/canvas.js';
 import { SEMANTIC_CLASSES } from '../../localize/samples.js';
+import type { CanvasKeypoint } from '../../transforms/canvas.js';
 
 /** What target rendering needs of a sample (a {@link LocalizerSample} or an augmented one). */
 export interface TargetSample {

@@ -3,8 +3,13 @@
  * loss, validation on held-out patients by the figures that matter (Dice and discs found at the
  * right level), early stopping, checkpoints.
  */
-import { isLumbarIvdLabel } from '../../disc/levels.js';
+
 import type { SpineDataset } from '../../datasets/types.js';
+import { isLumbarIvdLabel } from '../../disc/levels.js';
+import { canvasMaps, LOCALIZER_OUTPUTS, predictCanvases } from '../../localize/localizer.js';
+import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../../localize/model.js';
+import { localizeFromMaps } from '../../localize/postprocess.js';
+import { buildLocalizerSamples, type LocalizerSample } from '../../localize/samples.js';
 import { distanceToPolygon } from '../../metrics/detection.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
 import { dice } from '../../metrics/segmentation.js';
@@ -12,10 +17,6 @@ import type { tfl } from '../../models/tf/backend.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import { type TrainProgress, type TrainResult, trainModel } from '../../models/tf/train.js';
 import { augmentSample } from '../../transforms/augment.js';
-import { canvasMaps, LOCALIZER_OUTPUTS, predictCanvases } from '../../localize/localizer.js';
-import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../../localize/model.js';
-import { localizeFromMaps } from '../../localize/postprocess.js';
-import { buildLocalizerSamples, type LocalizerSample } from '../../localize/samples.js';
 import { toBatch } from './targets.js';
 
 /** Options of {@link trainLocalizer}. */

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset } from '../../../src/datasets/index.js';
 import { levelOfIvdLabel } from '../../../src/disc/levels.js';
-import { patientsByVendor, vendorOf } from '../../../src/training/grader/fewShot.js';
 import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
 import { GRADER_MODEL_DIR } from '../../../src/store/store.js';
+import { patientsByVendor, vendorOf } from '../../../src/training/grader/fewShot.js';
 import { runCli } from '../../helpers/cli.js';
 import { tempFolder } from '../../helpers/tmp.js';
 

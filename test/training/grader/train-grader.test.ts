@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
 import { readPredictions } from '../../../src/disc/predictions.js';
+import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
 import { runCli } from '../../helpers/cli.js';
 import { tempFolder } from '../../helpers/tmp.js';
 
