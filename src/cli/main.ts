@@ -424,11 +424,14 @@ async function runFewShotCommand(args: readonly string[]): Promise<number> {
   const parsed = parseTrainArguments(args, 'few-shot', Object.values(names));
   if (!parsed) return printUsage();
   const quiet = parsed.values.quiet === true;
-  const { runFewShot } = await import('./finetune-command.js');
-  const message = await runFewShot(
+  const [{ fewShotOnDataset }, { fewShotSettings }] = await Promise.all([
+    import('../training/grader/siteTuning.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await fewShotOnDataset(
     parsed.data,
     parsed.out,
-    pickStrings(parsed.values, names),
+    fewShotSettings(pickStrings(parsed.values, names)),
     terminalProgress('few-shot', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
@@ -462,11 +465,14 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
   const out = str(values.out);
   if (!data || !out) throw new SpinegradeError('USAGE', 'finetune needs --data <own-data-dir> and --out <model-dir>');
   const quiet = values.quiet === true;
-  const { runFineTune } = await import('./finetune-command.js');
-  const message = await runFineTune(
+  const [{ fineTuneOnDataset }, { fineTuneSettings }] = await Promise.all([
+    import('../training/grader/siteTuning.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await fineTuneOnDataset(
     data,
     out,
-    { ...pickStrings(values, names), overwrite: values.overwrite === true },
+    fineTuneSettings({ ...pickStrings(values, names), overwrite: values.overwrite === true }),
     terminalProgress('fine-tuning', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);

@@ -2,8 +2,10 @@
 import { SpinegradeError } from '../errors.js';
 import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../localize/model.js';
 import { engineFromEnvironment } from '../models/engine.js';
-import { DEFAULT_LOCALIZER_DIR } from '../store/store.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../store/store.js';
+import { DEFAULT_FINE_TUNE } from '../training/grader/finetune.js';
 import type { GraderTrainingSettings } from '../training/grader/pipeline.js';
+import type { FewShotSettings, FineTuneSettings } from '../training/grader/siteTuning.js';
 import type { LocalizerTrainingSettings } from '../training/localizer/pipeline.js';
 import { positiveInteger } from './args.js';
 
@@ -122,5 +124,93 @@ export function priorTrainingSettings(options: { seed?: string; folds?: string; 
     seed: positiveInteger(options.seed, '--seed', 1),
     folds: positiveInteger(options.folds, '--folds', 5),
     resamples: positiveInteger(options.resamples, '--resamples', 2000),
+  };
+}
+
+/** Options of `finetune`, as given on the command line. */
+export interface FineTuneCliOptions {
+  model?: string;
+  localizer?: string;
+  epochs?: string;
+  contextEpochs?: string;
+  learningRate?: string;
+  seed?: string;
+  workers?: string;
+  overwrite?: boolean;
+}
+
+function positiveNumber(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new SpinegradeError('USAGE', `${name} wants a positive number, got "${text}"`);
+  return value;
+}
+
+/** Options of `train few-shot`, as given on the command line. */
+export interface FewShotCliOptions {
+  localizer?: string;
+  source?: string;
+  target?: string;
+  shots?: string;
+  seeds?: string;
+  epochs?: string;
+  contextEpochs?: string;
+  tuneEpochs?: string;
+  tuneContextEpochs?: string;
+  learningRate?: string;
+  workers?: string;
+  resamples?: string;
+}
+
+function integerList(text: string | undefined, name: string, fallback: number[], allowZero: boolean): number[] {
+  if (text === undefined) return fallback;
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < (allowZero ? 0 : 1)))
+    throw new SpinegradeError('USAGE', `${name} wants a comma-separated list of whole numbers, got "${text}"`);
+  return values;
+}
+
+/** The localiser folders of a `--localizer a,b` option (default the bundled one). */
+function localizerDirsOf(list: string | undefined): string[] {
+  return (list ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
+}
+
+/** The settings of `finetune` from its options; a USAGE error names the first bad one. */
+export function fineTuneSettings(options: FineTuneCliOptions): FineTuneSettings {
+  return {
+    model: options.model ?? GRADER_MODEL_DIR,
+    epochs: positiveInteger(options.epochs, '--epochs', DEFAULT_FINE_TUNE.epochs),
+    contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', DEFAULT_FINE_TUNE.contextEpochs),
+    learningRate: positiveNumber(options.learningRate, '--learning-rate', DEFAULT_FINE_TUNE.learningRate),
+    seed: positiveInteger(options.seed, '--seed', 1),
+    workers: workersOption(options.workers),
+    overwrite: options.overwrite === true,
+    localizerDirs: localizerDirsOf(options.localizer),
+    engine: engineFromEnvironment(),
+  };
+}
+
+/** The settings of `train few-shot` from its options; a USAGE error names the first bad one. */
+export function fewShotSettings(options: FewShotCliOptions): FewShotSettings {
+  return {
+    ...(options.localizer !== undefined ? { localizerOption: options.localizer } : {}),
+    ...(options.source !== undefined ? { source: options.source } : {}),
+    ...(options.target !== undefined ? { target: options.target } : {}),
+    shots: integerList(options.shots, '--shots', [0, 5, 10, 20], true),
+    seeds: integerList(options.seeds, '--seeds', [1, 2, 3], false),
+    workers: workersOption(options.workers),
+    localizerDirs: localizerDirsOf(options.localizer),
+    engine: engineFromEnvironment(),
+    epochs: positiveInteger(options.epochs, '--epochs', 16),
+    contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 10),
+    tuneEpochs: positiveInteger(options.tuneEpochs, '--tune-epochs', DEFAULT_FINE_TUNE.epochs),
+    tuneContextEpochs: positiveInteger(
+      options.tuneContextEpochs,
+      '--tune-context-epochs',
+      DEFAULT_FINE_TUNE.contextEpochs,
+    ),
+    learningRate: positiveNumber(options.learningRate, '--learning-rate', DEFAULT_FINE_TUNE.learningRate),
+    resamples: positiveInteger(options.resamples, '--resamples', 1000),
   };
 }
