@@ -25,6 +25,7 @@ import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
 import type { EngineChoice } from '../../models/engine.js';
 import { saveModel } from '../../models/tf/io.js';
 import type { Progress } from '../../util/progress.js';
+import { epochProgress } from '../common/trainer.js';
 import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from './card.js';
 import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from './experiment.js';
 import { collectDiscCrops, type DiscCropRecord } from './samples.js';
@@ -75,8 +76,7 @@ export async function trainGraderOnDataset(
     workers,
     seed,
     reviewThreshold,
-    onProgress: (p) =>
-      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
+    onProgress: epochProgress(progress),
     onLog: (line) => {
       progress.finish();
       log(line);

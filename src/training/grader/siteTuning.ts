@@ -15,6 +15,7 @@ import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
 import type { EngineChoice } from '../../models/engine.js';
 import { saveModel } from '../../models/tf/io.js';
 import type { Progress } from '../../util/progress.js';
+import { epochProgress } from '../common/trainer.js';
 import { FEW_SHOT_MARKERS } from './card.js';
 import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from './fewShot.js';
 import { fineTuneGrader } from './finetune.js';
@@ -96,8 +97,7 @@ export async function fineTuneOnDataset(
     learningRate,
     seed,
     workers,
-    onProgress: (p) =>
-      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
+    onProgress: epochProgress(progress),
     onLog: (line) => {
       progress.finish();
       log(line);

@@ -17,6 +17,7 @@ import type { EngineChoice } from '../../models/engine.js';
 import { readModelMetadata, saveModel } from '../../models/tf/io.js';
 import type { Progress } from '../../util/progress.js';
 import { datasetName, type LocalizerCardInput } from '../common/card.js';
+import { epochProgress } from '../common/trainer.js';
 import { writeLocalizerCard } from './report.js';
 import { LOCALIZER_NOTES, trainLocalizer } from './train.js';
 
@@ -103,8 +104,7 @@ export async function trainLocalizerOnDataset(
       workers,
       seed,
       ...(settings.patience !== undefined ? { patience: settings.patience } : {}),
-      onProgress: (p) =>
-        progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, epochs * (p.stepsPerEpoch ?? p.step)),
+      onProgress: epochProgress(progress, epochs),
       onLog: log,
     });
     progress.finish();
