@@ -51,6 +51,23 @@ export function parseCommandLine(
   }
 }
 
+/**
+ * The start of a command that takes options only: parses `args` strictly (see {@link parseCommandLine});
+ * undefined when `--help` was asked for (the caller prints its usage); a positional argument is a usage
+ * error, followed by `hint` (say, `(try: spinegrade serve --help)`).
+ */
+export function parseOptionsOnly(
+  args: readonly string[],
+  options: OptionSpec,
+  command: string | undefined,
+  hint: string,
+): { values: Flags; str: (key: string) => string | undefined } | undefined {
+  const { values, positionals } = parseCommandLine(args, options, command);
+  if (values.help) return undefined;
+  if (positionals.length > 0) throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" ${hint}`);
+  return { values, str: (key) => stringOption(values[key]) };
+}
+
 /** An option's value when it was given as a string. */
 export const stringOption = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;

@@ -2,7 +2,14 @@
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { runAnalyze } from './analyze.js';
-import { type Flags, type OptionSpec, parseCommandLine as parse, parsePixelSpacing, stringOption } from './args.js';
+import {
+  type Flags,
+  type OptionSpec,
+  parseCommandLine as parse,
+  parseOptionsOnly,
+  parsePixelSpacing,
+  stringOption,
+} from './args.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
 import { terminalProgress } from './progress.js';
@@ -302,10 +309,9 @@ function parseTrainArguments(
 ): { data: string; out: string; values: Flags } | undefined {
   const spec: OptionSpec = { data: { type: 'string' }, out: { type: 'string', short: 'o' } };
   for (const flag of flags) spec[flag] = { type: 'string' };
-  const { values, positionals } = parse(args, spec);
-  if (values.help) return undefined;
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
+  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <dataset-dir>)');
+  if (!parsed) return undefined;
+  const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out)
@@ -457,10 +463,9 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
     overwrite: { type: 'boolean' },
   };
   for (const flag of Object.values(names)) spec[flag] = { type: 'string' };
-  const { values, positionals } = parse(args, spec);
-  if (values.help) return printUsage();
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <own-data-dir>)`);
+  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <own-data-dir>)');
+  if (!parsed) return printUsage();
+  const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out) throw new SpinegradeError('USAGE', 'finetune needs --data <own-data-dir> and --out <model-dir>');
