@@ -109,12 +109,12 @@ const sideways = [];
 let importCount = 0;
 for (const file of files) {
   const from = toKey(file);
+  if (!layerOf.has(unitOf(from))) unmapped.add(unitOf(from));
   const targets = importsOf(file);
   fileGraph.set(from, targets);
   for (const to of targets) {
     importCount++;
     const [a, b] = [unitOf(from), unitOf(to)];
-    for (const unit of [a, b]) if (!layerOf.has(unit)) unmapped.add(unit);
     if (a === b || allowed.has(`${from} -> ${to}`)) continue;
     if (!unitGraph.has(a)) unitGraph.set(a, new Set());
     unitGraph.get(a).add(b);
