@@ -3,7 +3,7 @@
  * viewer with the findings drawn on the mid-sagittal slice, the per-level table, corrections and
  * exports. Everything goes through the server's API (docs/api.md).
  */
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
+import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import * as api from './api.js';
 import { byId, h } from './dom.js';
 import { type Affine, affineFrom, type Vec3 } from './geometry.js';
