@@ -22,7 +22,7 @@ import { gradeVolume } from '../dist/grade/volume.js';
 import { loadSingleVolume } from '../dist/io/load.js';
 import { LOCALIZER_OUTPUTS, loadLocalizer } from '../dist/localize/localizer.js';
 import { loadNetwork } from '../dist/models/network.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/models/store.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/store/store.js';
 import { initTf, tf } from '../dist/models/tf/backend.js';
 import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
 import { buildUNet, countParameters } from '../dist/models/tf/layers.js';

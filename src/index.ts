@@ -27,14 +27,8 @@ export {
   writeAnalysisOutputs,
 } from './analyze/outputs.js';
 export { assertFindingsDocument, isFindingsDocument, validateFindings } from './analyze/validate.js';
-export {
-  formatInspectReport,
-  type InspectReport,
-  inspectPaths,
-  type SeriesReport,
-  type StudyReport,
-} from './cli/inspect.js';
 export * from './datasets/index.js';
+export * from './disc/predictions.js';
 export * from './errors.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
@@ -79,6 +73,13 @@ export {
   type SkippedFile,
   sniff,
 } from './io/discover.js';
+export {
+  formatInspectReport,
+  type InspectReport,
+  inspectPaths,
+  type SeriesReport,
+  type StudyReport,
+} from './io/inspect.js';
 export { type LoadedInput, type LoadOptions, loadSingleVolume, loadStudies, type Study } from './io/load.js';
 export { readMetaImage, writeMetaImage } from './io/metaimage.js';
 export { readNifti, writeNifti } from './io/nifti.js';
@@ -124,18 +125,11 @@ export * from './metrics/index.js';
 export {
   ENGINE_CHOICES,
   type EngineChoice,
+  engineFromEnvironment,
   type InferenceEngine,
-  loadNetwork,
   type Network,
-} from './models/network.js';
-export {
-  DEFAULT_LOCALIZER_DIR,
-  DEFAULT_MODEL_DIR,
-  GRADER_MODEL_DIR,
-  readModel,
-  type SpinegradeModel,
-  writeModel,
-} from './models/store.js';
+} from './models/engine.js';
+export { loadNetwork } from './models/network.js';
 export {
   type DiscFindings as FindingsDisc,
   FINDINGS_SCHEMA,
@@ -151,7 +145,14 @@ export {
   type StudyFindings,
   type VertebraFindings,
 } from './report/findings.js';
-export * from './report/predictions.js';
+export {
+  DEFAULT_LOCALIZER_DIR,
+  DEFAULT_MODEL_DIR,
+  GRADER_MODEL_DIR,
+  readModel,
+  type SpinegradeModel,
+  writeModel,
+} from './store/store.js';
 export * from './transforms/intensity.js';
 export * from './transforms/resample.js';
 export * from './volume/orientation.js';

@@ -18,8 +18,7 @@ import { type LoadedInput, loadStudies, type Study } from '../io/load.js';
 import { type Localizer, loadLocalizer } from '../localize/localizer.js';
 import { anchorShift, checkLevelOverride, type LevelOverride, shiftVolumeLocalization } from '../localize/override.js';
 import { localizeVolume, type VolumeLocalization } from '../localize/volume.js';
-import { defaultEngineChoice, type EngineChoice } from '../models/network.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../models/store.js';
+import { type EngineChoice, engineFromEnvironment } from '../models/engine.js';
 import {
   FINDINGS_SCHEMA,
   FINDINGS_VERSION,
@@ -28,6 +27,7 @@ import {
   SPIDER_CREDIT,
   type StudyFindings,
 } from '../report/findings.js';
+import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import { packageRoot } from '../util/package.js';
 import { type DisplaySlice, extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import { type GradingSuitability, gradingSuitability } from '../volume/suitability.js';
@@ -145,7 +145,7 @@ export async function createAnalyzer(options: AnalyzerOptions = {}): Promise<Ana
   const started = performance.now();
   const graderDir = resolve(options.model ?? DEFAULT_MODEL_DIR);
   const localizerDir = resolve(options.localizer ?? DEFAULT_LOCALIZER_DIR);
-  const engine = options.engine ?? defaultEngineChoice();
+  const engine = options.engine ?? engineFromEnvironment();
   const [model, localizer] = await Promise.all([
     readModel(graderDir, { engine }),
     loadLocalizer(localizerDir, { engine }),

@@ -1,5 +1,6 @@
 /** Building the parts of `findings.json` from what the pipeline produced (see `report/findings.ts`). */
-import { BINARY_FINDINGS } from '../datasets/types.js';
+import { BINARY_FINDINGS } from '../disc/findings.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
 import type { GradedVolume } from '../grade/volume.js';
 import type { VolumeLocalization } from '../localize/volume.js';
 import type {
@@ -9,7 +10,6 @@ import type {
   SkippedSeries,
   VertebraFindings,
 } from '../report/findings.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
 import { assignAxes, type DisplaySlice } from '../volume/orientation.js';
 import type { GradingSuitability } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';

@@ -4,8 +4,9 @@
  * their IVD labels, fused levels that point at existing series. Used by the tests and by anything that
  * accepts a findings document from outside (a server, a viewer).
  */
-import { levelOfIvdLabel } from '../datasets/levels.js';
-import { BINARY_FINDINGS } from '../datasets/types.js';
+
+import { BINARY_FINDINGS } from '../disc/findings.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { FINDINGS_SCHEMA, type FindingsDocument } from '../report/findings.js';
 

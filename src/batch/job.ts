@@ -21,7 +21,7 @@ import type { AnalysisTimings, Analyzer } from '../analyze/analyze.js';
 import { writeAnalysisOutputs } from '../analyze/outputs.js';
 import { describeError, type ProblemKind, SpinegradeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR } from '../models/store.js';
+import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR } from '../store/store.js';
 import { packageRoot } from '../util/package.js';
 
 /** What a job carries (JSON in Redis): everything a worker on any machine needs. */

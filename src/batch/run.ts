@@ -22,6 +22,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { type Job, Queue } from 'bullmq';
 import { createAnalyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
@@ -51,7 +52,9 @@ import { findRedisServer, type RedisServer, startRedisServer } from './redis-ser
 import { type BatchStudy, discoverBatchStudies } from './studies.js';
 import { type BatchTuning, batchJobOptions, batchTuning } from './worker.js';
 import { type WorkerParameters, workerParametersMessage } from './workerParameters.js';
-import { WORKER_PROCESS_ENTRY } from './workerProcess.js';
+
+/** The file a worker process started by `batch` runs (workerEntry.ts, compiled beside this one). */
+const WORKER_PROCESS_ENTRY = fileURLToPath(new URL('./workerEntry.js', import.meta.url));
 
 /** Options of {@link runBatch}. */
 export interface BatchOptions extends ModelChoice {

@@ -3,7 +3,6 @@
  * jobs until told to stop. `spinegrade worker` calls it with parameters from its flags; the workers
  * `batch` starts run workerEntry.ts, which takes its {@link WorkerParameters} from the first IPC message.
  */
-import { fileURLToPath } from 'node:url';
 import { createAnalyzer } from '../analyze/analyze.js';
 import { describeError, isSpinegradeError } from '../errors.js';
 import { modelVersion } from './job.js';
@@ -40,9 +39,6 @@ export async function runWorkerProcess(
     analyzer.dispose();
   }
 }
-
-/** The file a worker process started by `batch` runs (workerEntry.ts, compiled). */
-export const WORKER_PROCESS_ENTRY = fileURLToPath(new URL('./workerEntry.js', import.meta.url));
 
 const STOPPED_FIRST = Symbol('stopped before the parameters came');
 

@@ -9,8 +9,9 @@ import { checkOutputTarget, findingsJson, outputTarget, writeAnalysisOutputs } f
 import { SpinegradeError } from '../errors.js';
 import { type LoadedInput, loadStudies } from '../io/load.js';
 import { type LevelOverride, parseLevelOverride } from '../localize/override.js';
-import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/network.js';
-import { type Progress, terminalProgress } from './progress.js';
+import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/engine.js';
+import type { Progress } from '../util/progress.js';
+import { terminalProgress } from './progress.js';
 
 /** Output formats of `analyze` on stdout. */
 export const ANALYZE_FORMATS = ['table', 'json'] as const;

@@ -33,6 +33,32 @@ export function parseCommandLine(
   }
 }
 
+/**
+ * The start of a command that takes options only: parses `args` strictly (see {@link parseCommandLine});
+ * undefined when `--help` was asked for (the caller prints its usage); a positional argument is a usage
+ * error, followed by `hint` (say, `(try: spinegrade serve --help)`).
+ */
+export function parseOptionsOnly(
+  args: readonly string[],
+  options: OptionSpec,
+  command: string | undefined,
+  hint: string,
+): { values: Flags; str: (key: string) => string | undefined } | undefined {
+  const { values, positionals } = parseCommandLine(args, options, command);
+  if (values.help) return undefined;
+  if (positionals.length > 0) throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" ${hint}`);
+  return { values, str: (key) => stringOption(values[key]) };
+}
+
 /** An option's value when it was given as a string. */
 export const stringOption = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
+
+/** Parses a positive integer option. */
+export function positiveInteger(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new SpinegradeError('USAGE', `${name} wants a positive whole number, got "${text}"`);
+  return value;
+}

@@ -1,11 +1,11 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
+import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { parsePixelSpacing } from '../io/pixelSpacing.js';
 import { runAnalyze } from './analyze.js';
-import { type Flags, type OptionSpec, parseCommandLine as parse, stringOption } from './args.js';
+import { type Flags, type OptionSpec, parseCommandLine as parse, parseOptionsOnly, stringOption } from './args.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
-import { assertSomethingUsable, formatInspectReport, inspectPaths } from './inspect.js';
 import { terminalProgress } from './progress.js';
 import { BATCH_USAGE, SERVE_USAGE, WATCH_USAGE } from './usage.js';
 
@@ -281,11 +281,14 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const options = pickStrings(values, { folds: 'folds', seed: 'seed', resamples: 'resamples' });
-  const { runTrainPrior } = await import('./dataset-commands.js');
-  const message = await runTrainPrior(
+  const [{ trainPriorOnDataset }, { priorTrainingSettings }] = await Promise.all([
+    import('../training/prior/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainPriorOnDataset(
     data,
     out,
-    options,
+    priorTrainingSettings(options),
     terminalProgress('cross-validating', process.stderr, values.quiet === true),
   );
   process.stderr.write(`${message}\n`);
@@ -300,10 +303,9 @@ function parseTrainArguments(
 ): { data: string; out: string; values: Flags } | undefined {
   const spec: OptionSpec = { data: { type: 'string' }, out: { type: 'string', short: 'o' } };
   for (const flag of flags) spec[flag] = { type: 'string' };
-  const { values, positionals } = parse(args, spec);
-  if (values.help) return undefined;
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <dataset-dir>)`);
+  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <dataset-dir>)');
+  if (!parsed) return undefined;
+  const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out)
@@ -355,11 +357,14 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
   } as const;
   const options = pickStrings(values, names);
   const quiet = values.quiet === true;
-  const { runTrainLocalizer } = await import('./dataset-commands.js');
-  const message = await runTrainLocalizer(
+  const [{ trainLocalizerOnDataset }, { localizerTrainingSettings }] = await Promise.all([
+    import('../training/localizer/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainLocalizerOnDataset(
     data,
     out,
-    options,
+    localizerTrainingSettings(options),
     terminalProgress('training', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
@@ -384,11 +389,14 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
   if (!parsed) return printUsage();
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
-  const { runTrainGrader } = await import('./grader-command.js');
-  const message = await runTrainGrader(
+  const [{ trainGraderOnDataset }, { graderTrainingSettings }] = await Promise.all([
+    import('../training/grader/pipeline.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await trainGraderOnDataset(
     data,
     out,
-    pickStrings(values, names),
+    graderTrainingSettings(pickStrings(values, names)),
     terminalProgress('grader', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
@@ -416,11 +424,14 @@ async function runFewShotCommand(args: readonly string[]): Promise<number> {
   const parsed = parseTrainArguments(args, 'few-shot', Object.values(names));
   if (!parsed) return printUsage();
   const quiet = parsed.values.quiet === true;
-  const { runFewShot } = await import('./finetune-command.js');
-  const message = await runFewShot(
+  const [{ fewShotOnDataset }, { fewShotSettings }] = await Promise.all([
+    import('../training/grader/siteTuning.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await fewShotOnDataset(
     parsed.data,
     parsed.out,
-    pickStrings(parsed.values, names),
+    fewShotSettings(pickStrings(parsed.values, names)),
     terminalProgress('few-shot', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
@@ -446,19 +457,21 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
     overwrite: { type: 'boolean' },
   };
   for (const flag of Object.values(names)) spec[flag] = { type: 'string' };
-  const { values, positionals } = parse(args, spec);
-  if (values.help) return printUsage();
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (use --data <own-data-dir>)`);
+  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <own-data-dir>)');
+  if (!parsed) return printUsage();
+  const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out) throw new SpinegradeError('USAGE', 'finetune needs --data <own-data-dir> and --out <model-dir>');
   const quiet = values.quiet === true;
-  const { runFineTune } = await import('./finetune-command.js');
-  const message = await runFineTune(
+  const [{ fineTuneOnDataset }, { fineTuneSettings }] = await Promise.all([
+    import('../training/grader/siteTuning.js'),
+    import('./train-options.js'),
+  ]);
+  const message = await fineTuneOnDataset(
     data,
     out,
-    { ...pickStrings(values, names), overwrite: values.overwrite === true },
+    fineTuneSettings({ ...pickStrings(values, names), overwrite: values.overwrite === true }),
     terminalProgress('fine-tuning', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);

@@ -1,10 +1,5 @@
 /** A progress line on stderr for long work; silent when stderr is not a terminal or when quiet. */
-
-/** Reports `done / total` progress of a named task. */
-export interface Progress {
-  update(done: number, total: number): void;
-  finish(): void;
-}
+import type { Progress } from '../util/progress.js';
 
 /** A progress line that redraws in place on a terminal (at most ~10 times a second). */
 export function terminalProgress(label: string, stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {

@@ -5,7 +5,7 @@
 
 import { SpinegradeError } from '../errors.js';
 import { DEFAULT_LIMITS, startServer } from '../server/app.js';
-import { parseCommandLine, stringOption } from './args.js';
+import { parseOptionsOnly } from './args.js';
 import { SERVE_USAGE } from './usage.js';
 
 function positiveInteger(text: string | undefined, flag: string, max: number): number | undefined {
@@ -18,7 +18,7 @@ function positiveInteger(text: string | undefined, flag: string, max: number): n
 
 /** Runs `serve` until a signal stops it; returns the exit code. */
 export async function runServeCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
-  const { values, positionals } = parseCommandLine(
+  const parsed = parseOptionsOnly(
     args,
     {
       port: { type: 'string' },
@@ -33,14 +33,13 @@ export async function runServeCommand(args: readonly string[], signal?: AbortSig
       localizer: { type: 'string' },
     },
     'serve',
+    '(try: spinegrade serve --help)',
   );
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (try: spinegrade serve --help)`);
-  if (values.help) {
+  if (!parsed) {
     process.stdout.write(`Usage:\n${SERVE_USAGE}\n`);
     return 0;
   }
-  const str = (key: string): string | undefined => stringOption(values[key]);
+  const { values, str } = parsed;
   const portText = str('port');
   const port = portText === undefined ? 8080 : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535)

@@ -9,12 +9,12 @@ import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { pollOnce, runWatch } from '../pacs/watch.js';
-import { parseCommandLine, stringOption } from './args.js';
+import { parseOptionsOnly } from './args.js';
 import { WATCH_USAGE } from './usage.js';
 
 /** Runs `watch`; returns the exit code. */
 export async function runWatchCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
-  const { values, positionals } = parseCommandLine(
+  const parsed = parseOptionsOnly(
     args,
     {
       dicomweb: { type: 'string' },
@@ -26,14 +26,13 @@ export async function runWatchCommand(args: readonly string[], signal?: AbortSig
       localizer: { type: 'string' },
     },
     'watch',
+    '(try: spinegrade watch --help)',
   );
-  if (positionals.length > 0)
-    throw new SpinegradeError('USAGE', `unexpected argument "${positionals[0]}" (try: spinegrade watch --help)`);
-  if (values.help) {
+  if (!parsed) {
     process.stdout.write(`Usage:\n${WATCH_USAGE}\n`);
     return 0;
   }
-  const str = (key: string): string | undefined => stringOption(values[key]);
+  const { values, str } = parsed;
   const url = str('dicomweb');
   if (!url) throw new SpinegradeError('USAGE', 'watch needs --dicomweb <url> (e.g. http://localhost:8042/dicom-web)');
   let client: DicomwebClient;

@@ -1,16 +1,16 @@
 /** Pieces the dataset readers share: SPIDER names and gradings, folder checks, mid-sagittal slices. */
 import { stat } from 'node:fs/promises';
+import type { DiscFindings } from '../disc/findings.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { errorCode, fileSystemError } from '../io/binary.js';
 import type { Image2D } from '../transforms/resample.js';
 import { extractSagittalSlice, midSagittalIndex } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
 import type { CsvTable } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
 import type {
   DatasetLayout,
   DatasetSequence,
-  DiscFindings,
   DiscLabel,
   MaskSliceRecord,
   SeriesRecord,

@@ -9,8 +9,8 @@ import { readSpider2dDataset, SPIDER_2D_FILES } from './spider2d.js';
 import { readSpiderOriginalDataset, SPIDER_ORIGINAL_FILES } from './spiderOriginal.js';
 import type { DatasetLayout, SpineDataset } from './types.js';
 
+export * from '../disc/levels.js';
 export { type CsvOptions, type CsvTable, parseCsv, readCsv } from './csv.js';
-export * from './levels.js';
 export {
   datasetSequenceOf,
   OWN_DATA_FILES,

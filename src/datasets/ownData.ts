@@ -14,6 +14,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
+import type { DiscFindings } from '../disc/findings.js';
+import { ivdLabelOfLevel, levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 import { loadSingleVolume, loadStudies } from '../io/load.js';
@@ -30,8 +32,7 @@ import {
   pathKind,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { ivdLabelOfLevel, levelOfIvdLabel } from './levels.js';
-import type { DatasetSequence, DiscFindings, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
+import type { DatasetSequence, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
 
 /** File and folder names of the own-data layout, relative to its root. */
 export const OWN_DATA_FILES = { labels: 'labels.csv', studies: 'studies', spacing: 'spacing.csv' } as const;

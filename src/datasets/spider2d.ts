@@ -13,6 +13,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 import { readPicture } from '../io/png.js';
@@ -31,7 +32,6 @@ import {
   spiderSequenceOf,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
 import {
   type DiscKeypoint,
   type DiscLabel,

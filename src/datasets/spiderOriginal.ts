@@ -16,6 +16,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 import { readMetaImage } from '../io/metaimage.js';
@@ -31,7 +32,6 @@ import {
   spiderSequenceOf,
 } from './common.js';
 import { readCsv } from './csv.js';
-import { levelOfIvdLabel } from './levels.js';
 import { type DiscLabel, MASK_VALUES, type MaskSliceRecord, type SeriesRecord, type SpineDataset } from './types.js';
 
 /** File and folder names of the original SPIDER layout, relative to its root. */

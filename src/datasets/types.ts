@@ -1,37 +1,9 @@
 /** One interface over every dataset layout spinegrade reads (SPIDER 2D, SPIDER original, own data). */
+import type { DiscFindings } from '../disc/findings.js';
 import type { Image2D } from '../transforms/resample.js';
 
 /** The sequence of a dataset series. */
 export type DatasetSequence = 'T1' | 'T2' | 'T2SPACE' | 'STIR' | 'other';
-
-/** Per-disc findings; a field is absent when the dataset does not grade it for that disc. */
-export interface DiscFindings {
-  /** Pfirrmann grade 1-5. */
-  pfirrmann?: number;
-  /** Modic type 0-3. */
-  modic?: number;
-  /** Endplate defect of the upper endplate of the disc space (0/1). */
-  endplateUpper?: number;
-  /** Endplate defect of the lower endplate of the disc space (0/1). */
-  endplateLower?: number;
-  spondylolisthesis?: number;
-  herniation?: number;
-  bulging?: number;
-  narrowing?: number;
-}
-
-/** The binary findings, in report order. */
-export const BINARY_FINDINGS = [
-  'endplateUpper',
-  'endplateLower',
-  'spondylolisthesis',
-  'herniation',
-  'bulging',
-  'narrowing',
-] as const;
-
-/** The name of a binary finding. */
-export type BinaryFinding = (typeof BINARY_FINDINGS)[number];
 
 /** The graded findings of one disc of one patient (grades hold for every series of that patient). */
 export interface DiscLabel extends DiscFindings {

@@ -1,14 +1,16 @@
 /** Runs the current pipeline over every series of a dataset: with one model, or out-of-fold. */
 import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
 import { SpinegradeError } from '../errors.js';
+import { cropLocalizedDiscs, gradableDisc } from '../grade/discCrops.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
-import { type DiscMeasures, measureSlice } from '../grade/measures.js';
+import { measureSlice } from '../grade/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { cropsOfSeries, gradableDisc } from '../grade/samples.js';
 import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
-import type { SpinegradeModel } from '../models/store.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
+import type { SpinegradeModel } from '../store/store.js';
+import type { Progress } from '../util/progress.js';
 
 /**
  * How to predict a dataset. `localizers`: one localiser, or several trained on different folds (each
@@ -60,7 +62,7 @@ async function predictSeriesLines(
     const found = localization.discs;
     let discs: DiscPrediction[];
     if (model.kind === 'grader') {
-      const crops = await cropsOfSeries(undefined, record, image, localization, model.crop);
+      const crops = cropLocalizedDiscs(record, image, localization, model.crop);
       const grades = gradeSeriesDiscs(model, crops.map(gradableDisc));
       discs = crops.map((c, k) => ({
         ...(grades[k] as GradedDisc),
@@ -144,4 +146,15 @@ export async function predictDataset(
 
 function withPatientLines(seriesLines: PredictionLine[], reviewThreshold?: number): PredictionLine[] {
   return [...seriesLines, ...fusePatients(seriesLines, reviewThreshold)];
+}
+
+/** Reads a dataset and predicts it, reporting progress. */
+export async function predictWithProgress(
+  dataset: SpineDataset,
+  plan: PredictionPlan,
+  progress: Progress,
+): Promise<DatasetPredictions> {
+  const predictions = predictDataset(dataset, plan, progress.update);
+  progress.finish();
+  return predictions;
 }

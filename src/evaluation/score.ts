@@ -8,14 +8,16 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { carryKeypoints } from '../datasets/keypoints.js';
-import { isLumbarIvdLabel } from '../datasets/levels.js';
+import { MASK_VALUES, type MaskSliceRecord, type SpineDataset } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
+import { isLumbarIvdLabel } from '../disc/levels.js';
 import {
-  BINARY_FINDINGS,
-  type BinaryFinding,
-  MASK_VALUES,
-  type MaskSliceRecord,
-  type SpineDataset,
-} from '../datasets/types.js';
+  argmax,
+  type DiscPrediction,
+  MODIC_TYPES,
+  PFIRRMANN_GRADES,
+  type PredictionLine,
+} from '../disc/predictions.js';
 import { readPicture } from '../io/png.js';
 import {
   accuracy,
@@ -35,13 +37,6 @@ import {
   rocAucOneVsRest,
   withinOneRate,
 } from '../metrics/index.js';
-import {
-  argmax,
-  type DiscPrediction,
-  MODIC_TYPES,
-  PFIRRMANN_GRADES,
-  type PredictionLine,
-} from '../report/predictions.js';
 
 /** A figure with its 95% bootstrap interval over patients. */
 export interface Estimate {

@@ -3,7 +3,7 @@
  * crop and the same map carried back onto the slice's pixels. It explains the per-disc CNN (the
  * across-levels context model, when shipped, adjusts its logits afterwards and is not explained here).
  */
-import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import { cropDisc, type DiscPlacement } from '../grade/crops.js';
 import { type Grader, graderLayersModel } from '../grade/grader.js';
 import { GRADER_HEADS } from '../grade/loss.js';

@@ -7,8 +7,10 @@
  * engine runs the grader. {@link loadLinearHeadCam} checks the topology and says undefined where this
  * does not hold (the caller then takes gradients with `gradCamBatch`).
  */
+
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readSavedModel, savedWeights } from '../models/modelJson.js';
-import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import { loadNetwork } from '../models/network.js';
 import { camMaps, type GradCamMap, type GradCamTarget, packCamInput } from './heat.js';
 
 interface TopologyLayer {
@@ -50,7 +52,7 @@ export function isLinearHeadOver(layers: readonly TopologyLayer[], head: string,
 export async function loadLinearHeadCam(
   dir: string,
   heads: readonly string[],
-  options: { engine?: EngineChoice; featureLayer?: string } = {},
+  options: { engine: EngineChoice; featureLayer?: string },
 ): Promise<LinearHeadCam | undefined> {
   const featureLayer = options.featureLayer ?? 'features';
   const saved = await readSavedModel(dir);

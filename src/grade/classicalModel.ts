@@ -13,13 +13,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BINARY_FINDINGS, type DiscLabel } from '../datasets/types.js';
+import type { DiscLabel } from '../datasets/types.js';
+import { BINARY_FINDINGS } from '../disc/findings.js';
+import type { Logits } from '../disc/logits.js';
+import type { DiscMeasures } from '../disc/measures.js';
 import { SpinegradeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { glcmFeatures, type LinearSvm, svmProbability, svmScore, svmShap, trainLinearSvm } from './classical.js';
 import type { DiscCropConfig } from './crops.js';
-import type { Logits } from './grader.js';
-import type { DiscMeasures } from './measures.js';
 
 /** File name of a saved classical model inside a grader folder. */
 export const CLASSICAL_JSON = 'classical.json';

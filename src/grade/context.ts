@@ -15,6 +15,7 @@ import { describeError, SpinegradeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { mulberry32, shuffleInPlace } from '../metrics/random.js';
 import { tf } from '../models/tf/backend.js';
+import type { ContextPredictor } from './contextFormat.js';
 import {
   attentionMaskBias,
   CONTEXT_BIN,
@@ -35,7 +36,6 @@ import {
   usage,
   validateContextConfig,
 } from './contextFormat.js';
-import type { ContextPredictor } from './contextOnnx.js';
 import { GRADER_HEADS, type GraderLogits, type GraderLossWeights, graderLoss } from './loss.js';
 
 export {

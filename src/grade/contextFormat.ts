@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describeError, SpinegradeError } from '../errors.js';
+import type { InferenceEngine } from '../models/engine.js';
 import { readModelFile } from '../models/modelJson.js';
 import { GRADER_HEADS } from './loss.js';
 
@@ -289,4 +290,13 @@ export function attentionMaskBias(batch: ContextBatch): Float32Array {
   const bias = new Float32Array(batch.mask.length);
   for (let i = 0; i < bias.length; i++) bias[i] = batch.mask[i] ? 0 : MASKED_SCORE;
   return bias;
+}
+
+/** A context model loaded for inference, on either engine. */
+export interface ContextPredictor {
+  readonly engine: InferenceEngine;
+  readonly config: Readonly<ContextModelConfig>;
+  /** The logits `[spines, levels, classes]` of a batch. */
+  predict(batch: ContextBatch): ContextLogitArrays;
+  dispose(): void;
 }

@@ -4,7 +4,7 @@
  * {@link loadContextPredictor}, which runs it there or on TensorFlow.js.
  */
 import { describeError, SpinegradeError } from '../errors.js';
-import { defaultEngineChoice, type EngineChoice, type InferenceEngine } from '../models/network.js';
+import type { EngineChoice } from '../models/engine.js';
 import { floatAttribute, intAttribute, intsAttribute, OnnxGraph } from '../models/onnx/graph.js';
 import { OnnxSession, onnxRuntimeAvailable } from '../models/onnx/runtime.js';
 import {
@@ -12,6 +12,7 @@ import {
   type ContextBatch,
   type ContextLogitArrays,
   type ContextModelConfig,
+  type ContextPredictor,
   type ContextWeights,
   checkContextBatch,
   HEAD_NAMES,
@@ -21,15 +22,6 @@ import {
   readContextWeights,
 } from './contextFormat.js';
 import { GRADER_HEADS } from './loss.js';
-
-/** A context model loaded for inference, on either engine. */
-export interface ContextPredictor {
-  readonly engine: InferenceEngine;
-  readonly config: Readonly<ContextModelConfig>;
-  /** The logits `[spines, levels, classes]` of a batch. */
-  predict(batch: ContextBatch): ContextLogitArrays;
-  dispose(): void;
-}
 
 const CNN_INPUT = (head: string): string => `cnn_${head}`;
 
@@ -163,10 +155,7 @@ class OnnxContextPredictor implements ContextPredictor {
  * Loads the context model saved in `dir` for inference: on onnxruntime when it loads here (unless
  * `tfjs` is asked for), on TensorFlow.js otherwise; `onnx` insists and says why it cannot.
  */
-export async function loadContextPredictor(
-  dir: string,
-  choice: EngineChoice = defaultEngineChoice(),
-): Promise<ContextPredictor> {
+export async function loadContextPredictor(dir: string, choice: EngineChoice): Promise<ContextPredictor> {
   if (choice !== 'tfjs') {
     if (onnxRuntimeAvailable()) {
       const weights = await readContextWeights(dir);

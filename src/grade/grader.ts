@@ -6,12 +6,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
+import type { Logits } from '../disc/logits.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { SpinegradeError } from '../errors.js';
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readModelMetadata } from '../models/modelJson.js';
-import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import { loadNetwork } from '../models/network.js';
 import type { tfl } from '../models/tf/backend.js';
-import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { sigmoid, softmax } from './calibration.js';
 import {
   CLASSICAL_JSON,
@@ -22,11 +25,10 @@ import {
   loadClassicalModel,
 } from './classicalModel.js';
 import type { ContextModel } from './context.js';
-import { CONTEXT_JSON, type ContextBatch } from './contextFormat.js';
-import { type ContextPredictor, loadContextPredictor } from './contextOnnx.js';
+import { CONTEXT_JSON, type ContextBatch, type ContextPredictor } from './contextFormat.js';
+import { loadContextPredictor } from './contextOnnx.js';
 import type { DiscCropConfig } from './crops.js';
 import { GRADER_HEADS } from './loss.js';
-import type { DiscMeasures } from './measures.js';
 import type { GraderConfig } from './model.js';
 
 /** Temperatures per head and the review threshold, fitted on out-of-fold predictions. */
@@ -93,7 +95,7 @@ export const GRADER_NETWORK_OUTPUTS = ['pool', 'pfirrmann', 'modic', 'findings']
  * `engine` (default: onnxruntime where it loads, see `loadNetwork`; `tfjs` when they are to be
  * trained further, see {@link trainableGrader}).
  */
-export async function loadGrader(dir: string, options: { engine?: EngineChoice } = {}): Promise<Grader> {
+export async function loadGrader(dir: string, options: { engine: EngineChoice }): Promise<Grader> {
   const metadata = await readModelMetadata(dir);
   const config = metadata.graderConfig as GraderConfig | undefined;
   const crop = metadata.cropConfig as DiscCropConfig | undefined;
@@ -220,9 +222,6 @@ export interface DiscToGrade {
 
 /** A graded disc: the prediction fields plus whether it needs review. */
 export type GradedDisc = Omit<DiscPrediction, 'center' | 'posterior' | 'outline'> & { needsReview: boolean };
-
-/** Logits of discs, flat per head (rows of the head's size). */
-export type Logits = Pick<GraderOutputs, 'pfirrmann' | 'modic' | 'findings'>;
 
 /** One spine for the context model: rows of a CNN output and each row's level slot (IVD label). */
 export interface SpineRows {

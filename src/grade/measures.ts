@@ -16,26 +16,11 @@
  * - Wedge angle: the angle between the disc's upper and lower boundaries, degrees (positive when the
  *   disc is taller anteriorly, i.e. lordotic); disc angle: the disc axis against the image horizontal.
  */
-import { vertebraAboveDisc } from '../datasets/levels.js';
+import { vertebraAboveDisc } from '../disc/levels.js';
+import type { DiscMeasures } from '../disc/measures.js';
 import type { LocalizedDisc, LocalizedVertebra } from '../localize/postprocess.js';
 import { distanceToOutline, insideByCrossings, rayCrossings } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';
-
-/** The measures of one disc; `null` where the slice does not show what a measure needs. */
-export interface DiscMeasures {
-  discHeightAnteriorMm: number;
-  discHeightMiddleMm: number;
-  discHeightPosteriorMm: number;
-  /** Mean of the anterior, middle and posterior heights. */
-  discHeightMm: number;
-  discHeightIndex: number | null;
-  signalIntensityRatio: number | null;
-  nucleusAnnulusContrast: number | null;
-  endplateSignalRatio: number | null;
-  listhesisMm: number | null;
-  wedgeAngleDeg: number | null;
-  discAngleDeg: number;
-}
 
 /** What measuring needs of a slice's localisation: the class of every pixel and the instances. */
 export interface MeasurableSlice {

@@ -4,9 +4,10 @@
  * the floor every learned model must clear: its Pfirrmann κ is 0 by construction.
  */
 
-import { isLumbarIvdLabel, LUMBAR_IVD_LABELS, levelOfIvdLabel } from '../datasets/levels.js';
-import { BINARY_FINDINGS, type BinaryFinding, type DiscLabel } from '../datasets/types.js';
-import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
+import type { DiscLabel } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
+import { isLumbarIvdLabel, LUMBAR_IVD_LABELS, levelOfIvdLabel } from '../disc/levels.js';
+import { type DiscPrediction, gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 
 /** The fitted class-prior model (stored as `model.json`). */
 export interface ClassPriorModel {

@@ -4,16 +4,16 @@
  * neighbours within 2 mm either side, grade each crop and average the probabilities per disc.
  */
 
-import { BINARY_FINDINGS } from '../datasets/types.js';
+import { BINARY_FINDINGS } from '../disc/findings.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import type { Localizer } from '../localize/localizer.js';
 import { localizeVolume, type PhysicalDisc, type VolumeLocalization } from '../localize/volume.js';
-import { gradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from '../report/predictions.js';
 import { extractSagittalSlice, sagittalAxis } from '../volume/orientation.js';
 import { sequenceOf } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
+import { cropLocalizedDiscs, gradableDisc } from './discCrops.js';
 import { type GradedDisc, type Grader, gradeSeriesDiscs } from './grader.js';
-import type { DiscMeasures } from './measures.js';
-import { cropsOfSeries, gradableDisc } from './samples.js';
 
 /** A graded disc of a volume, with its geometry on the chosen slice (pixels) and in patient space (LPS mm). */
 export type GradedVolumeDisc = GradedDisc &
@@ -53,9 +53,9 @@ export async function gradeVolume(
   const axis = sagittalAxis(volume);
   const reach = Math.floor(NEIGHBOUR_REACH_MM / volume.spacing[axis] + 1e-9);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);
-  const series = { id: 'volume', patient: 'volume', sequence: 'other', keypoints: [] } as const;
+  const series = { id: 'volume', patient: 'volume', sequence: 'other' } as const;
   const { sequence } = sequenceOf(volume);
-  const crops = (await cropsOfSeries(undefined, series, slice, localization.slice, grader.crop)).map((c) => ({
+  const crops = cropLocalizedDiscs(series, slice, localization.slice, grader.crop).map((c) => ({
     ...c,
     sequence,
   }));
@@ -68,7 +68,7 @@ export async function gradeVolume(
     const sliceCrops =
       index === localization.sliceIndex
         ? crops
-        : await cropsOfSeries(undefined, series, image, localization.slice, grader.crop, { measure: false });
+        : cropLocalizedDiscs(series, image, localization.slice, grader.crop, { measure: false });
     // The classical model reads the chosen slice's measures on every neighbour too (same disc, same place).
     perSlice.push(
       gradeSeriesDiscs(

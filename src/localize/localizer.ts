@@ -1,7 +1,8 @@
 /** Running a trained localiser on 2D slices: canvas → network → maps on the slice's own grid → labelled discs. */
 import { SpinegradeError } from '../errors.js';
+import type { EngineChoice, Network } from '../models/engine.js';
 import { readModelMetadata } from '../models/modelJson.js';
-import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import { loadNetwork } from '../models/network.js';
 import {
   type CanvasGeometry,
   canvasToImageClasses,
@@ -31,7 +32,7 @@ export const LOCALIZER_OUTPUTS = ['semantic', 'heatmap'] as const;
  * Loads a localiser saved by `train localizer` (tfjs `model.json` + `weights.bin` with its config in
  * the metadata), to run on `engine` (default: onnxruntime where it loads, see `loadNetwork`).
  */
-export async function loadLocalizer(dir: string, options: { engine?: EngineChoice } = {}): Promise<Localizer> {
+export async function loadLocalizer(dir: string, options: { engine: EngineChoice }): Promise<Localizer> {
   const metadata = await readModelMetadata(dir);
   const config = metadata.localizerConfig as LocalizerConfig | undefined;
   if (!config || typeof config.size !== 'number' || typeof config.spacingMm !== 'number') {

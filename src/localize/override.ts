@@ -4,7 +4,7 @@
  * along the chain of discs. The corrected localisation is what the grader then reads, so every finding
  * that depends on the level (the across-levels context model) is graded again.
  */
-import { ivdLabelOfLevel, levelOfIvdLabel, vertebraAboveDisc } from '../datasets/levels.js';
+import { ivdLabelOfLevel, levelOfIvdLabel, vertebraAboveDisc } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import type { LocalizedDisc } from './postprocess.js';
 import type { VolumeLocalization } from './volume.js';

@@ -4,7 +4,7 @@
  * heatmap (trained on lumbar discs only) says which discs are lumbar; a disc below the lowest lumbar
  * one is reported as a possible transitional segment (IVD label 0, `S1/S2`), not used to shift levels.
  */
-import { levelOfIvdLabel, vertebraAboveDisc } from '../datasets/levels.js';
+import { levelOfIvdLabel, vertebraAboveDisc } from '../disc/levels.js';
 import { type Component, connectedComponents, principalAxis, simplifyPolygon, traceOutline } from './components.js';
 
 /** Per-pixel maps of one slice, on the slice's own pixel grid. */

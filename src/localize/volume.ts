@@ -4,7 +4,7 @@
  * neighbouring slices' (a majority vote on the level offset), and every disc is also reported in
  * physical (LPS, mm) coordinates.
  */
-import { levelOfIvdLabel, vertebraAboveDisc } from '../datasets/levels.js';
+import { levelOfIvdLabel, vertebraAboveDisc } from '../disc/levels.js';
 import { extractSagittalSlice, midSagittalIndex, sagittalAxis } from '../volume/orientation.js';
 import type { Vec3, Volume } from '../volume/volume.js';
 import { type ImageLocalization, type Localizer, localizeImages } from './localizer.js';

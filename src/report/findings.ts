@@ -2,9 +2,9 @@
  * `findings.json`: what `analyze` found in one or more studies — a versioned, documented schema
  * (docs/findings.md). The CLI, the server, the HTML report, DICOM SR and SEG all read this one shape.
  */
-import type { BinaryFinding } from '../datasets/types.js';
-import type { DiscMeasures } from '../grade/measures.js';
-import type { GradedFinding, PixelPoint } from './predictions.js';
+import type { BinaryFinding } from '../disc/findings.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import type { GradedFinding, PixelPoint } from '../disc/predictions.js';
 
 /** Schema identifier and version of `findings.json` (semver: minor = fields added). */
 export const FINDINGS_SCHEMA = 'spinegrade/findings' as const;

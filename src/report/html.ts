@@ -4,8 +4,9 @@
  * on screen and prints. Data in, string out: the caller renders the pictures (see `overlayImage.ts`).
  * Every string that comes from the findings is HTML-escaped.
  */
-import type { BinaryFinding } from '../datasets/types.js';
-import type { DiscMeasures } from '../grade/measures.js';
+import type { BinaryFinding } from '../disc/findings.js';
+import type { DiscMeasures } from '../disc/measures.js';
+import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { isPngSignature } from '../io/png.js';
 import {
   type DiscFindings,
@@ -17,7 +18,6 @@ import {
   type StudyFindings,
 } from './findings.js';
 import { PFIRRMANN_COLOURS, VERTEBRA_COLOUR } from './overlayImage.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from './predictions.js';
 
 /** A Grad-CAM thumbnail of one disc (see `heatThumbnailPng`). */
 export interface HtmlReportHeatThumbnail {

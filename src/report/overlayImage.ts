@@ -6,12 +6,12 @@
  */
 
 import { PNG } from 'pngjs';
+import type { PixelPoint } from '../disc/predictions.js';
 import { heatOverlayRgb } from '../explain/overlay.js';
 import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
 import { sampleBilinear } from '../transforms/sample.js';
 import type { SeriesFindings } from './findings.js';
-import type { PixelPoint } from './predictions.js';
 
 /** An 8-bit RGB colour. */
 export type Rgb = readonly [number, number, number];

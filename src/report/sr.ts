@@ -7,7 +7,8 @@
  * The content tree is built as plain naturalized dcmjs datasets (dcmjs's own SR template classes are
  * not used) and written as Explicit VR Little Endian.
  */
-import type { BinaryFinding } from '../datasets/types.js';
+import type { BinaryFinding } from '../disc/findings.js';
+import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { SpinegradeError } from '../errors.js';
 import { type NaturalDataset, stringOf } from '../io/dicom/dataset.js';
 import { uidFromSeed } from '../io/dicom/write.js';
@@ -36,7 +37,6 @@ import {
   UCUM,
 } from './dicomCodes.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from './findings.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from './predictions.js';
 
 /** SOP Class UID of Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';

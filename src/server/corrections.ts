@@ -4,8 +4,8 @@
  * are kept; the corrected document is what every export shows.
  */
 import { randomBytes } from 'node:crypto';
-import { ivdLabelOfLevel } from '../datasets/levels.js';
-import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
+import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
+import { ivdLabelOfLevel } from '../disc/levels.js';
 import { describeError, isSpinegradeError } from '../errors.js';
 import { checkLevelOverride, type LevelOverride, parseLevelOverride } from '../localize/override.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings } from '../report/findings.js';

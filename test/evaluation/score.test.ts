@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
 import type { DiscLabel, SeriesRecord, SpineDataset } from '../../src/datasets/types.js';
+import { levelOfIvdLabel } from '../../src/disc/levels.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../../src/disc/predictions.js';
 import { predictDataset } from '../../src/evaluation/predict.js';
 import { evaluatePredictions } from '../../src/evaluation/score.js';
 import { fitClassPrior } from '../../src/grade/prior.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../../src/report/predictions.js';
 
 /** Pfirrmann grades of patients p0…p5, discs L5/S1 (ivd 1) … L1/L2 (ivd 5). */
 const GRADES: Record<string, number[]> = {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { cropLocalizedDiscs, gradableDisc } from '../../src/grade/discCrops.js';
 import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
-import { cropsOfSeries, gradableDisc } from '../../src/grade/samples.js';
 import { gradeVolume } from '../../src/grade/volume.js';
 import { loadSingleVolume } from '../../src/io/load.js';
 import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
 import { cohenKappa, meanAbsoluteError, withinOneRate } from '../../src/metrics/index.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/store/store.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { heldOutSlices } from '../helpers/heldOutSlices.js';
 import { spiderGradings } from '../helpers/spiderLabels.js';
@@ -30,8 +30,8 @@ const GRADER_FLOORS = {
 } as const;
 
 test('the bundled grader grades real slices well above a per-level prior, and its probabilities are distributions', async (t) => {
-  const grader = await loadGrader(GRADER_MODEL_DIR);
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const slices = await heldOutSlices();
   const patients = new Set(slices.map((s) => s.patient));
   const others = (await spiderGradings()).filter(
@@ -52,7 +52,7 @@ test('the bundled grader grades real slices well above a per-level prior, and it
   const prior: number[] = [];
   for (const [n, slice] of slices.entries()) {
     const record = { id: slice.series, patient: slice.patient, sequence: 'T2' as const, keypoints: [] };
-    const crops = await cropsOfSeries(undefined, record, slice.image, localizations[n]!, grader.crop);
+    const crops = cropLocalizedDiscs(record, slice.image, localizations[n]!, grader.crop);
     const graded = gradeSeriesDiscs(grader, crops.map(gradableDisc));
     for (const d of graded) {
       for (const probs of [d.pfirrmann.probs, d.modic.probs]) {
@@ -94,8 +94,8 @@ test('the bundled grader grades real slices well above a per-level prior, and it
 });
 
 test('the bundled grader grades the example study: five lumbar discs, each averaged over the chosen slice and its neighbours', async () => {
-  const grader = await loadGrader(GRADER_MODEL_DIR);
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const { discs, slicesGraded } = await gradeVolume(grader, localizer, volume);
   assert.equal(slicesGraded, 5, 'the chosen slice and two either side (1 mm apart) are graded and averaged');
@@ -119,8 +119,8 @@ test('the bundled grader ships with its model card and out-of-fold predictions',
 test('Grad-CAM explains a grade of a real disc: heat on its crop, carried back onto the slice around that disc only', async () => {
   const { explainDiscs } = await import('../../src/explain/disc.js');
   const { extractSagittalSlice } = await import('../../src/volume/orientation.js');
-  const grader = await loadGrader(GRADER_MODEL_DIR);
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const { localization } = await gradeVolume(grader, localizer, volume);
   const slice = extractSagittalSlice(volume, localization.sliceIndex);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BINARY_FINDINGS } from '../../src/datasets/types.js';
+import { BINARY_FINDINGS } from '../../src/disc/findings.js';
+import type { Logits } from '../../src/disc/logits.js';
 import {
   coverageAccuracyCurve,
   fitBinaryTemperature,
@@ -10,9 +11,9 @@ import {
   sigmoid,
   softmax,
 } from '../../src/grade/calibration.js';
-import { type GraderCalibration, gradesFromLogits, type Logits, loadGrader } from '../../src/grade/grader.js';
+import { type GraderCalibration, gradesFromLogits, loadGrader } from '../../src/grade/grader.js';
 import { mulberry32 } from '../../src/metrics/random.js';
-import { GRADER_MODEL_DIR } from '../../src/models/store.js';
+import { GRADER_MODEL_DIR } from '../../src/store/store.js';
 
 test('temperature scaling recovers the temperature that over-confident logits were made with', () => {
   const random = mulberry32(7);
@@ -130,7 +131,7 @@ test('the review threshold flags a disc exactly when its calibrated top Pfirrman
 });
 
 test("the bundled grader applies the calibration its card states: each head's temperature, not 1", async () => {
-  const grader = await loadGrader(GRADER_MODEL_DIR);
+  const grader = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
   const { calibration } = grader;
   const card = await readFile(join(GRADER_MODEL_DIR, 'MODEL_CARD.md'), 'utf8');
   const number = String.raw`(\d+(?:\.\d+)?)`;

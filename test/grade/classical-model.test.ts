@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { DiscLabel } from '../../src/datasets/types.js';
+import type { DiscMeasures } from '../../src/disc/measures.js';
 import {
   CLASSICAL_FEATURES,
   type ClassicalInput,
@@ -17,7 +18,6 @@ import {
 } from '../../src/grade/classicalModel.js';
 import { DEFAULT_CROP_CONFIG } from '../../src/grade/crops.js';
 import { ensembleLogits } from '../../src/grade/grader.js';
-import type { DiscMeasures } from '../../src/grade/measures.js';
 import { mulberry32 } from '../../src/metrics/random.js';
 
 const SIZE = DEFAULT_CROP_CONFIG.size;

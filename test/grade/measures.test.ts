@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
+import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import { measureDisc } from '../../src/grade/measures.js';
 import type { LocalizedDisc, LocalizedVertebra } from '../../src/localize/postprocess.js';
 import type { Image2D } from '../../src/transforms/resample.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DiscLabel } from '../../src/datasets/types.js';
 import { readPicture } from '../../src/io/png.js';
 import { type Localizer, localizerTrainingPatients } from '../../src/localize/localizer.js';
-import { DEFAULT_LOCALIZER_DIR } from '../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR } from '../../src/store/store.js';
 import type { Image2D } from '../../src/transforms/resample.js';
 import { extractSagittalSlice } from '../../src/volume/orientation.js';
 import { REPO_ROOT } from './cli.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { loadSingleVolume } from '../../src/io/load.js';
 import { loadLocalizer, localizeImages } from '../../src/localize/localizer.js';
 import { distanceToPolygon } from '../../src/metrics/index.js';
-import { DEFAULT_LOCALIZER_DIR } from '../../src/models/store.js';
+import { DEFAULT_LOCALIZER_DIR } from '../../src/store/store.js';
 import { extractSagittalSlice, midSagittalIndex } from '../../src/volume/orientation.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { assertHeldOutFrom, heldOutSlices } from '../helpers/heldOutSlices.js';
@@ -20,7 +20,7 @@ const KEYPOINTS_AT_THEIR_LEVEL_FLOOR = 24;
 const SLICES_WITH_THE_RIGHT_LEVELS_FLOOR = 6;
 
 test('the bundled localiser finds the lumbar discs of held-out real T2 slices at their level, counted from the sacrum upward', async (t) => {
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const slices = await heldOutSlices();
   await assertHeldOutFrom(localizer, slices);
   const results = localizeImages(
@@ -66,7 +66,7 @@ test('the bundled localiser finds the lumbar discs of held-out real T2 slices at
 });
 
 test('the bundled localiser finds the lumbar discs of the example DICOM study on its mid-sagittal slice', async () => {
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const slice = extractSagittalSlice(volume, midSagittalIndex(volume));
   const [result] = localizeImages(localizer, [slice]);
@@ -85,7 +85,7 @@ test('the bundled localiser ships with its model card', () => {
 
 test('a 3D series is localised on the central slice with the most spinal canal, with discs in patient millimetres', async () => {
   const { localizeVolume } = await import('../../src/localize/volume.js');
-  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR);
+  const localizer = await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: 'auto' });
   const volume = await loadSingleVolume([join(REPO_ROOT, 'examples/spider-98-t2space/dicom')]);
   const result = localizeVolume(localizer, volume);
   const candidates = Object.keys(result.canalPixels).map(Number);

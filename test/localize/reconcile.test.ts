@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { levelOfIvdLabel, vertebraAboveDisc } from '../../src/datasets/levels.js';
+import { levelOfIvdLabel, vertebraAboveDisc } from '../../src/disc/levels.js';
 import type { ImageLocalization } from '../../src/localize/localizer.js';
 import { type Localizer, localizerForPatient, patientsSeenByAll } from '../../src/localize/localizer.js';
 import { reconcileLevels } from '../../src/localize/volume.js';

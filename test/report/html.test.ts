@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import type { DiscMeasures } from '../../src/grade/measures.js';
+import type { DiscMeasures } from '../../src/disc/measures.js';
+import type { PixelPoint } from '../../src/disc/predictions.js';
 import {
   type DiscFindings,
   FINDINGS_SCHEMA,
@@ -24,7 +25,6 @@ import {
   renderOverlayRgb,
   VERTEBRA_COLOUR,
 } from '../../src/report/overlayImage.js';
-import type { PixelPoint } from '../../src/report/predictions.js';
 import type { Image2D } from '../../src/transforms/resample.js';
 import { withPage } from '../helpers/chromium.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { validateFindings } from '../../src/analyze/validate.js';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
+import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import { DicomwebClient } from '../../src/pacs/client.js';
 import { jsonString, TAGS } from '../../src/pacs/dicomJson.js';
 import type { FindingsDocument } from '../../src/report/findings.js';

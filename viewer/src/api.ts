@@ -7,7 +7,7 @@
 import type { PacsStudy, SeriesInfo } from '../../src/server/apiTypes.js';
 import type { FindingsDocument } from './types.js';
 
-export { BINARY_FINDINGS } from '../../src/datasets/types.js';
+export { BINARY_FINDINGS } from '../../src/disc/findings.js';
 export type { PacsStudy, SeriesInfo } from '../../src/server/apiTypes.js';
 
 /** An HTTP error from the API, with the server's code and message. */

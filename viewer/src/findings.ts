@@ -2,7 +2,7 @@
  * The findings panel: the summary, the per-level table and measures, the disc selection (shared
  * with the overlay), the move-label form's choices and the override dialog's fields.
  */
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
+import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import * as api from './api.js';
 import { byId, h } from './dom.js';
 import { renderCorrections, renderExports } from './exports.js';

@@ -1,5 +1,5 @@
 /** An exported ONNX model as a {@link Network}, run by onnxruntime. */
-import type { Network, NetworkOutput } from '../network.js';
+import type { Network, NetworkOutput } from '../engine.js';
 import { onnxOutputName } from './fromLayers.js';
 import { OnnxSession } from './runtime.js';
 

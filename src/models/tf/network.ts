@@ -1,5 +1,5 @@
 /** A TensorFlow.js layers model as a {@link Network} (inference on the active backend). */
-import type { Network, NetworkOutput } from '../network.js';
+import type { Network, NetworkOutput } from '../engine.js';
 import { tf, tfl } from './backend.js';
 
 /** A {@link Network} that also exposes the layers model it runs (for gradients and training). */

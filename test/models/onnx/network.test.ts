@@ -4,11 +4,12 @@ import { test } from 'node:test';
 import { SpinegradeError } from '../../../src/errors.js';
 import { GRADER_NETWORK_OUTPUTS } from '../../../src/grade/grader.js';
 import { LOCALIZER_OUTPUTS } from '../../../src/localize/localizer.js';
-import { loadNetwork, type Network, type NetworkOutput } from '../../../src/models/network.js';
+import type { Network, NetworkOutput } from '../../../src/models/engine.js';
+import { loadNetwork } from '../../../src/models/network.js';
 import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../../src/models/store.js';
 import { initTf, tf, tfl } from '../../../src/models/tf/backend.js';
 import { saveModel } from '../../../src/models/tf/io.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../../src/store/store.js';
 import { tempFolder } from '../../helpers/tmp.js';
 import { seededValues } from '../tf/tfHelpers.js';
 
@@ -131,7 +132,7 @@ test('a layer the exporter does not know: --engine onnx refuses naming it, auto 
       error.kind === 'USAGE' &&
       /upsample: UpSampling2D layers cannot be exported/.test(error.message),
   );
-  const fallback = await loadNetwork(dir, ['upsample']);
+  const fallback = await loadNetwork(dir, ['upsample'], 'auto');
   assert.equal(fallback.engine, 'tfjs');
   fallback.dispose();
   model.dispose();

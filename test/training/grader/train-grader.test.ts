@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
-import { readPredictions } from '../../src/report/predictions.js';
-import { runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { readPredictions } from '../../../src/disc/predictions.js';
+import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
+import { runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 
@@ -48,7 +48,7 @@ test('train grader runs end to end on a tiny dataset, and predict then fills eve
     'the three families and the ensemble side by side',
   );
   assert.match(card, /Shipped variant: .+ — it has the highest out-of-fold Pfirrmann linear κ/);
-  const grader = await loadGrader(out);
+  const grader = await loadGrader(out, { engine: 'auto' });
   assert.ok(grader.classical, 'the classical model ships with the grader');
   assert.equal(grader.config.cropSize, 56);
   assert.ok(grader.calibration.pfirrmann > 0);

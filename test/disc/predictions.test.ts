@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SpinegradeError } from '../../src/errors.js';
 import {
   fusePatients,
   type PredictionLine,
   predictionLineProblem,
   readPredictions,
   toJsonLines,
-} from '../../src/report/predictions.js';
+} from '../../src/disc/predictions.js';
+import { SpinegradeError } from '../../src/errors.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const disc = (ivdLabel: number, p: number[]) => ({

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset } from '../../src/datasets/index.js';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
-import { patientsByVendor, vendorOf } from '../../src/grade/fewShot.js';
-import { gradeSeriesDiscs, loadGrader } from '../../src/grade/grader.js';
-import { GRADER_MODEL_DIR } from '../../src/models/store.js';
-import { runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { readDataset } from '../../../src/datasets/index.js';
+import { levelOfIvdLabel } from '../../../src/disc/levels.js';
+import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
+import { GRADER_MODEL_DIR } from '../../../src/store/store.js';
+import { patientsByVendor, vendorOf } from '../../../src/training/grader/fewShot.js';
+import { runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 
@@ -50,8 +50,8 @@ test('finetune adapts the bundled grader to own data, writes a whole model folde
   const run = runCli(args);
   assert.equal(run.status, 0, run.stderr);
   for (const file of ['model.json', 'weights.bin', 'MODEL_CARD.md']) assert.ok(existsSync(join(out, file)), file);
-  const original = await loadGrader(GRADER_MODEL_DIR);
-  const tuned = await loadGrader(out);
+  const original = await loadGrader(GRADER_MODEL_DIR, { engine: 'auto' });
+  const tuned = await loadGrader(out, { engine: 'auto' });
   assert.equal(tuned.variant, original.variant, 'the same family grades');
   assert.ok((tuned.metadata.fineTuned as { patients: number }).patients === 2, 'the card metadata says what it saw');
   const before = await readFile(join(GRADER_MODEL_DIR, 'weights.bin'));

@@ -3,37 +3,32 @@
  * loss, validation on held-out patients by the figures that matter (Dice and discs found at the
  * right level), early stopping, checkpoints.
  */
-import { isLumbarIvdLabel } from '../datasets/levels.js';
-import type { SpineDataset } from '../datasets/types.js';
-import { distanceToPolygon } from '../metrics/detection.js';
-import { mulberry32, shuffleInPlace } from '../metrics/random.js';
-import { dice } from '../metrics/segmentation.js';
-import type { tfl } from '../models/tf/backend.js';
-import { layersNetwork } from '../models/tf/network.js';
-import { type TrainProgress, type TrainResult, trainModel } from '../models/tf/train.js';
-import { augmentSample } from '../transforms/augment.js';
-import { canvasMaps, LOCALIZER_OUTPUTS, predictCanvases } from './localizer.js';
-import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from './model.js';
-import { localizeFromMaps } from './postprocess.js';
-import { buildLocalizerSamples, type LocalizerSample } from './samples.js';
+
+import type { SpineDataset } from '../../datasets/types.js';
+import { isLumbarIvdLabel } from '../../disc/levels.js';
+import { canvasMaps, LOCALIZER_OUTPUTS, predictCanvases } from '../../localize/localizer.js';
+import { DEFAULT_LOCALIZER_CONFIG, type LocalizerConfig } from '../../localize/model.js';
+import { localizeFromMaps } from '../../localize/postprocess.js';
+import { buildLocalizerSamples, type LocalizerSample } from '../../localize/samples.js';
+import { distanceToPolygon } from '../../metrics/detection.js';
+import { mulberry32 } from '../../metrics/random.js';
+import { dice } from '../../metrics/segmentation.js';
+import type { tfl } from '../../models/tf/backend.js';
+import { layersNetwork } from '../../models/tf/network.js';
+import { type TrainResult, trainModel } from '../../models/tf/train.js';
+import { augmentSample } from '../../transforms/augment.js';
+import { shuffledBatches, type TrainerSettings, trainerOptions } from '../common/trainer.js';
 import { toBatch } from './targets.js';
 
 /** Options of {@link trainLocalizer}. */
-export interface TrainLocalizerOptions {
+export interface TrainLocalizerOptions extends TrainerSettings {
   config?: LocalizerConfig;
   /** Patients to train on (default: all but the validation patients). */
   trainPatients: readonly string[];
   /** Patients for validation, early stopping and the reported figures. */
   validationPatients: readonly string[];
-  epochs: number;
-  batchSize?: number;
-  learningRate?: number;
-  workers?: 1 | 2;
   patience?: number;
   checkpointDir?: string;
-  seed?: number;
-  onProgress?: (progress: TrainProgress) => void;
-  onLog?: (line: string) => void;
 }
 
 /** Figures of a localiser on held-out samples. */
@@ -112,23 +107,16 @@ export async function trainLocalizer(
   const random = mulberry32(options.seed ?? config.seed);
   const batchSize = options.batchSize ?? 8;
   const nextEpoch = function* (): Generator<ReturnType<typeof toBatch>> {
-    const order = shuffleInPlace([...train], random);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const chunk = order.slice(start, start + batchSize);
-      if (chunk.length < 2) break; // batch statistics need two samples
+    for (const chunk of shuffledBatches(train, batchSize, random)) {
       const augmented = chunk.map((s) => augmentSample(s, random));
       yield toBatch(augmented, { sigmaPx: config.heatmapSigmaPx, perLevel: (config.heatmapChannels ?? 1) > 1 });
     }
   };
   let last: LocalizerScores | undefined;
   const result = await trainModel({
-    model: { module: new URL('./model.js', import.meta.url).href, config },
+    model: { module: new URL('../../localize/model.js', import.meta.url).href, config },
     nextEpoch,
-    epochs: options.epochs,
-    learningRate: options.learningRate ?? 2e-3,
-    schedule: { kind: 'cosine', warmupEpochs: 1, minLearningRate: 1e-4 },
-    clipGradientNorm: 5,
-    workers: options.workers ?? 2,
+    ...trainerOptions(options, 1e-4),
     ...(validation.length > 0
       ? {
           validate: async (model: tfl.LayersModel, epoch: number) => {
@@ -146,7 +134,6 @@ export async function trainLocalizer(
     ...(options.checkpointDir !== undefined
       ? { checkpointDir: options.checkpointDir, checkpointMetadata: { localizerConfig: config } }
       : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const scores = validation.length > 0 ? scoreOnSamples(result.model, validation, config) : (last as LocalizerScores);
   return { result, scores, config };

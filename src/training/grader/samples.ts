@@ -4,51 +4,20 @@
  * carried over by position (T1 of the same field of view): when they say the localiser's count is
  * off by one, the training labels follow the keypoints. Predictions always use the localiser's levels.
  */
-import { carryKeypoints } from '../datasets/keypoints.js';
-import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '../datasets/types.js';
-import { type ImageLocalization, type Localizer, localizeSeries } from '../localize/localizer.js';
-import type { LocalizedDisc } from '../localize/postprocess.js';
-import { distanceToPolygon } from '../metrics/detection.js';
-import { robustRange } from '../transforms/intensity.js';
-import type { Image2D } from '../transforms/resample.js';
-import { cropDisc, DEFAULT_CROP_CONFIG, type DiscCropConfig } from './crops.js';
-import { type DiscMeasures, measureDisc } from './measures.js';
+import { carryKeypoints } from '../../datasets/keypoints.js';
+import type { DiscKeypoint, SeriesRecord, SpineDataset } from '../../datasets/types.js';
+import { DEFAULT_CROP_CONFIG, type DiscCropConfig } from '../../grade/crops.js';
+import { cropLocalizedDiscs, type LocalizedDiscCrop } from '../../grade/discCrops.js';
+import { type ImageLocalization, type Localizer, localizeSeries } from '../../localize/localizer.js';
+import type { LocalizedDisc } from '../../localize/postprocess.js';
+import { distanceToPolygon } from '../../metrics/detection.js';
+import type { Image2D } from '../../transforms/resample.js';
 
-/** One localised disc of one series, cropped. */
-export interface DiscCropRecord {
-  readonly patient: string;
-  readonly series: string;
-  readonly sequence: DatasetSequence;
-  /** The localiser's level (what a prediction reports). */
-  readonly ivdLabel: number;
+/** A localised disc cropped for training: the inference crop and the level its labels come from. */
+export interface DiscCropRecord extends LocalizedDiscCrop {
   /** The level whose labels train on this crop: the localiser's, corrected by keypoints where they exist. */
   readonly trainingIvdLabel: number;
-  readonly crop: Float32Array;
-  /** The localised disc on its slice (pixel coordinates). */
-  readonly disc: LocalizedDisc;
-  /** Quantitative measures of the disc on its slice (absent when not asked for). */
-  readonly measures?: DiscMeasures;
 }
-
-/** What grading reads of a cropped disc: crop, level, measures and sequence. */
-export function gradableDisc(record: DiscCropRecord): {
-  crop: Float32Array;
-  ivdLabel: number;
-  level: string;
-  measures: DiscMeasures | undefined;
-  sequence: string;
-} {
-  return {
-    crop: record.crop,
-    ivdLabel: record.ivdLabel,
-    level: record.disc.level,
-    measures: record.measures,
-    sequence: record.sequence,
-  };
-}
-
-/** Highest IVD label cropped (T7/T8): SPIDER grades a few thoracic discs too. */
-const MAX_CROPPED_IVD_LABEL = 10;
 
 /**
  * The level offset the keypoints imply for a slice's discs (keypoint label − disc label, the most
@@ -121,30 +90,21 @@ export async function collectDiscCrops(
   return records.sort((a, b) => (order.get(a.series) ?? 0) - (order.get(b.series) ?? 0) || a.ivdLabel - b.ivdLabel);
 }
 
-/** The crops of one localised series. */
+/** The crops of one localised series, with training levels corrected by the dataset's keypoints. */
 export async function cropsOfSeries(
-  dataset: SpineDataset | undefined,
-  series: Pick<SeriesRecord, 'id' | 'patient' | 'sequence' | 'keypoints'>,
+  dataset: SpineDataset,
+  series: SeriesRecord,
   image: Image2D,
   localization: Pick<ImageLocalization, 'discs' | 'vertebrae' | 'classes'>,
   config: DiscCropConfig,
-  options: Pick<CollectOptions, 'correctWithKeypoints'> & { measure?: boolean } = {},
+  options: Pick<CollectOptions, 'correctWithKeypoints'> = {},
 ): Promise<DiscCropRecord[]> {
-  const discs = localization.discs.filter((d) => d.ivdLabel >= 0 && d.ivdLabel <= MAX_CROPPED_IVD_LABEL);
+  const crops = cropLocalizedDiscs(series, image, localization, config);
   let offset = 0;
-  if (dataset && options.correctWithKeypoints !== false) {
-    const keypoints = await checkingKeypoints(dataset, series as SeriesRecord, image);
+  if (options.correctWithKeypoints !== false) {
+    const keypoints = await checkingKeypoints(dataset, series, image);
+    const discs = crops.map((crop) => crop.disc);
     offset = (keypoints && keypointLevelOffset(discs, keypoints, image.pixelSpacing)) ?? 0;
   }
-  const range = robustRange(image.pixels);
-  return discs.map((disc) => ({
-    patient: series.patient,
-    series: series.id,
-    sequence: series.sequence,
-    ivdLabel: disc.ivdLabel,
-    trainingIvdLabel: disc.ivdLabel + offset,
-    crop: cropDisc(image, disc, config, range).pixels,
-    disc,
-    ...(options.measure === false ? {} : { measures: measureDisc(image, localization, disc) }),
-  }));
+  return crops.map((crop) => ({ ...crop, trainingIvdLabel: crop.ivdLabel + offset }));
 }

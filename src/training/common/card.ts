@@ -1,10 +1,10 @@
 /** Model cards: what a model was trained on, how, and how well it does, measured out of fold. */
 import { join } from 'node:path';
-import type { SpineDataset } from '../datasets/types.js';
-import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../evaluation/references.js';
-import type { Evaluation, MetricRow } from '../evaluation/score.js';
-import type { ClassPriorModel } from '../grade/prior.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import type { SpineDataset } from '../../datasets/types.js';
+import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../../evaluation/references.js';
+import type { Evaluation, MetricRow } from '../../evaluation/score.js';
+import type { ClassPriorModel } from '../../grade/prior.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 
 /** What goes into a model card. */
 export interface ModelCardInput {
@@ -218,4 +218,11 @@ export function localizerCardMarkdown(input: LocalizerCardInput): string {
     ...(input.notes ?? []).map((n) => `- ${n}`),
     '',
   ].join('\n');
+}
+
+/** How a card names the dataset a model was trained on. */
+export function datasetName(dataset: SpineDataset): string {
+  return dataset.layout === 'spider-2d' || dataset.layout === 'spider-original'
+    ? `SPIDER training split (${dataset.layout})`
+    : `own data at ${dataset.root}`;
 }

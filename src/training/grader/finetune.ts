@@ -5,12 +5,13 @@
  * (its input normalisation kept). The classical model and the calibration are kept as they were:
  * a handful of patients is too few to refit either honestly.
  */
-import type { tfl } from '../models/tf/backend.js';
-import type { TrainProgress } from '../models/tf/train.js';
-import { flattenWeights } from '../models/tf/trainCore.js';
-import { type ContextModel, cloneContextModel, trainContextModel } from './context.js';
+
+import { type ContextModel, cloneContextModel, trainContextModel } from '../../grade/context.js';
+import type { TrainableGrader } from '../../grade/grader.js';
+import type { tfl } from '../../models/tf/backend.js';
+import type { TrainProgress } from '../../models/tf/train.js';
+import { flattenWeights } from '../../models/tf/trainCore.js';
 import { cnnOutputs, contextTrainingData } from './experiment.js';
-import type { TrainableGrader } from './grader.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, trainGrader } from './train.js';
 

@@ -2,10 +2,10 @@
  * Training targets of the disc localiser (plain typed arrays, channels last) and the batches the
  * training engine consumes: `{ inputs, inputShape: [n, h, w, c], targets: { name: { data, shape } } }`.
  */
-import { isLumbarIvdLabel } from '../datasets/levels.js';
-import { SpinegradeError } from '../errors.js';
-import type { CanvasKeypoint } from '../transforms/canvas.js';
-import { SEMANTIC_CLASSES } from './samples.js';
+import { isLumbarIvdLabel } from '../../disc/levels.js';
+import { SpinegradeError } from '../../errors.js';
+import { SEMANTIC_CLASSES } from '../../localize/samples.js';
+import type { CanvasKeypoint } from '../../transforms/canvas.js';
 
 /** What target rendering needs of a sample (a {@link LocalizerSample} or an augmented one). */
 export interface TargetSample {

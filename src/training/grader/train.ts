@@ -4,18 +4,20 @@
  * crop-level augmentation, a fixed epoch budget with a cosine schedule (no early stopping: the
  * validation fold is only watched, so out-of-fold figures stay honest).
  */
-import { BINARY_FINDINGS, type DiscLabel } from '../datasets/types.js';
-import { cohenKappa } from '../metrics/agreement.js';
-import { rocAuc } from '../metrics/probabilistic.js';
-import { mulberry32, shuffleInPlace } from '../metrics/random.js';
-import type { tfl } from '../models/tf/backend.js';
-import { layersNetwork } from '../models/tf/network.js';
-import { type EpochRecord, type TrainProgress, trainModel } from '../models/tf/train.js';
-import type { Batch } from '../models/tf/trainCore.js';
-import { augmentSample } from '../transforms/augment.js';
-import { GRADER_NETWORK_OUTPUTS, predictCrops } from './grader.js';
-import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from './loss.js';
-import { DEFAULT_GRADER_CONFIG, type GraderConfig } from './model.js';
+import type { DiscLabel } from '../../datasets/types.js';
+import { BINARY_FINDINGS } from '../../disc/findings.js';
+import { GRADER_NETWORK_OUTPUTS, predictCrops } from '../../grade/grader.js';
+import { balancedClassWeights, GRADER_HEADS, type GraderLossWeights } from '../../grade/loss.js';
+import { DEFAULT_GRADER_CONFIG, type GraderConfig } from '../../grade/model.js';
+import { cohenKappa } from '../../metrics/agreement.js';
+import { rocAuc } from '../../metrics/probabilistic.js';
+import { mulberry32 } from '../../metrics/random.js';
+import type { tfl } from '../../models/tf/backend.js';
+import { layersNetwork } from '../../models/tf/network.js';
+import { type EpochRecord, trainModel } from '../../models/tf/train.js';
+import type { Batch } from '../../models/tf/trainCore.js';
+import { augmentSample } from '../../transforms/augment.js';
+import { shuffledBatches, type TrainerSettings, trainerOptions } from '../common/trainer.js';
 import type { DiscCropRecord } from './samples.js';
 
 /** A crop with the grades that train on it. */
@@ -147,21 +149,14 @@ export function scoreGrader(model: tfl.LayersModel, crops: readonly LabelledCrop
 }
 
 /** Options of {@link trainGrader}. */
-export interface TrainGraderOptions {
+export interface TrainGraderOptions extends TrainerSettings {
   readonly config?: Partial<Omit<GraderConfig, 'loss'>>;
-  readonly epochs: number;
-  readonly workers?: 1 | 2;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly seed?: number;
   /** Fine-tune from these weights (a grader's, flattened) instead of starting fresh. */
   readonly initialWeights?: Float32Array;
   /** Loss weights; default balanced on the training crops (fine-tuning keeps the original's). */
   readonly lossWeights?: GraderLossWeights;
   /** Crops to watch after each epoch (logged, never used to pick weights). */
   readonly watch?: readonly LabelledCrop[];
-  readonly onProgress?: (progress: TrainProgress) => void;
-  readonly onLog?: (line: string) => void;
 }
 
 /** Trains the grader CNN on labelled crops. */
@@ -181,10 +176,7 @@ export async function trainGrader(
   const batchSize = options.batchSize ?? 32;
   const size = config.cropSize;
   const nextEpoch = function* (): Generator<Batch> {
-    const order = shuffleInPlace([...train], random);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const chunk = order.slice(start, start + batchSize);
-      if (chunk.length < 2) break; // batch statistics need two samples
+    for (const chunk of shuffledBatches(train, batchSize, random)) {
       yield graderBatch(
         chunk.map((c) => ({ pixels: augmentCrop(c.record.crop, size, random), label: c.label })),
         size,
@@ -194,13 +186,9 @@ export async function trainGrader(
   let watched: GraderScores | undefined;
   const watch = options.watch ?? [];
   const result = await trainModel({
-    model: { module: new URL('./model.js', import.meta.url).href, config },
+    model: { module: new URL('../../grade/model.js', import.meta.url).href, config },
     nextEpoch,
-    epochs: options.epochs,
-    learningRate: options.learningRate ?? 2e-3,
-    schedule: { kind: 'cosine', warmupEpochs: 1, minLearningRate: 5e-5 },
-    clipGradientNorm: 5,
-    workers: options.workers ?? 2,
+    ...trainerOptions(options, 5e-5),
     restoreBest: false,
     ...(options.initialWeights ? { initialWeights: options.initialWeights } : {}),
     ...(watch.length > 0
@@ -214,7 +202,6 @@ export async function trainGrader(
           },
         }
       : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { model: result.model, config, history: result.history, ...(watched ? { watched } : {}) };
 }

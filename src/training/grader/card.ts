@@ -2,12 +2,12 @@
  * The grader's model card: data, training, and every out-of-fold figure of each family (classical,
  * CNN, hybrid, ensemble; same folds, same patients) beside the references.
  */
-import type { SpineDataset } from '../datasets/types.js';
-import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../evaluation/references.js';
-import type { Evaluation, GradedSection, MetricRow } from '../evaluation/score.js';
-import type { CoveragePoint } from '../grade/calibration.js';
-import type { GraderCalibration, GraderVariant } from '../grade/grader.js';
-import { cell, f } from './card.js';
+import type { SpineDataset } from '../../datasets/types.js';
+import { PFIRRMANN_REFERENCES, REFERENCE_SOURCES } from '../../evaluation/references.js';
+import type { Evaluation, GradedSection, MetricRow } from '../../evaluation/score.js';
+import type { CoveragePoint } from '../../grade/calibration.js';
+import type { GraderCalibration, GraderVariant } from '../../grade/grader.js';
+import { cell, f } from '../common/card.js';
 
 /** What goes into the grader's card. */
 export interface GraderCardInput {

@@ -1,16 +1,16 @@
 /**
- * `spinegrade train grader`: disc crops from the localiser, cross-validation of every family
- * (classical, CNN, hybrid, ensemble), the final models and their card.
+ * Training the grader end to end (`spinegrade train grader`): disc crops from the localiser,
+ * cross-validation of every family (classical, CNN, hybrid, ensemble), the final models and their card.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readDataset } from '../datasets/index.js';
-import { SpinegradeError } from '../errors.js';
-import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
-import { CLASSICAL_JSON, saveClassicalModel } from '../grade/classicalModel.js';
-import { saveContextModel } from '../grade/context.js';
-import { DEFAULT_CROP_CONFIG } from '../grade/crops.js';
-import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from '../grade/experiment.js';
+import { readDataset } from '../../datasets/index.js';
+import { toJsonLines } from '../../disc/predictions.js';
+import { type Evaluation, evaluatePredictions } from '../../evaluation/score.js';
+import { CLASSICAL_JSON, saveClassicalModel } from '../../grade/classicalModel.js';
+import { saveContextModel } from '../../grade/context.js';
+import { DEFAULT_CROP_CONFIG } from '../../grade/crops.js';
+import { gradableDisc } from '../../grade/discCrops.js';
 import {
   GRADER_VARIANTS,
   type Grader,
@@ -19,28 +19,34 @@ import {
   gradeSeriesDiscs,
   loadGrader,
   UNCALIBRATED,
-} from '../grade/grader.js';
-import { collectDiscCrops, type DiscCropRecord, gradableDisc } from '../grade/samples.js';
-import { labelCrops } from '../grade/train.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { type Localizer, loadLocalizer } from '../localize/localizer.js';
-import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from '../models/graderCard.js';
-import { DEFAULT_LOCALIZER_DIR } from '../models/store.js';
-import { saveModel } from '../models/tf/io.js';
-import { toJsonLines } from '../report/predictions.js';
-import { positiveInteger } from './dataset-commands.js';
-import type { Progress } from './progress.js';
+} from '../../grade/grader.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
+import type { EngineChoice } from '../../models/engine.js';
+import { saveModel } from '../../models/tf/io.js';
+import type { Progress } from '../../util/progress.js';
+import { epochProgress } from '../common/trainer.js';
+import { graderCardMarkdown, keptCardSection, VARIANT_NAMES } from './card.js';
+import { crossValidateGrader, type GraderExperimentOptions, trainGraderPair } from './experiment.js';
+import { collectDiscCrops, type DiscCropRecord } from './samples.js';
+import { labelCrops } from './train.js';
 
-/** Options of `train grader`, as given on the command line. */
-export interface TrainGraderCliOptions {
-  localizer?: string;
-  epochs?: string;
-  contextEpochs?: string;
-  folds?: string;
-  seed?: string;
-  workers?: string;
-  resamples?: string;
-  reviewThreshold?: string;
+/** The settings of one grader training run (the command line's options, parsed). */
+export interface GraderTrainingSettings {
+  /** The localiser folders that crop the discs (several: each patient by one that never saw them). */
+  localizerDirs: readonly string[];
+  /** The engine the localisers and the saved grader's throughput run on. */
+  engine: EngineChoice;
+  epochs: number;
+  contextEpochs: number;
+  /** Cross-validation folds; 0 for none. */
+  folds: number;
+  seed: number;
+  workers: 1 | 2;
+  /** Bootstrap resamples of the confidence intervals. */
+  resamples: number;
+  /** A disc whose top Pfirrmann probability is below this needs review. */
+  reviewThreshold: number;
 }
 
 /** What was tried and what limits the grader (printed in its card). */
@@ -51,38 +57,26 @@ export const GRADER_NOTES: readonly string[] = [
   'A small network trained for minutes on 2 CPU cores; not tried yet: larger crops or networks, several slices per disc, ensembles of seeds.',
 ];
 
-/** `train grader`: see the module comment; returns what to tell the user. */
-export async function runTrainGrader(
+/** Trains, cross-validates and saves a grader (see the module comment); returns what to tell the user. */
+export async function trainGraderOnDataset(
   datasetDir: string,
   out: string,
-  options: TrainGraderCliOptions,
+  settings: GraderTrainingSettings,
   progress: Progress,
   log: (line: string) => void,
 ): Promise<string> {
   const started = Date.now();
   const dataset = await readDataset(datasetDir);
-  const seed = positiveInteger(options.seed, '--seed', 1);
-  const folds = options.folds === '0' ? 0 : positiveInteger(options.folds, '--folds', 5);
-  if (folds === 1) throw new SpinegradeError('USAGE', '--folds wants 0 (no cross-validation) or at least 2');
-  const workers = positiveInteger(options.workers, '--workers', 2);
-  if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
-  const reviewThreshold = options.reviewThreshold === undefined ? 0.5 : Number(options.reviewThreshold);
-  if (!(reviewThreshold >= 0 && reviewThreshold <= 1))
-    throw new SpinegradeError(
-      'USAGE',
-      `--review-threshold wants a probability in [0, 1], got "${options.reviewThreshold}"`,
-    );
-  const localizerDirs = (options.localizer ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
+  const { seed, folds, workers, reviewThreshold, resamples, localizerDirs } = settings;
   const localizers: Localizer[] = [];
-  for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir)));
+  for (const dir of localizerDirs) localizers.push(await loadLocalizer(resolve(dir), { engine: settings.engine }));
   const experiment: GraderExperimentOptions = {
-    epochs: positiveInteger(options.epochs, '--epochs', 12),
-    contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 30),
-    workers: workers as 1 | 2,
+    epochs: settings.epochs,
+    contextEpochs: settings.contextEpochs,
+    workers,
     seed,
     reviewThreshold,
-    onProgress: (p) =>
-      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
+    onProgress: epochProgress(progress),
     onLog: (line) => {
       progress.finish();
       log(line);
@@ -98,7 +92,6 @@ export async function runTrainGrader(
   for (const c of labelled) bySequence[c.record.sequence] = (bySequence[c.record.sequence] ?? 0) + 1;
   log(`${records.length} discs cropped, ${labelled.length} with grades`);
 
-  const resamples = positiveInteger(options.resamples, '--resamples', 2000);
   let shipped: GraderVariant = 'hybrid';
   let calibration: GraderCalibration = UNCALIBRATED;
   let card: Parameters<typeof graderCardMarkdown>[0] | undefined;
@@ -166,7 +159,7 @@ export async function runTrainGrader(
   });
   if (shipped === 'hybrid' || shipped === 'ensemble') await saveContextModel(final.context, out);
   await saveClassicalModel(final.classical, out);
-  const discsPerSecond = measureThroughput(await loadGrader(out), records);
+  const discsPerSecond = measureThroughput(await loadGrader(out, { engine: settings.engine }), records);
   if (card) {
     const weightsBytes =
       (await stat(join(out, 'weights.bin'))).size +

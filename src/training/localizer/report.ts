@@ -1,14 +1,14 @@
 /** The figures and model card of a trained localiser, measured on the patients it never saw. */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { restrictToPatients } from '../datasets/common.js';
-import type { SpineDataset } from '../datasets/types.js';
-import { predictDataset } from '../evaluation/predict.js';
-import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
-import { fitClassPrior } from '../grade/prior.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { type LocalizerCardInput, localizerCardMarkdown } from '../models/card.js';
-import { type Localizer, localizeImages, predictSemanticMask } from './localizer.js';
+import { restrictToPatients } from '../../datasets/common.js';
+import type { SpineDataset } from '../../datasets/types.js';
+import { predictDataset } from '../../evaluation/predict.js';
+import { type Evaluation, evaluatePredictions } from '../../evaluation/score.js';
+import { fitClassPrior } from '../../grade/prior.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { type Localizer, localizeImages, predictSemanticMask } from '../../localize/localizer.js';
+import { type LocalizerCardInput, localizerCardMarkdown } from '../common/card.js';
 
 /** Localisation and Dice figures of a localiser on the held-out patients (grades from a prior fitted on the rest). */
 export async function evaluateLocalizerHeldOut(

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { levelOfIvdLabel } from '../../src/datasets/levels.js';
-import { keypointLevelOffset } from '../../src/grade/samples.js';
-import type { LocalizedDisc } from '../../src/localize/postprocess.js';
+import { levelOfIvdLabel } from '../../../src/disc/levels.js';
+import type { LocalizedDisc } from '../../../src/localize/postprocess.js';
+import { keypointLevelOffset } from '../../../src/training/grader/samples.js';
 
 function disc(ivdLabel: number, y: number): LocalizedDisc {
   return {

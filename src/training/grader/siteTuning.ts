@@ -1,80 +1,85 @@
 /**
- * `spinegrade finetune`: adapt a grader to a site's own labelled patients (few-shot), and
- * `spinegrade train few-shot`: the vendor-split experiment that measures what that buys.
+ * Adapting a grader to a site (`spinegrade finetune`: continue training on a site's own labelled
+ * patients) and the vendor-split experiment that measures what that buys (`spinegrade train few-shot`).
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readDataset } from '../datasets/index.js';
-import { SpinegradeError } from '../errors.js';
-import { CLASSICAL_JSON } from '../grade/classicalModel.js';
-import { saveContextModel } from '../grade/context.js';
-import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from '../grade/fewShot.js';
-import { DEFAULT_FINE_TUNE, fineTuneGrader } from '../grade/finetune.js';
-import { loadGrader, trainableGrader } from '../grade/grader.js';
-import { collectDiscCrops } from '../grade/samples.js';
-import { labelCrops } from '../grade/train.js';
-import { buildFolderAtomic, writeFileAtomic } from '../io/atomic.js';
-import { type Localizer, loadLocalizer } from '../localize/localizer.js';
-import { FEW_SHOT_MARKERS } from '../models/graderCard.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../models/store.js';
-import { saveModel } from '../models/tf/io.js';
-import { positiveInteger } from './dataset-commands.js';
-import type { Progress } from './progress.js';
+import { readDataset } from '../../datasets/index.js';
+import { SpinegradeError } from '../../errors.js';
+import { CLASSICAL_JSON } from '../../grade/classicalModel.js';
+import { saveContextModel } from '../../grade/context.js';
+import { loadGrader, trainableGrader } from '../../grade/grader.js';
+import { buildFolderAtomic, writeFileAtomic } from '../../io/atomic.js';
+import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
+import type { EngineChoice } from '../../models/engine.js';
+import { saveModel } from '../../models/tf/io.js';
+import type { Progress } from '../../util/progress.js';
+import { epochProgress } from '../common/trainer.js';
+import { FEW_SHOT_MARKERS } from './card.js';
+import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from './fewShot.js';
+import { fineTuneGrader } from './finetune.js';
+import { collectDiscCrops } from './samples.js';
+import { labelCrops } from './train.js';
 
-/** Options of `finetune`, as given on the command line. */
-export interface FineTuneCliOptions {
-  model?: string;
-  localizer?: string;
-  epochs?: string;
-  contextEpochs?: string;
-  learningRate?: string;
-  seed?: string;
-  workers?: string;
-  overwrite?: boolean;
-}
-
-function positiveNumber(text: string | undefined, name: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!(value > 0) || !Number.isFinite(value))
-    throw new SpinegradeError('USAGE', `${name} wants a positive number, got "${text}"`);
-  return value;
-}
-
-function workersOf(text: string | undefined): 1 | 2 {
-  const workers = positiveInteger(text, '--workers', 2);
-  if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
-  return workers as 1 | 2;
-}
-
-async function localizersOf(list: string | undefined): Promise<Localizer[]> {
-  const dirs = (list ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0);
+async function localizersOf(dirs: readonly string[], engine: EngineChoice): Promise<Localizer[]> {
   const out: Localizer[] = [];
-  for (const dir of dirs) out.push(await loadLocalizer(resolve(dir)));
+  for (const dir of dirs) out.push(await loadLocalizer(resolve(dir), { engine }));
   return out;
 }
 
-/** `finetune`: see the module comment; returns what to tell the user. */
-export async function runFineTune(
+/** The settings of one fine-tuning run (the command line's options, parsed). */
+export interface FineTuneSettings {
+  /** The grader folder to start from, as given (it goes into the command recorded in the card). */
+  model: string;
+  localizerDirs: readonly string[];
+  /** The engine the localisers run on (the grader trains on TensorFlow.js). */
+  engine: EngineChoice;
+  epochs: number;
+  contextEpochs: number;
+  learningRate: number;
+  seed: number;
+  workers: 1 | 2;
+  /** Replace a non-empty output folder. */
+  overwrite: boolean;
+}
+
+/** The settings of the few-shot experiment (the command line's options, parsed). */
+export interface FewShotSettings {
+  /** The `--localizer` option as given, recorded in the command; absent for the default. */
+  localizerOption?: string;
+  localizerDirs: readonly string[];
+  engine: EngineChoice;
+  /** The vendors to train on and to adapt to (default: the two largest, target the largest). */
+  source?: string;
+  target?: string;
+  shots: readonly number[];
+  seeds: readonly number[];
+  epochs: number;
+  contextEpochs: number;
+  tuneEpochs: number;
+  tuneContextEpochs: number;
+  learningRate: number;
+  workers: 1 | 2;
+  resamples: number;
+}
+
+/** Fine-tunes a grader on a site's labelled patients (see the module comment); returns what to tell the user. */
+export async function fineTuneOnDataset(
   datasetDir: string,
   out: string,
-  options: FineTuneCliOptions,
+  settings: FineTuneSettings,
   progress: Progress,
   log: (line: string) => void,
 ): Promise<string> {
   const started = Date.now();
-  const modelDir = resolve(options.model ?? GRADER_MODEL_DIR);
-  const epochs = positiveInteger(options.epochs, '--epochs', DEFAULT_FINE_TUNE.epochs);
-  const contextEpochs = positiveInteger(options.contextEpochs, '--context-epochs', DEFAULT_FINE_TUNE.contextEpochs);
-  const learningRate = positiveNumber(options.learningRate, '--learning-rate', DEFAULT_FINE_TUNE.learningRate);
-  const seed = positiveInteger(options.seed, '--seed', 1);
-  const workers = workersOf(options.workers);
-  if (existsSync(out) && (await readdir(out)).length > 0 && options.overwrite !== true)
+  const modelDir = resolve(settings.model);
+  const { epochs, contextEpochs, learningRate, seed, workers } = settings;
+  if (existsSync(out) && (await readdir(out)).length > 0 && !settings.overwrite)
     throw new SpinegradeError('OUTPUT_ERROR', 'the output folder exists and is not empty (use --overwrite)', out);
   const grader = await loadGrader(modelDir, { engine: 'tfjs' });
   const dataset = await readDataset(datasetDir);
-  const localizers = await localizersOf(options.localizer);
+  const localizers = await localizersOf(settings.localizerDirs, settings.engine);
   log(`localising ${dataset.series.length} series of ${dataset.patients.length} patients and cropping their discs`);
   const records = await collectDiscCrops(dataset, localizers, { crop: grader.crop, onProgress: progress.update });
   progress.finish();
@@ -92,15 +97,14 @@ export async function runFineTune(
     learningRate,
     seed,
     workers,
-    onProgress: (p) =>
-      progress.update(p.epoch * (p.stepsPerEpoch ?? p.step) + p.step, p.epochs * (p.stepsPerEpoch ?? p.step)),
+    onProgress: epochProgress(progress),
     onLog: (line) => {
       progress.finish();
       log(line);
     },
   });
   progress.finish();
-  const command = `spinegrade finetune --data ${datasetDir} --model ${options.model ?? GRADER_MODEL_DIR} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
+  const command = `spinegrade finetune --data ${datasetDir} --model ${settings.model} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
   const fineTuned = {
     from: modelDir,
     dataset: datasetDir,
@@ -139,71 +143,45 @@ export async function runFineTune(
   return `wrote ${out} in ${((Date.now() - started) / 60000).toFixed(1)} min (${tuned.crops} crops of ${dataset.patients.length} patients)`;
 }
 
-/** Options of `train few-shot`, as given on the command line. */
-export interface FewShotCliOptions {
-  localizer?: string;
-  source?: string;
-  target?: string;
-  shots?: string;
-  seeds?: string;
-  epochs?: string;
-  contextEpochs?: string;
-  tuneEpochs?: string;
-  tuneContextEpochs?: string;
-  learningRate?: string;
-  workers?: string;
-  resamples?: string;
-}
-
-function integerList(text: string | undefined, name: string, fallback: number[], allowZero: boolean): number[] {
-  if (text === undefined) return fallback;
-  const values = text.split(',').map((v) => Number(v.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < (allowZero ? 0 : 1)))
-    throw new SpinegradeError('USAGE', `${name} wants a comma-separated list of whole numbers, got "${text}"`);
-  return values;
-}
-
 /**
  * `train few-shot`: the vendor-split experiment; writes `few-shot.json` into the grader folder and
  * its section into that folder's MODEL_CARD.md (kept when `train grader` rewrites the card).
  */
-export async function runFewShot(
+export async function fewShotOnDataset(
   datasetDir: string,
   graderDir: string,
-  options: FewShotCliOptions,
+  settings: FewShotSettings,
   progress: Progress,
   log: (line: string) => void,
 ): Promise<string> {
   const dataset = await readDataset(datasetDir);
   const vendors = patientsByVendor(dataset);
   const ranked = [...vendors.entries()].filter(([v]) => v !== 'unknown').sort((a, b) => b[1].length - a[1].length);
-  const target = options.target ?? ranked[0]?.[0];
-  const source = options.source ?? ranked.find(([v]) => v !== target)?.[0];
+  const target = settings.target ?? ranked[0]?.[0];
+  const source = settings.source ?? ranked.find(([v]) => v !== target)?.[0];
   if (!source || !target || source === target || !vendors.has(source) || !vendors.has(target))
     throw new SpinegradeError(
       'USAGE',
       `the few-shot experiment needs two vendors; the dataset has ${[...vendors.entries()].map(([v, p]) => `${v} (${p.length} patients)`).join(', ')}`,
       datasetDir,
     );
-  const shots = integerList(options.shots, '--shots', [0, 5, 10, 20], true);
-  const seeds = integerList(options.seeds, '--seeds', [1, 2, 3], false);
-  const workers = workersOf(options.workers);
-  const localizers = await localizersOf(options.localizer);
+  const { shots, seeds, workers } = settings;
+  const localizers = await localizersOf(settings.localizerDirs, settings.engine);
   log(`localising ${dataset.series.length} series and cropping their discs`);
   const records = await collectDiscCrops(dataset, localizers, { onProgress: progress.update });
   progress.finish();
   const base = {
-    epochs: positiveInteger(options.epochs, '--epochs', 16),
-    contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 10),
+    epochs: settings.epochs,
+    contextEpochs: settings.contextEpochs,
     workers,
     seed: seeds[0] as number,
     reviewThreshold: 0.5,
     onLog: log,
   };
   const fineTune = {
-    epochs: positiveInteger(options.tuneEpochs, '--tune-epochs', DEFAULT_FINE_TUNE.epochs),
-    contextEpochs: positiveInteger(options.tuneContextEpochs, '--tune-context-epochs', DEFAULT_FINE_TUNE.contextEpochs),
-    learningRate: positiveNumber(options.learningRate, '--learning-rate', DEFAULT_FINE_TUNE.learningRate),
+    epochs: settings.tuneEpochs,
+    contextEpochs: settings.tuneContextEpochs,
+    learningRate: settings.learningRate,
     workers,
   };
   let result: FewShotResult;
@@ -215,14 +193,14 @@ export async function runFewShot(
       seeds,
       base,
       fineTune,
-      resamples: positiveInteger(options.resamples, '--resamples', 1000),
+      resamples: settings.resamples,
       onLog: log,
     });
   } catch (error) {
     if (error instanceof RangeError) throw new SpinegradeError('USAGE', error.message, datasetDir);
     throw error;
   }
-  const command = `spinegrade train few-shot --data ${datasetDir} --out ${graderDir}${options.localizer ? ` --localizer ${options.localizer}` : ''} --source ${source} --target ${target} --shots ${shots.join(',')} --seeds ${seeds.join(',')} --epochs ${base.epochs} --context-epochs ${base.contextEpochs} --tune-epochs ${fineTune.epochs} --tune-context-epochs ${fineTune.contextEpochs} --learning-rate ${fineTune.learningRate} --workers ${workers}`;
+  const command = `spinegrade train few-shot --data ${datasetDir} --out ${graderDir}${settings.localizerOption ? ` --localizer ${settings.localizerOption}` : ''} --source ${source} --target ${target} --shots ${shots.join(',')} --seeds ${seeds.join(',')} --epochs ${base.epochs} --context-epochs ${base.contextEpochs} --tune-epochs ${fineTune.epochs} --tune-context-epochs ${fineTune.contextEpochs} --learning-rate ${fineTune.learningRate} --workers ${workers}`;
   await mkdir(graderDir, { recursive: true });
   await writeFileAtomic(join(graderDir, 'few-shot.json'), `${JSON.stringify({ command, ...result }, null, 1)}\n`, {
     overwrite: true,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SpinegradeError } from '../../src/errors.js';
-import { renderTargets, type TargetSample, toBatch } from '../../src/localize/targets.js';
+import { SpinegradeError } from '../../../src/errors.js';
+import { renderTargets, type TargetSample, toBatch } from '../../../src/training/localizer/targets.js';
 
 const SIZE = 32;
 

@@ -7,8 +7,8 @@ import { SpinegradeError } from '../errors.js';
 import { type Grader, isGraderDir, loadGrader } from '../grade/grader.js';
 import type { ClassPriorModel } from '../grade/prior.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { EngineChoice } from '../models/engine.js';
 import { packageRoot } from '../util/package.js';
-import type { EngineChoice } from './network.js';
 
 /** Every model kind spinegrade can load: the class-prior baseline or a trained grader. */
 export type SpinegradeModel = ClassPriorModel | Grader;
@@ -29,7 +29,7 @@ export const DEFAULT_MODEL_DIR = existsSync(join(GRADER_MODEL_DIR, 'model.json')
 export const DEFAULT_LOCALIZER_DIR = join(BUNDLED_MODELS_DIR, 'localizer');
 
 /** Reads a model folder (a class prior's `model.json`, or a grader), checking it is a model spinegrade knows. */
-export async function readModel(folder: string, options: { engine?: EngineChoice } = {}): Promise<SpinegradeModel> {
+export async function readModel(folder: string, options: { engine: EngineChoice }): Promise<SpinegradeModel> {
   if (await isGraderDir(folder)) return loadGrader(folder, options);
   const path = join(folder, 'model.json');
   let value: unknown;

@@ -5,15 +5,19 @@
  * out-of-fold logits, and the final models trained on every patient with the calibration from all folds.
  */
 
-import { levelOfIvdLabel } from '../datasets/levels.js';
-import { patientFolds } from '../datasets/splits.js';
-import { BINARY_FINDINGS, type DiscLabel, type SpineDataset } from '../datasets/types.js';
-import type { tfl } from '../models/tf/backend.js';
-import { layersNetwork } from '../models/tf/network.js';
-import type { EpochRecord, TrainProgress } from '../models/tf/train.js';
-import { type DiscPrediction, fusePatients, type PredictionLine } from '../report/predictions.js';
-import { coverageAccuracyCurve, fitBinaryTemperature, fitTemperature } from './calibration.js';
-import { type ClassicalInput, type ClassicalModel, classicalLogits, trainClassicalModel } from './classicalModel.js';
+import { patientFolds } from '../../datasets/splits.js';
+import type { DiscLabel, SpineDataset } from '../../datasets/types.js';
+import { BINARY_FINDINGS } from '../../disc/findings.js';
+import { levelOfIvdLabel } from '../../disc/levels.js';
+import type { Logits } from '../../disc/logits.js';
+import { type DiscPrediction, fusePatients, type PredictionLine } from '../../disc/predictions.js';
+import { coverageAccuracyCurve, fitBinaryTemperature, fitTemperature } from '../../grade/calibration.js';
+import {
+  type ClassicalInput,
+  type ClassicalModel,
+  classicalLogits,
+  trainClassicalModel,
+} from '../../grade/classicalModel.js';
 import {
   type ContextModel,
   type ContextTargets,
@@ -23,8 +27,8 @@ import {
   disposeContextModel,
   tfjsContextPredictor,
   trainContextModel,
-} from './context.js';
-import { DEFAULT_CROP_CONFIG } from './crops.js';
+} from '../../grade/context.js';
+import { DEFAULT_CROP_CONFIG } from '../../grade/crops.js';
 import {
   contextLogits,
   copyLogitRow,
@@ -36,13 +40,15 @@ import {
   type GraderOutputs,
   type GraderVariant,
   gradesFromLogits,
-  type Logits,
   packSpines,
   predictCrops,
   type SpineRows,
-} from './grader.js';
-import { GRADER_HEADS } from './loss.js';
-import type { GraderConfig } from './model.js';
+} from '../../grade/grader.js';
+import { GRADER_HEADS } from '../../grade/loss.js';
+import type { GraderConfig } from '../../grade/model.js';
+import type { tfl } from '../../models/tf/backend.js';
+import { layersNetwork } from '../../models/tf/network.js';
+import type { EpochRecord, TrainProgress } from '../../models/tf/train.js';
 import type { DiscCropRecord } from './samples.js';
 import { cropsOfPatients, type LabelledCrop, labelCrops, lossWeightsFor, trainGrader } from './train.js';
 

@@ -5,18 +5,18 @@
  * smaller N are a subset of those of larger N), repeated over seeds. What it measures: how much a
  * handful of a new site's labelled patients buys, with 95% bootstrap CIs over the test patients.
  */
-import { restrictToPatients } from '../datasets/common.js';
-import { levelOfIvdLabel } from '../datasets/levels.js';
-import type { SpineDataset } from '../datasets/types.js';
-import { type Evaluation, evaluatePredictions, type MetricRow } from '../evaluation/score.js';
-import { mulberry32, shuffleInPlace } from '../metrics/random.js';
-import { cell, f } from '../models/card.js';
-import { FEW_SHOT_MARKERS } from '../models/graderCard.js';
-import type { PredictionLine } from '../report/predictions.js';
-import { disposeContextModel } from './context.js';
+import { restrictToPatients } from '../../datasets/common.js';
+import type { SpineDataset } from '../../datasets/types.js';
+import { levelOfIvdLabel } from '../../disc/levels.js';
+import type { PredictionLine } from '../../disc/predictions.js';
+import { type Evaluation, evaluatePredictions, type MetricRow } from '../../evaluation/score.js';
+import { disposeContextModel } from '../../grade/context.js';
+import { type GradedDisc, gradesFromLogits, UNCALIBRATED } from '../../grade/grader.js';
+import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
+import { cell, f } from '../common/card.js';
+import { FEW_SHOT_MARKERS } from './card.js';
 import { type GraderExperimentOptions, predictionLines, predictVariants, trainGraderPair } from './experiment.js';
 import { type FineTuneOptions, fineTuneGrader } from './finetune.js';
-import { type GradedDisc, gradesFromLogits, UNCALIBRATED } from './grader.js';
 import type { DiscCropRecord } from './samples.js';
 import { labelCrops } from './train.js';
 

@@ -3,12 +3,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset } from '../../src/datasets/index.js';
-import { canvasMaps, loadLocalizer, localizeImages, predictCanvases } from '../../src/localize/localizer.js';
-import { buildLocalizerSamples } from '../../src/localize/samples.js';
-import { dice } from '../../src/metrics/index.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
-import { tempFolder } from '../helpers/tmp.js';
+import { readDataset } from '../../../src/datasets/index.js';
+import { canvasMaps, loadLocalizer, localizeImages, predictCanvases } from '../../../src/localize/localizer.js';
+import { buildLocalizerSamples } from '../../../src/localize/samples.js';
+import { dice } from '../../../src/metrics/index.js';
+import { REPO_ROOT, runCli } from '../../helpers/cli.js';
+import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 
@@ -52,7 +52,7 @@ test('train localizer runs end to end on a tiny dataset: model, metadata, card, 
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /lumbar T2 discs found with the right level/);
   assert.match(card, /--canvas 64 --spacing-mm 5 --base-filters 4 --depth 2/);
-  const localizer = await loadLocalizer(out);
+  const localizer = await loadLocalizer(out, { engine: 'auto' });
   assert.equal(localizer.config.size, 64);
   const dataset = await readDataset(join(REPO_ROOT, MINI));
   // The saved localiser is the trained one: on the held-out patient's samples it reproduces the Dice the
@@ -108,7 +108,7 @@ test('predict with a localiser writes masks for the reference slices, in SPIDER 
   const run = runCli(['predict', MINI, '--out', join(folder, 'p.jsonl'), '--localizer', out, '--masks-out', masks]);
   assert.equal(run.status, 0, run.stderr);
   const { readdir } = await import('node:fs/promises');
-  const { readPicture } = await import('../../src/io/png.js');
+  const { readPicture } = await import('../../../src/io/png.js');
   const files = await readdir(masks);
   assert.equal(files.length, 6);
   const mask = await readPicture(join(masks, files[0]!));

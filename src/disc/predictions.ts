@@ -5,9 +5,9 @@
  * when the disc was localised.
  */
 import { readFile } from 'node:fs/promises';
-import { BINARY_FINDINGS, type BinaryFinding } from '../datasets/types.js';
 import { SpinegradeError } from '../errors.js';
-import type { DiscMeasures } from '../grade/measures.js';
+import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
+import type { DiscMeasures } from './measures.js';
 
 /** Pfirrmann grades, in the order of `pfirrmann.probs`. */
 export const PFIRRMANN_GRADES = [1, 2, 3, 4, 5] as const;

@@ -1,9 +1,9 @@
 /** `spinegrade inspect`: lists studies and series and says which can be graded. */
 import { SpinegradeError } from '../errors.js';
-import type { SkippedFile } from '../io/discover.js';
-import { type LoadOptions, loadStudies, type Study } from '../io/load.js';
 import { gradingSuitability } from '../volume/suitability.js';
 import type { Volume } from '../volume/volume.js';
+import type { SkippedFile } from './discover.js';
+import { type LoadOptions, loadStudies, type Study } from './load.js';
 
 /** Version of the `inspect --json` document; bumped only on an incompatible change. */
 export const INSPECT_JSON_VERSION = 1;
