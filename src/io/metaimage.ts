@@ -16,7 +16,6 @@
  * `AnatomicalOrientation` only restates the direction and is ignored on reading.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { createUnzip, deflateSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
@@ -33,7 +32,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
-import { decompressionError, errorCode, fileSystemError, readExactly, swapBytes } from './binary.js';
+import { decompressionError, errorCode, fileSystemError, openRegularFile, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeMetaImage}. */
 export interface MetaImageWriteOptions {
@@ -586,9 +585,9 @@ function elementKindOf(voxels: VoxelArray): ElementKind {
 
 async function openForReading(target: string, headerPath: string, named?: string): Promise<FileHandle> {
   try {
-    return await open(target, 'r');
+    return await openRegularFile(target);
   } catch (error) {
-    if (named !== undefined && errorCode(error) === 'ENOENT') {
+    if (named !== undefined && error instanceof SpinegradeError && errorCode(error.cause) === 'ENOENT') {
       throw new SpinegradeError(
         'NOT_FOUND',
         `the data file "${named}" named by ElementDataFile does not exist`,

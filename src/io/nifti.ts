@@ -15,7 +15,6 @@
  * (`xyzt_units`) are converted to millimetres, as ITK does.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
 import {
@@ -31,7 +30,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
-import { decompressionError, fileSystemError, readExactly, swapBytes } from './binary.js';
+import { decompressionError, fileSystemError, openRegularFile, readExactly, swapBytes } from './binary.js';
 
 /** Options for {@link writeNifti}. */
 export interface NiftiWriteOptions {
@@ -101,7 +100,7 @@ interface NiftiHeader {
 export async function readNifti(path: string): Promise<Volume> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    handle = await openRegularFile(path);
   } catch (error) {
     throw fileSystemError(error, path);
   }
