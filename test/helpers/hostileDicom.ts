@@ -106,3 +106,16 @@ export function corruptDeflatedDicom(): Uint8Array {
   const corrupt = concat([deflated.subarray(0, 4), new Uint8Array(64).fill(0xff)]);
   return part10(corrupt, DEFLATED);
 }
+
+/**
+ * An implicit VR file whose sequences nest `depth` levels deep with defined lengths: nothing in it
+ * says SQ (only the dictionary does), so a structure check must recognise sequences by their items.
+ */
+export function deeplyNestedImplicitDicom(depth: number): Uint8Array {
+  let inner: Uint8Array = new Uint8Array(0);
+  for (let n = 0; n < depth; n++) {
+    const item = concat([tagWithLength(0xfffe, 0xe000, inner.length), inner]);
+    inner = concat([tagWithLength(0x0008, 0x1115, item.length), item]);
+  }
+  return part10(inner, '1.2.840.10008.1.2');
+}

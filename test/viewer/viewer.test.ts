@@ -353,6 +353,12 @@ test('viewer at 1024 px: the override column is in sight; after a reload the que
         (await page.evaluate<number>('document.documentElement.scrollWidth')) <= width,
         'the page does not scroll sideways',
       );
+      assert.ok(
+        await page.evaluate<boolean>(
+          `(() => { const wrap = document.querySelector('#levels-table').closest('.table-wrap'); return wrap.scrollWidth <= wrap.clientWidth; })()`,
+        ),
+        'the grades table fits its panel without scrolling sideways',
+      );
       const panel = await page.locator('.findings').boundingBox();
       assert.ok(panel, 'the findings panel is shown');
       const buttons = page.locator('#levels-table button.override-button');

@@ -126,6 +126,10 @@ function inflateDataSet(deflated: Uint8Array, complete: boolean, path: string | 
   }
 }
 
+function pastBound(what: string, path: string | undefined): SpinegradeError {
+  return new SpinegradeError('TOO_LARGE', `DICOM sequences ${what}, the most spinegrade reads`, path);
+}
+
 /** An open sequence, item or encapsulated pixel data, while walking the elements. */
 interface Container {
   readonly kind: 'sequence' | 'item' | 'fragments';
@@ -163,13 +167,7 @@ function checkStructure(data: Uint8Array, implicit: boolean, littleEndian: boole
         if (length === UNDEFINED_LENGTH) return;
         at += length;
       } else if (top?.kind === 'sequence') {
-        if (++items > MAX_SEQUENCE_ITEMS) {
-          throw new SpinegradeError(
-            'TOO_LARGE',
-            `DICOM sequences hold more than ${MAX_SEQUENCE_ITEMS} items, the most spinegrade reads`,
-            path,
-          );
-        }
+        if (++items > MAX_SEQUENCE_ITEMS) throw pastBound(`hold more than ${MAX_SEQUENCE_ITEMS} items`, path);
         stack.push({
           kind: 'item',
           end: length === UNDEFINED_LENGTH ? undefined : at + length,
@@ -217,13 +215,7 @@ function checkStructure(data: Uint8Array, implicit: boolean, littleEndian: boole
         valueStart + 4 <= data.length &&
         ((u16(valueStart) << 16) | u16(valueStart + 2)) >>> 0 === ITEM);
     if (isSequence) {
-      if (++depth > MAX_SEQUENCE_DEPTH) {
-        throw new SpinegradeError(
-          'TOO_LARGE',
-          `DICOM sequences nest deeper than ${MAX_SEQUENCE_DEPTH} levels, the most spinegrade reads`,
-          path,
-        );
-      }
+      if (++depth > MAX_SEQUENCE_DEPTH) throw pastBound(`nest deeper than ${MAX_SEQUENCE_DEPTH} levels`, path);
       stack.push({
         kind: 'sequence',
         end: undefinedLength ? undefined : valueStart + length,
