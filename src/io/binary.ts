@@ -1,6 +1,6 @@
 /** Byte-level helpers shared by the file readers: exact reads, byte swapping, error mapping. */
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { corruptData, describeError, SpinegradeError } from '../errors.js';
 
 /** The `code` of a Node system or zlib error, if it has one. */
@@ -60,16 +60,18 @@ export function specialFileError(kind: string, path: string): SpinegradeError {
 }
 
 /**
- * Opens a regular file for reading. A FIFO, socket or device is refused by type and never read
- * from: it is opened without blocking (a FIFO with no writer would otherwise wait forever) and
- * checked on the open handle, so a file swapped after an earlier `stat` is caught too.
+ * Opens a regular file for reading. A FIFO, socket or device is refused by type, from `stat`, and
+ * never opened (opening one has effects: a FIFO's writer is let go, a tape rewinds). Should a file be
+ * swapped for one between the `stat` and the `open`, the open does not block (a FIFO without a
+ * writer would wait forever) and the handle's own type is checked before anything is read.
  */
 export async function openRegularFile(path: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
+    const special = specialFileKind(await stat(path));
+    if (special !== undefined) throw specialFileError(special, path);
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    // A socket cannot be opened at all (ENXIO); name it for what it is.
     if (errorCode(error) === 'ENXIO') throw specialFileError('a socket or a device with nothing behind it', path);
     throw fileSystemError(error, path);
   }
