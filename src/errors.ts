@@ -28,13 +28,16 @@ export const EXIT_CODES = {
   NO_USABLE_SERIES: 10,
   /** A header holds impossible values (non-positive sizes, spacings, or a singular orientation). */
   INVALID_HEADER: 11,
-  /** A header claims a volume larger than spinegrade will allocate. */
+  /**
+   * A header claims a volume larger than spinegrade will allocate, or a file's structure goes past
+   * the bounds it parses (DICOM sequences nested too deep or holding too many items).
+   */
   TOO_LARGE: 12,
   /** A valid file in a variant spinegrade does not read (transfer syntax, colour, data type). */
   UNSUPPORTED: 13,
   /** Following symbolic links leads in a circle. */
   SYMLINK_LOOP: 14,
-  /** A file or folder exists but cannot be read (permissions, I/O error). */
+  /** A file or folder exists but cannot be read (permissions, I/O error, a FIFO, socket or device). */
   UNREADABLE: 15,
   /** An output file cannot be written (exists, or its folder is missing or read-only). */
   OUTPUT_ERROR: 16,
@@ -72,4 +75,35 @@ export function isSpinegradeError(error: unknown): error is SpinegradeError {
 export function describeError(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Text that only a JavaScript failure produces (a TypeError, a stack overflow, a missing value),
+ * never a message about a file: it must not reach a user.
+ */
+export const JAVASCRIPT_ERROR_TEXT =
+  /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read propert|Cannot set propert|is not a function|is not iterable|is not defined|Maximum call stack|\bundefined\b|\bnull\b|\bNaN\b/;
+
+/**
+ * What a third-party reader or decoder said about a file, fit to show a user: its own message when
+ * it raised a plain `Error` (or zlib's) about the data, nothing when it failed as JavaScript (a
+ * TypeError, RangeError, stack overflow), whose text says nothing about the file.
+ */
+export function libraryDetail(error: unknown): string | undefined {
+  if (!(error instanceof Error) || Object.getPrototypeOf(error) !== Error.prototype) return undefined;
+  const text = describeError(error);
+  if (text === '' || JAVASCRIPT_ERROR_TEXT.test(text)) return undefined;
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
+
+/**
+ * The error for a file whose data a reader or decoder rejected (`TRUNCATED`): `what` names the data
+ * (e.g. "DICOM file", "PNG data"); the library's own words follow when {@link libraryDetail} keeps them.
+ */
+export function corruptData(what: string, path: string | undefined, error?: unknown): SpinegradeError {
+  if (error instanceof SpinegradeError) return error;
+  const detail = error === undefined ? undefined : libraryDetail(error);
+  return new SpinegradeError('TRUNCATED', `${what} is truncated or corrupt${detail ? ` (${detail})` : ''}`, path, {
+    cause: error,
+  });
 }

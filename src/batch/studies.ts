@@ -9,12 +9,12 @@
  * reader's reason, so the cohort table says why.
  */
 import { createHash } from 'node:crypto';
-import { open, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import dcmjs from 'dcmjs';
 import { readCsv } from '../datasets/csv.js';
 import { describeError, SpinegradeError } from '../errors.js';
-import { fileSystemError } from '../io/binary.js';
+import { fileSystemError, openRegularFile } from '../io/binary.js';
+import { parsePart10 } from '../io/dicom/parse.js';
 import { COMPANION_EXTENSIONS, type FileKind, sniff, unvisitedFolderNames } from '../io/discover.js';
 import { parsePixelSpacing } from '../io/pixelSpacing.js';
 
@@ -181,7 +181,7 @@ async function readDicomHeader(path: string): Promise<DicomHeader> {
   const size = (await stat(path)).size;
   for (const length of [16 * 1024, 256 * 1024, size]) {
     const bytes = Buffer.alloc(Math.min(length, size));
-    const handle = await open(path, 'r');
+    const handle = await openRegularFile(path);
     try {
       await handle.read(bytes, 0, bytes.length, 0);
     } finally {
@@ -190,9 +190,10 @@ async function readDicomHeader(path: string): Promise<DicomHeader> {
     const whole = bytes.length >= size;
     let dict: Record<string, { Value?: unknown[] }>;
     try {
-      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
-      dict = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false })
-        .dict as Record<string, { Value?: unknown[] }>;
+      dict = parsePart10(bytes, path, { untilPixelData: true, complete: whole }).dict as Record<
+        string,
+        { Value?: unknown[] }
+      >;
     } catch (error) {
       if (whole) throw error;
       continue;

@@ -1,7 +1,8 @@
 /** Byte-level helpers shared by the file readers: exact reads, byte swapping, error mapping. */
-import type { FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { createUnzip } from 'node:zlib';
-import { describeError, SpinegradeError } from '../errors.js';
+import { corruptData, describeError, SpinegradeError } from '../errors.js';
 
 /** The `code` of a Node system or zlib error, if it has one. */
 export function errorCode(error: unknown): string | undefined {
@@ -21,11 +22,7 @@ export function isZlibError(error: unknown): boolean {
 /** A failure while inflating `what` (a zlib error is `TRUNCATED`, anything else a file-system problem). */
 export function decompressionError(error: unknown, path: string, what: string): SpinegradeError {
   if (error instanceof SpinegradeError) return error;
-  if (isZlibError(error)) {
-    return new SpinegradeError('TRUNCATED', `${what} is truncated or corrupt (${describeError(error)})`, path, {
-      cause: error,
-    });
-  }
+  if (isZlibError(error)) return corruptData(what, path, error);
   return fileSystemError(error, path);
 }
 
@@ -46,6 +43,60 @@ export function fileSystemError(error: unknown, path: string): SpinegradeError {
       return new SpinegradeError('UNREADABLE', 'is a folder, expected a file', path, { cause: error });
     default:
       return new SpinegradeError('UNREADABLE', `cannot read (${describeError(error)})`, path, { cause: error });
+  }
+}
+
+/** What kind of special file `info` describes; undefined for a regular file or a folder. */
+export function specialFileKind(info: Stats): string | undefined {
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  return undefined;
+}
+
+/** The error for a special file given where an image file is expected. */
+export function specialFileError(kind: string, path: string): SpinegradeError {
+  return new SpinegradeError('UNREADABLE', `is ${kind}, not a regular file; spinegrade reads regular files only`, path);
+}
+
+/**
+ * Opens a regular file for reading. A FIFO, socket or device is refused by type, from `stat`, and
+ * never opened (opening one has effects: a FIFO's writer is let go, a tape rewinds). Should a file be
+ * swapped for one between the `stat` and the `open`, the open does not block (a FIFO without a
+ * writer would wait forever) and the handle's own type is checked before anything is read.
+ */
+export async function openRegularFile(path: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    const special = specialFileKind(await stat(path));
+    if (special !== undefined) throw specialFileError(special, path);
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (errorCode(error) === 'ENXIO') throw specialFileError('a socket or a device with nothing behind it', path);
+    throw fileSystemError(error, path);
+  }
+  try {
+    const info = await handle.stat();
+    const special = specialFileKind(info);
+    if (special !== undefined) throw specialFileError(special, path);
+    if (info.isDirectory()) throw new SpinegradeError('UNREADABLE', 'is a folder, expected a file', path);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw fileSystemError(error, path);
+  }
+}
+
+/** The whole of a regular file (see {@link openRegularFile}); file-system errors as {@link SpinegradeError}s. */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const handle = await openRegularFile(path);
+  try {
+    return await handle.readFile();
+  } catch (error) {
+    throw fileSystemError(error, path);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -3,10 +3,11 @@
  * bytes say it is (never by its name alone). Files that are clearly not images are skipped with a
  * reason; a file whose name claims an image format its bytes deny is an error.
  */
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { SpinegradeError } from '../errors.js';
-import { fileSystemError } from './binary.js';
+import { fileSystemError, openRegularFile, specialFileError, specialFileKind } from './binary.js';
 import { isDicomSignature } from './dicom/read.js';
 import { isJpegSignature, isPngSignature } from './png.js';
 
@@ -68,6 +69,8 @@ export async function discoverFiles(paths: readonly string[]): Promise<Discovery
   const visitedFolders = new Set<string>();
   for (const path of paths) {
     const info = await statOrThrow(path);
+    const special = specialFileKind(info);
+    if (special !== undefined) throw specialFileError(special, path);
     if (info.isDirectory()) {
       await walkFolder(path, files, skipped, visitedFolders);
     } else {
@@ -115,7 +118,7 @@ async function walkFolder(
       continue;
     }
     if (!info.isFile()) {
-      skipped.push({ path, reason: 'not a regular file' });
+      skipped.push({ path, reason: `${specialFileKind(info) ?? 'not a regular file'}, not read` });
       continue;
     }
     const extension = extname(name).toLowerCase();
@@ -140,7 +143,7 @@ async function walkFolder(
   }
 }
 
-async function statOrThrow(path: string): Promise<Awaited<ReturnType<typeof stat>>> {
+async function statOrThrow(path: string): Promise<Stats> {
   try {
     return await stat(path);
   } catch (error) {
@@ -164,7 +167,7 @@ function notAnImage(path: string): SpinegradeError {
 export async function sniff(path: string): Promise<FileKind | undefined> {
   let head: Uint8Array;
   try {
-    const handle = await open(path, 'r');
+    const handle = await openRegularFile(path);
     try {
       const buffer = new Uint8Array(512);
       const { bytesRead } = await handle.read(buffer, 0, 512, 0);

@@ -16,7 +16,6 @@
  * `AnatomicalOrientation` only restates the direction and is ignored on reading.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
@@ -34,7 +33,14 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
-import { errorCode, fileSystemError, forEachInflatedChunk, readExactly } from './binary.js';
+import {
+  decompressionError,
+  errorCode,
+  fileSystemError,
+  forEachInflatedChunk,
+  openRegularFile,
+  readExactly,
+} from './binary.js';
 import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeMetaImage}. */
@@ -521,9 +527,9 @@ async function inflateRange(
 
 async function openForReading(target: string, headerPath: string, named?: string): Promise<FileHandle> {
   try {
-    return await open(target, 'r');
+    return await openRegularFile(target);
   } catch (error) {
-    if (named !== undefined && errorCode(error) === 'ENOENT') {
+    if (named !== undefined && error instanceof SpinegradeError && errorCode(error.cause) === 'ENOENT') {
       throw new SpinegradeError(
         'NOT_FOUND',
         `the data file "${named}" named by ElementDataFile does not exist`,

@@ -15,7 +15,6 @@
  * (`xyzt_units`) are converted to millimetres, as ITK does.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { SpinegradeError } from '../errors.js';
 import {
@@ -31,7 +30,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
-import { fileSystemError, forEachInflatedChunk, readExactly } from './binary.js';
+import { decompressionError, fileSystemError, forEachInflatedChunk, openRegularFile, readExactly } from './binary.js';
 import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeNifti}. */
@@ -83,7 +82,7 @@ interface NiftiHeader {
 export async function readNifti(path: string): Promise<Volume> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    handle = await openRegularFile(path);
   } catch (error) {
     throw fileSystemError(error, path);
   }

@@ -4,12 +4,13 @@
  * SPIDER's PNGs — with the pixel spacing the user gives (`spacingSource: 'user'`), or 1 mm marked
  * `spacingSource: 'assumed'` when none is given.
  */
-import { readFile } from 'node:fs/promises';
+import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { describeError, SpinegradeError } from '../errors.js';
+import { corruptData, SpinegradeError } from '../errors.js';
 import { assertValidGeometry, type Mat3, type SourceFormat, type Volume } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
+import { readRegularFile } from './binary.js';
 
 /** Direction of a display-oriented sagittal slice: i → posterior, j → inferior, k → patient right. */
 export const SAGITTAL_DISPLAY_DIRECTION: Mat3 = [0, 0, -1, 1, 0, 0, 0, -1, 0];
@@ -36,7 +37,7 @@ export function isJpegSignature(bytes: Uint8Array): boolean {
 
 /** Reads a greyscale PNG or JPEG as a one-slice sagittal {@link Volume}. */
 export async function readPicture(path: string, options: PictureReadOptions = {}): Promise<Volume> {
-  const bytes = await readFile(path);
+  const bytes = await readRegularFile(path);
   let format: SourceFormat;
   let width: number;
   let height: number;
@@ -67,12 +68,39 @@ export async function readPicture(path: string, options: PictureReadOptions = {}
   };
 }
 
+/**
+ * Checks a PNG's size and image data before pngjs decodes it: pngjs allocates whatever IHDR claims,
+ * and its synchronous inflate loses zlib's error, so image data that does not inflate would read as
+ * a black image. Chunks that are cut short are left for pngjs to report.
+ */
+function checkPngData(bytes: Buffer, path: string): void {
+  if (bytes.length < 33 || bytes.toString('latin1', 12, 16) !== 'IHDR') return;
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  assertValidGeometry([width, height, 1], [1, 1, 1], path);
+  const imageData: Buffer[] = [];
+  for (let at = 8; at + 12 <= bytes.length; ) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    if (at + 12 + length > bytes.length || type === 'IEND') break;
+    if (type === 'IDAT') imageData.push(bytes.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  try {
+    // At most 8 bytes a pixel (four 16-bit channels), a filter byte a row in each interlace pass.
+    inflateSync(Buffer.concat(imageData), { maxOutputLength: width * height * 8 + height * 8 + 1024 });
+  } catch (error) {
+    throw corruptData('PNG image data', path, error);
+  }
+}
+
 function decodePng(bytes: Buffer, path: string): { width: number; height: number; voxels: Uint8Array | Uint16Array } {
+  checkPngData(bytes, path);
   let png: PNG;
   try {
     png = PNG.sync.read(bytes, { skipRescale: true });
   } catch (error) {
-    throw new SpinegradeError('TRUNCATED', `PNG data is corrupt or truncated (${describeError(error)})`, path);
+    throw corruptData('PNG data', path, error);
   }
   const { width, height } = png;
   const channels = png.data.length / (width * height);
@@ -94,7 +122,7 @@ function decodeJpeg(bytes: Buffer, path: string): { width: number; height: numbe
   try {
     decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
   } catch (error) {
-    throw new SpinegradeError('TRUNCATED', `JPEG data is corrupt or truncated (${describeError(error)})`, path);
+    throw corruptData('JPEG data', path, error);
   }
   const { width, height, data } = decoded;
   const voxels = new Uint8Array(width * height);

@@ -4,10 +4,9 @@
  * docs/dicom-outputs.md; codes of the private scheme {@link PRIVATE_SCHEME} are defined there.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import dcmjs from 'dcmjs';
-import { SpinegradeError } from '../errors.js';
+import { readRegularFile } from '../io/binary.js';
 import type { NaturalDataset } from '../io/dicom/dataset.js';
+import { naturalize, parsePart10 } from '../io/dicom/parse.js';
 
 export { EXPLICIT_VR_LITTLE_ENDIAN, encodePart10, IMPLEMENTATION_CLASS_UID } from '../io/dicom/write.js';
 
@@ -220,26 +219,13 @@ export function decimalString(value: number): string {
 /** Parses a Part 10 file into a naturalized dataset (with pixel data unless `headerOnly`). */
 export function decodePart10(bytes: ArrayBuffer | Uint8Array, headerOnly = false, path?: string): NaturalDataset {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const buffer = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
-  try {
-    const dict = dcmjs.data.DicomMessage.readFile(
-      buffer,
-      headerOnly ? { untilTag: '7FE00010', includeUntilTagValue: false } : {},
-    );
-    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
-  } catch (error) {
-    throw new SpinegradeError(
-      'TRUNCATED',
-      `not a readable DICOM file (${error instanceof Error ? error.message : String(error)})`,
-      path,
-    );
-  }
+  return naturalize(parsePart10(view, path, { untilPixelData: headerOnly }).dict, path);
 }
 
 /** Reads the headers (everything but the pixel data) of DICOM files, in the order given. */
 export async function readDicomHeaders(paths: readonly string[]): Promise<NaturalDataset[]> {
   const out: NaturalDataset[] = [];
-  for (const path of paths) out.push(decodePart10(await readFile(path), true, path));
+  for (const path of paths) out.push(decodePart10(await readRegularFile(path), true, path));
   return out;
 }
 

@@ -72,15 +72,20 @@ async function withViewerPage(
   t: TestContext,
   name: string,
   fn: (page: Page, problems: string[]) => Promise<void>,
+  viewport?: { width: number; height: number },
 ): Promise<void> {
-  await withPage(t, async (page, problems) => {
-    try {
-      await fn(page, problems);
-    } catch (error) {
-      await screenshot(page, `failed-${name}`).catch(() => undefined);
-      throw error;
-    }
-  });
+  await withPage(
+    t,
+    async (page, problems) => {
+      try {
+        await fn(page, problems);
+      } catch (error) {
+        await screenshot(page, `failed-${name}`).catch(() => undefined);
+        throw error;
+      }
+    },
+    viewport,
+  );
 }
 
 async function openApp(page: Page, server: RunningServer): Promise<void> {
@@ -305,9 +310,19 @@ test('viewer: a study uploaded through the file input shows labelled, graded dis
     );
     const viewport = await page.locator('#viewport').boundingBox();
     assert.ok(from && viewport);
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    const start = [from.x + from.width / 2, from.y + from.height / 2] as const;
+    const end = [viewport.x + onto[0], viewport.y + onto[1]] as const;
+    await page.mouse.move(start[0], start[1]);
     await page.mouse.down();
-    await page.mouse.move(viewport.x + onto[0], viewport.y + onto[1], { steps: 8 });
+    await page.mouse.move(end[0], end[1], { steps: 8 });
+    // While dragged, the label goes with the pointer (it once vanished to the corner).
+    const dragged = await page.locator('.disc-label[data-level="L5/S1"] rect').boundingBox();
+    assert.ok(dragged, 'the dragged label is drawn');
+    const shift = Math.hypot(dragged.x - (from.x + end[0] - start[0]), dragged.y - (from.y + end[1] - start[1]));
+    assert.ok(
+      shift < 2,
+      `the dragged label ${JSON.stringify(dragged)} follows the pointer (${shift.toFixed(1)} px off)`,
+    );
     await page.mouse.up();
     assert.match(await question, /now labelled L4\/L5 "L5\/S1"/);
 
@@ -320,6 +335,68 @@ test('viewer: a study uploaded through the file input shows labelled, graded dis
     assert.deepEqual(foreign, [], 'the app fetches nothing from another origin');
     assert.deepEqual(problems, []);
   });
+});
+
+test('viewer at 1024 px: the override column is in sight; after a reload the queue tells two uploads of a study apart', {
+  timeout: 420_000,
+}, async (t) => {
+  const server = await startViewerServer(t);
+  await withViewerPage(
+    t,
+    'narrow',
+    async (page, problems) => {
+      await openApp(page, server);
+      await page.locator('#file-input').setInputFiles(await exampleFiles());
+      await waitForLabels(page);
+      const width = 1024;
+      assert.ok(
+        (await page.evaluate<number>('document.documentElement.scrollWidth')) <= width,
+        'the page does not scroll sideways',
+      );
+      assert.ok(
+        await page.evaluate<boolean>(
+          `(() => { const wrap = document.querySelector('#levels-table').closest('.table-wrap'); return wrap.scrollWidth <= wrap.clientWidth; })()`,
+        ),
+        'the grades table fits its panel without scrolling sideways',
+      );
+      const panel = await page.locator('.findings').boundingBox();
+      assert.ok(panel, 'the findings panel is shown');
+      const buttons = page.locator('#levels-table button.override-button');
+      assert.equal(await buttons.count(), await page.locator('#levels-table tbody tr').count());
+      assert.ok((await buttons.count()) >= LUMBAR.length);
+      for (let i = 0; i < (await buttons.count()); i++) {
+        const box = await buttons.nth(i).boundingBox();
+        assert.ok(box, 'the ✎ button is rendered');
+        assert.ok(
+          box.x >= panel.x && box.x + box.width <= Math.min(width, panel.x + panel.width),
+          `✎ ${JSON.stringify(box)} lies within the panel ${JSON.stringify(panel)}`,
+        );
+        const hit = await page.evaluate<boolean>(
+          `document.elementFromPoint(${box.x + box.width / 2}, ${box.y + box.height / 2})?.closest('button.override-button') !== null`,
+        );
+        assert.ok(hit, `✎ button ${i} is not covered`);
+      }
+      await screenshot(page, 'narrow');
+
+      // The same study uploaded again; after a reload (labels of this tab forgotten) both entries differ.
+      await page.locator('#file-input').setInputFiles(await exampleFiles());
+      await page.waitForFunction(`document.querySelectorAll('#queue li').length === 2`, undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        `[...document.querySelectorAll('#queue li button.open')].every((b) => !b.disabled)`,
+        undefined,
+        { timeout: 120_000 },
+      );
+      await page.evaluate('sessionStorage.clear()');
+      await page.reload();
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+      await page.waitForFunction(`document.querySelectorAll('#queue li').length === 2`, undefined, { timeout: 30_000 });
+      const names = await page.locator('#queue li .name').allTextContents();
+      assert.equal(new Set(names).size, 2, `queue entries differ: ${names.join(' | ')}`);
+      for (const name of names) assert.match(name, /Study …09479904/);
+      assert.deepEqual(problems, []);
+    },
+    { width: 1024, height: 768 },
+  );
 });
 
 test('viewer: a MetaImage study is shown as PNG slices with its outlines', { timeout: 300_000 }, async (t) => {

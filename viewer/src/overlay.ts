@@ -189,6 +189,11 @@ export class Overlay {
     event.preventDefault();
     node.setPointerCapture(event.pointerId);
     this.drag = { level, pointerId: event.pointerId, startX: event.clientX, startY: event.clientY, moved: false, node };
+    // The label is placed by its SVG transform attribute; moving it means shifting that placement
+    // (a CSS transform would replace the attribute's translation and throw the label to the corner).
+    const placement = node.getAttribute('transform');
+    const baseX = Number(node.dataset.lx ?? 0);
+    const baseY = Number(node.dataset.ly ?? 0);
     const move = (e: PointerEvent): void => {
       if (!this.drag || e.pointerId !== this.drag.pointerId) return;
       const dx = e.clientX - this.drag.startX;
@@ -196,7 +201,7 @@ export class Overlay {
       if (Math.hypot(dx, dy) > 4) this.drag.moved = true;
       if (this.drag.moved) {
         node.classList.add('dragging');
-        node.style.transform = `translate(${dx}px, ${dy}px)`;
+        node.setAttribute('transform', `translate(${(baseX + dx).toFixed(1)} ${(baseY + dy).toFixed(1)})`);
       }
     };
     const up = (e: PointerEvent): void => {
@@ -206,7 +211,7 @@ export class Overlay {
       const drag = this.drag;
       this.drag = null;
       node.classList.remove('dragging');
-      node.style.transform = '';
+      if (placement !== null) node.setAttribute('transform', placement);
       if (!drag) return;
       if (!drag.moved || e.type === 'pointercancel') {
         this.handlers.select(level);
@@ -282,6 +287,8 @@ export class Overlay {
       const lx = cx + ux * LABEL_OFFSET - (ux < 0 ? width : 0);
       const ly = cy + uy * LABEL_OFFSET;
       node.setAttribute('transform', `translate(${lx.toFixed(1)} ${ly.toFixed(1)})`);
+      node.dataset.lx = lx.toFixed(1);
+      node.dataset.ly = ly.toFixed(1);
       node.dataset.cx = cx.toFixed(1);
       node.dataset.cy = cy.toFixed(1);
       rect?.setAttribute('x', '0');

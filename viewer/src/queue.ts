@@ -20,8 +20,10 @@ export function renderQueue(): void {
   const queue = queueItems();
   const list = byId('queue');
   byId('queue-empty').hidden = queue.length > 0;
+  const labels = distinctLabels(queue);
   list.replaceChildren(
-    ...queue.map((item) => {
+    ...queue.map((queued) => {
+      const item = { ...queued, label: labels.get(queued) ?? queued.label };
       const isCurrent = currentStudy()?.studyId === item.id;
       return h(
         'li',
@@ -56,7 +58,7 @@ export function renderQueue(): void {
                       type: 'button',
                       className: 'small',
                       'aria-label': `Analyse ${item.label} again`,
-                      onclick: () => void startAnalysis(item),
+                      onclick: () => void startAnalysis(queued),
                     },
                     item.phase === 'done' ? 'Re-analyse' : 'Analyse',
                   )
@@ -67,7 +69,7 @@ export function renderQueue(): void {
                   type: 'button',
                   className: 'small',
                   'aria-label': `Remove ${item.label} from the server`,
-                  onclick: () => void removeStudy(item),
+                  onclick: () => void removeStudy(queued),
                 },
                 'Remove',
               ),
@@ -76,6 +78,31 @@ export function renderQueue(): void {
       );
     }),
   );
+}
+
+/**
+ * Labels that tell the queue's entries apart: an entry whose label an earlier entry already has
+ * (the same folder uploaded twice) gets its ordinal, "(2)", "(3)"…
+ */
+function distinctLabels(queue: readonly QueueItem[]): Map<QueueItem, string> {
+  const seen = new Map<string, number>();
+  const labels = new Map<QueueItem, string>();
+  for (const item of queue) {
+    const count = (seen.get(item.label) ?? 0) + 1;
+    seen.set(item.label, count);
+    labels.set(item, count === 1 ? item.label : `${item.label} (${count})`);
+  }
+  return labels;
+}
+
+/** A label for a study this tab did not name: the end of its Study Instance UID, when and how much was uploaded. */
+function serverLabel(study: api.Study): string {
+  const name = study.studyInstanceUid ? `Study …${study.studyInstanceUid.slice(-8)}` : `Study ${study.id}`;
+  const created = new Date(study.createdAt);
+  const when = Number.isNaN(created.getTime())
+    ? ''
+    : ` · ${created.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })}`;
+  return `${name}${when} · ${study.files} file${study.files === 1 ? '' : 's'}`;
 }
 
 /** The queue item of a study the server holds. */
@@ -95,7 +122,7 @@ export function queueItemOf(study: api.Study): QueueItem {
   return {
     id: study.id,
     uploaded: true,
-    label: labelOf(study.id) ?? (study.studyInstanceUid ? `Study …${study.studyInstanceUid.slice(-8)}` : study.id),
+    label: labelOf(study.id) ?? serverLabel(study),
     phase,
     progress: null,
     message: phase === 'failed' && error ? `failed: ${error}` : phase === 'done' ? 'analysed' : phase,

@@ -1,10 +1,4 @@
-/**
- * DICOM files → series → {@link Volume}s. Slices are ordered along the slice normal by
- * ImagePositionPatient · (row cosine × column cosine), never by file name or InstanceNumber.
- */
-import { readFile } from 'node:fs/promises';
-import dcmjs from 'dcmjs';
-import { describeError, SpinegradeError } from '../../errors.js';
+import { SpinegradeError } from '../../errors.js';
 import { dropUndefined } from '../../util/objects.js';
 import {
   assertValidGeometry,
@@ -17,9 +11,11 @@ import {
   type VolumeMetadata,
   type VoxelArray,
 } from '../../volume/volume.js';
+import { readRegularFile } from '../binary.js';
 import { decodeFrame, type FrameFormat, isEncapsulatedSyntax } from './codecs.js';
 import { type NaturalDataset, numberOf, numbersOf, stringOf, stringsOf } from './dataset.js';
 import { planeAxesOf } from './orientation.js';
+import { naturalize, parsePart10 } from './parse.js';
 
 /** One parsed DICOM file with the facts needed to group and stack it. */
 export interface DicomFile {
@@ -41,20 +37,13 @@ export function isDicomSignature(bytes: Uint8Array): boolean {
 
 /** Parses one DICOM Part 10 file (header and pixel data). */
 export async function readDicomFile(path: string): Promise<DicomFile> {
-  const bytes = await readFile(path);
+  const bytes = await readRegularFile(path);
   if (!isDicomSignature(bytes)) {
     throw new SpinegradeError('NOT_AN_IMAGE', 'not a DICOM Part 10 file (no "DICM" marker at byte 128)', path);
   }
-  let meta: Record<string, { Value?: unknown[] }>;
-  let dataset: NaturalDataset;
-  try {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    const dict = dcmjs.data.DicomMessage.readFile(buffer);
-    meta = dict.meta as Record<string, { Value?: unknown[] }>;
-    dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as NaturalDataset;
-  } catch (error) {
-    throw new SpinegradeError('TRUNCATED', `DICOM file is truncated or corrupt (${describeError(error)})`, path);
-  }
+  const parsed = parsePart10(bytes, path);
+  const meta = parsed.meta as Record<string, { Value?: unknown[] }>;
+  const dataset = naturalize(parsed.dict, path);
   const transferSyntaxUid = String(meta['00020010']?.Value?.[0] ?? '1.2.840.10008.1.2')
     .replace(/\0/g, '')
     .trim();

@@ -32,6 +32,11 @@ let runtime: Runtime | Error | undefined;
 function loadRuntime(): Runtime | Error {
   if (runtime === undefined) {
     try {
+      // onnxruntime-node 1.30 starts a telemetry system when it initialises: it writes
+      // /tmp/mat-debug-<pid>.log (under $TMPDIR) and keeps a cache database open under
+      // ~/.cache/Microsoft/DeveloperTools/.onnxruntime. Its own switch turns that off; the native
+      // library reads the process environment, which only the main thread's process.env sets.
+      process.env.ORT_DISABLE_TELEMETRY = '1';
       const require = createRequire(import.meta.url);
       const bindingModule = require('onnxruntime-node/dist/binding.js') as {
         binding: { InferenceSession: new () => BindingSession };

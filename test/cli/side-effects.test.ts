@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { tempFolder } from '../helpers/tmp.js';
+
+const EXAMPLE = 'examples/spider-98-t2space/dicom';
+
+/** Every path under `folder`, relative to it. */
+async function contents(folder: string): Promise<string[]> {
+  return (await readdir(folder, { recursive: true })).map(String).sort();
+}
+
+test('inspect and analyze leave nothing in HOME or TMPDIR, only their output', async (t) => {
+  const folder = await tempFolder(t);
+  const home = join(folder, 'home');
+  const temp = join(folder, 'tmp');
+  const out = join(folder, 'out');
+  await mkdir(home);
+  await mkdir(temp);
+  // The example runs on onnxruntime where it loads; its telemetry wrote under HOME and TMPDIR.
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: temp, SPINEGRADE_DEBUG: '' };
+  delete env.XDG_CACHE_HOME;
+  delete env.ORT_DISABLE_TELEMETRY;
+  const pids: number[] = [];
+  for (const args of [
+    ['inspect', EXAMPLE],
+    ['analyze', EXAMPLE, '--out', out],
+  ]) {
+    const run = spawnSync(process.execPath, ['bin/spinegrade.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
+    assert.equal(run.status, 0, `${args[0]}: ${run.stderr}`);
+    pids.push(run.pid);
+  }
+  assert.ok(existsSync(join(out, 'findings.json')), 'analyze wrote its report');
+  assert.deepEqual(await contents(home), [], 'nothing new under HOME');
+  assert.deepEqual(await contents(temp), [], 'nothing new under TMPDIR');
+  for (const pid of pids) {
+    assert.equal(existsSync(join(tmpdir(), `mat-debug-${pid}.log`)), false, `no mat-debug-${pid}.log`);
+    assert.equal(existsSync(`/tmp/mat-debug-${pid}.log`), false, `no /tmp/mat-debug-${pid}.log`);
+  }
+});
