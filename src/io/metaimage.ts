@@ -33,14 +33,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { assertWritableTarget, writeFileAtomic } from './atomic.js';
-import {
-  decompressionError,
-  errorCode,
-  fileSystemError,
-  forEachInflatedChunk,
-  openRegularFile,
-  readExactly,
-} from './binary.js';
+import { errorCode, fileSystemError, forEachInflatedChunk, openRegularFile, readExactly } from './binary.js';
 import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeMetaImage}. */

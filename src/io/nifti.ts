@@ -30,7 +30,7 @@ import {
   voxelCount,
 } from '../volume/volume.js';
 import { writeFileAtomic } from './atomic.js';
-import { decompressionError, fileSystemError, forEachInflatedChunk, openRegularFile, readExactly } from './binary.js';
+import { fileSystemError, forEachInflatedChunk, openRegularFile, readExactly } from './binary.js';
 import { littleEndianBytes, VOXEL_TYPES, type VoxelType, voxelsFromBytes, voxelTypeOf } from './voxelTypes.js';
 
 /** Options for {@link writeNifti}. */
