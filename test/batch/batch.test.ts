@@ -14,6 +14,7 @@ import { closeRedis, queueConnection } from '../../src/batch/redis.js';
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { studyFolderId } from '../../src/batch/studies.js';
 import { main } from '../../src/cli/main.js';
+import { skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import {
   countEvents,
@@ -44,9 +45,8 @@ async function doneTimes(out: string): Promise<Map<string, number>> {
   return times;
 }
 
-test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt study's reason; a re-run recomputes nothing", {
-  skip: NO_REDIS,
-}, async (t) => {
+test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt study's reason; a re-run recomputes nothing", async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');
@@ -127,9 +127,8 @@ test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt s
   assert.equal(await readFile(join(out, 'cohort.csv'), 'utf8'), cohortBefore);
 });
 
-test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once, the cohort has no duplicates', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once, the cohort has no duplicates', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');
@@ -202,9 +201,9 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
 });
 
 test('a worker asked to stop while Redis is away stops all the same', {
-  skip: NO_REDIS,
   timeout: 90_000,
 }, async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const server = await startRedisServer({ dir: join(root, 'redis') });
   const worker = startCli(['worker', '--redis', server.url], FAST_QUEUE_ENV);
@@ -221,9 +220,8 @@ test('a worker asked to stop while Redis is away stops all the same', {
   assert.match(stopped.stderr, /worker: stopped \(0 analysed/);
 });
 
-test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its append-only file: no job lost or duplicated', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its append-only file: no job lost or duplicated', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');

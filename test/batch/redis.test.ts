@@ -17,6 +17,7 @@ import {
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { SpinegradeError } from '../../src/errors.js';
 import { freeLoopbackPort } from '../../src/util/net.js';
+import { skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import { NO_REDIS, waitUntil } from './helpers.js';
 
@@ -38,7 +39,8 @@ test('parseRedisUrl reads redis:// URLs, host:port and host, and refuses the res
   assert.equal(redisUrl(target, true), 'redis://user:pw@h:1/3');
 });
 
-test('pingRedis names the Redis it cannot use and why', { skip: NO_REDIS }, async (t) => {
+test('pingRedis names the Redis it cannot use and why', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const port = await freeLoopbackPort();
   const unreadable = (pattern: RegExp) => (e: unknown) =>
     e instanceof SpinegradeError && e.kind === 'UNREADABLE' && pattern.test(e.message);
@@ -60,9 +62,8 @@ test('pingRedis names the Redis it cannot use and why', { skip: NO_REDIS }, asyn
   );
 });
 
-test('across a Redis restart a worker connection waits, a queue connection fails at once, and closing never waits', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('across a Redis restart a worker connection waits, a queue connection fails at once, and closing never waits', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const dir = join(await tempFolder(t, 'spinegrade-redis-'), 'data');
   let server = await startRedisServer({ dir });
   t.after(() => server.stop('SIGKILL'));
@@ -103,9 +104,8 @@ test('across a Redis restart a worker connection waits, a queue connection fails
   assert.equal(attempts, before);
 });
 
-test('a BullMQ queue on a queue connection adds a job id once, however often it is enqueued', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('a BullMQ queue on a queue connection adds a job id once, however often it is enqueued', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const dir = await tempFolder(t, 'spinegrade-redis-');
   const server = await startRedisServer({ dir });
   const connection = queueConnection(server.target);
@@ -122,9 +122,8 @@ test('a BullMQ queue on a queue connection adds a job id once, however often it 
   assert.deepEqual((await queue.getJob('same-study'))?.data, { n: 0 }, 'the first one stays');
 });
 
-test('a private redis-server (dieWithParent) stops when the process that started it is SIGKILLed', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('a private redis-server (dieWithParent) stops when the process that started it is SIGKILLed', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const dir = await tempFolder(t, 'spinegrade-redis-');
   const module = fileURLToPath(new URL('../../src/batch/redis-server.js', import.meta.url));
   const script = `const { startRedisServer } = await import(${JSON.stringify(module)});

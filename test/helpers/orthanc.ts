@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { skipWhenMissing } from './programs.js';
 import { freeLoopbackPort } from '../../src/util/net.js';
 
 /** Where Debian installs Orthanc. */
@@ -132,10 +133,7 @@ export async function startOrthanc(): Promise<Orthanc> {
  */
 export async function withOrthanc(t: TestContext): Promise<Orthanc | undefined> {
   const missing = orthancMissing();
-  if (missing) {
-    t.skip(missing);
-    return undefined;
-  }
+  if (skipWhenMissing(t, missing ?? false)) return undefined;
   const orthanc = await startOrthanc();
   t.after(() => orthanc.stop());
   return orthanc;
