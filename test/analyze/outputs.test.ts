@@ -10,12 +10,11 @@ import type { FindingsDocument } from '../../src/report/findings.js';
 import { readSegmentation } from '../../src/report/seg.js';
 import { readSrGrades } from '../../src/report/sr.js';
 import { withPage } from '../helpers/chromium.js';
-import { programMissing, skipWhenMissing } from '../helpers/programs.js';
 import { runCli } from '../helpers/cli.js';
+import { programMissing, skipWhenMissing } from '../helpers/programs.js';
 
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
 const SCREENSHOT = fileURLToPath(new URL('../../../test-output/analyze-report.png', import.meta.url));
-
 
 /** One analysis of the example study into a report folder, shared by the tests below. */
 let analysis: Promise<{ out: string; findings: FindingsDocument }> | undefined;

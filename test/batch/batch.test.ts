@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { batchJobId, modelVersion, queueName } from '../../src/batch/job.js';
 import { closeRedis, queueConnection } from '../../src/batch/redis.js';
@@ -25,6 +24,8 @@ import {
   readCohortRows,
   readJournal,
   startCli,
+  startRedisFront,
+  waitForLock,
   waitUntil,
 } from './helpers.js';
 
@@ -148,14 +149,15 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
   });
   await Promise.all(workers.map((w) => w.waitForLine(/^worker: ready on/)));
   const batch = startCli(['batch', cohort, '--out', out, '--redis', server.url, '--workers', '0'], FAST_QUEUE_ENV);
-  // Kill the first worker that starts an analysis, half a second into it.
+  // Kill the first worker that starts an analysis as soon as it holds the job's lock (observed in
+  // Redis), not after a delay a fast machine could outrun.
   const started = workers.map((w) =>
     w.waitForLine(/^worker: start (?!corrupt)/, 120_000).then((line) => ({ worker: w, line })),
   );
   for (const start of started) start.catch(() => undefined); // the other worker's wait may time out
   const victim = await Promise.race(started);
   const killedStudy = /start (\S+)/.exec(victim.line)?.[1] as string;
-  await sleep(500);
+  await waitForLock(connection, queueName(version), batchJobId(killedStudy, version));
   victim.worker.child.kill('SIGKILL');
   const survivor = workers.find((w) => w !== victim.worker) as (typeof workers)[number];
   const result = await batch.done;
@@ -229,11 +231,15 @@ test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its
   await makeCohort(cohort, names);
   const dir = join(root, 'redis');
   await mkdir(dir);
+  // The batch keeps the front's address; each restart of Redis takes a fresh port behind it.
+  const front = await startRedisFront();
   let server = await startRedisServer({ dir });
-  const batch = startCli(['batch', cohort, '--out', out, '--redis', server.url, '--workers', '1'], FAST_QUEUE_ENV);
+  front.point(server.port);
+  const batch = startCli(['batch', cohort, '--out', out, '--redis', front.url, '--workers', '1'], FAST_QUEUE_ENV);
   t.after(async () => {
     batch.child.kill('SIGKILL');
     await server.stop('SIGKILL');
+    await front.close();
   });
   const doneCount = async (): Promise<number> => (await readJournal(out)).filter((l) => l.event === 'done').length;
   for (const [n, signal] of [
@@ -242,8 +248,9 @@ test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its
   ] as const) {
     await waitUntil(`study ${n} done`, async () => (await doneCount()) >= n);
     await server.stop(signal);
-    await sleep(1500);
-    server = await startRedisServer({ dir, port: server.port });
+    front.point(undefined);
+    server = await startRedisServer({ dir });
+    front.point(server.port);
   }
   const result = await batch.done;
   assert.equal(result.status, 0, result.stderr);

@@ -4,6 +4,7 @@ import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promi
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import type { RedisTarget } from '../../src/batch/redis.js';
 import { findRedisServer } from '../../src/batch/redis-server.js';
 import { readMetaImage, writeMetaImage } from '../../src/io/metaimage.js';
@@ -131,6 +132,15 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/**
+ * Waits until a worker holds the lock of job `jobId` of queue `queue` (BullMQ's `bull:<queue>:<id>:lock`
+ * key, read through `redis`): the job is being analysed, and a worker killed now leaves a stalled job.
+ */
+export async function waitForLock(redis: Redis, queue: string, jobId: string): Promise<void> {
+  const key = `bull:${queue}:${jobId}:lock`;
+  await waitUntil(`a worker to hold ${key}`, async () => (await redis.exists(key)) === 1, 30_000);
 }
 
 /** The rows of `cohort.jsonl`. */

@@ -11,8 +11,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { skipWhenMissing } from './programs.js';
 import { freeLoopbackPort } from '../../src/util/net.js';
+import { skipWhenMissing } from './programs.js';
 
 /** Where Debian installs Orthanc. */
 export const ORTHANC_PATH = '/usr/sbin/Orthanc';
