@@ -28,6 +28,19 @@ export function programMissing(program: string, debianPackage: string): string |
   return hasProgram(program) ? false : `${program} (Debian package ${debianPackage}) is not installed`;
 }
 
+/** Python interpreters tried, in order, for nibabel (Debian's python3-nibabel lives under /usr/bin/python3). */
+const PYTHONS: readonly string[] = ['python3', '/usr/bin/python3'];
+
+/** A Python interpreter that imports nibabel, or undefined when none does. */
+export function nibabelPython(): string | undefined {
+  return PYTHONS.find((python) => spawnSync(python, ['-c', 'import nibabel'], { stdio: 'ignore' }).status === 0);
+}
+
+/** Why a test cannot ask nibabel here, or false when it can. */
+export function nibabelMissing(): string | false {
+  return nibabelPython() ? false : 'nibabel (Debian package python3-nibabel) is not installed';
+}
+
 /** The SPIDER release beside the checkout (CI has a copy of `shared/` there; a fresh clone may not). */
 export const SPIDER_DATA = join(REPO_ROOT, '..', 'shared', 'data', 'spider');
 
