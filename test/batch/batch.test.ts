@@ -149,14 +149,19 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
   });
   await Promise.all(workers.map((w) => w.waitForLine(/^worker: ready on/)));
   const batch = startCli(['batch', cohort, '--out', out, '--redis', server.url, '--workers', '0'], FAST_QUEUE_ENV);
-  // Kill the first worker that starts an analysis as soon as it holds the job's lock (observed in
-  // Redis), not after a delay a fast machine could outrun.
+  // Kill the first worker that starts an analysis once it is observed analysing: its start is in
+  // the journal and it holds the job's lock in Redis (not after a delay a fast machine could outrun).
   const started = workers.map((w) =>
     w.waitForLine(/^worker: start (?!corrupt)/, 120_000).then((line) => ({ worker: w, line })),
   );
   for (const start of started) start.catch(() => undefined); // the other worker's wait may time out
   const victim = await Promise.race(started);
   const killedStudy = /start (\S+)/.exec(victim.line)?.[1] as string;
+  await waitUntil('the journal to show the start', async () =>
+    (await readJournal(out)).some(
+      (l) => l.event === 'start' && l.studyId === killedStudy && l.pid === victim.worker.child.pid,
+    ),
+  );
   await waitForLock(connection, queueName(version), batchJobId(killedStudy, version));
   victim.worker.child.kill('SIGKILL');
   const survivor = workers.find((w) => w !== victim.worker) as (typeof workers)[number];
