@@ -11,11 +11,10 @@ import { readSegmentation } from '../../src/report/seg.js';
 import { readSrGrades } from '../../src/report/sr.js';
 import { withPage } from '../helpers/chromium.js';
 import { runCli } from '../helpers/cli.js';
+import { programMissing, skipWhenMissing } from '../helpers/programs.js';
 
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
 const SCREENSHOT = fileURLToPath(new URL('../../../test-output/analyze-report.png', import.meta.url));
-
-const hasTool = (name: string): boolean => !spawnSync(name, ['-h'], { encoding: 'utf8' }).error;
 
 /** One analysis of the example study into a report folder, shared by the tests below. */
 let analysis: Promise<{ out: string; findings: FindingsDocument }> | undefined;
@@ -50,10 +49,7 @@ test('the SR holds the same grade, Modic type and review flag per level as findi
     grades.map((g) => [g.level, g.pfirrmann, g.modic, g.needsReview]),
     series.discs.map((d) => [d.level, d.pfirrmann.grade, d.modic.grade, d.needsReview]),
   );
-  if (!hasTool('dsrdump') || !hasTool('dciodvfy')) {
-    t.skip('dcmtk / dicom3tools are not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dsrdump', 'dcmtk') || programMissing('dciodvfy', 'dicom3tools'))) return;
   const dump = spawnSync('dsrdump', [join(out, 'sr.dcm')], { encoding: 'utf8' });
   assert.equal(dump.status, 0, dump.stderr);
   assert.doesNotMatch(dump.stderr, /^E:/m);
@@ -81,10 +77,7 @@ test('the SEG frames reference the source instances and the chosen slice, and th
     assert.equal(frame.referencedSopInstanceUid, series.midSagittalSopInstanceUid, 'the chosen slice');
     assert.ok(frame.pixelCount > 0);
   }
-  if (!hasTool('dciodvfy')) {
-    t.skip('dicom3tools is not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dciodvfy', 'dicom3tools'))) return;
   const verify = spawnSync('dciodvfy', [join(out, 'seg.dcm')], { encoding: 'utf8' });
   assert.doesNotMatch(`${verify.stdout}${verify.stderr}`, /^Error/m);
 });

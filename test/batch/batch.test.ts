@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { batchJobId, modelVersion, queueName } from '../../src/batch/job.js';
 import { closeRedis, queueConnection } from '../../src/batch/redis.js';
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { studyFolderId } from '../../src/batch/studies.js';
 import { main } from '../../src/cli/main.js';
+import { skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import {
   countEvents,
@@ -24,6 +24,8 @@ import {
   readCohortRows,
   readJournal,
   startCli,
+  startRedisFront,
+  waitForLock,
   waitUntil,
 } from './helpers.js';
 
@@ -44,9 +46,8 @@ async function doneTimes(out: string): Promise<Map<string, number>> {
   return times;
 }
 
-test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt study's reason; a re-run recomputes nothing", {
-  skip: NO_REDIS,
-}, async (t) => {
+test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt study's reason; a re-run recomputes nothing", async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');
@@ -127,9 +128,8 @@ test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt s
   assert.equal(await readFile(join(out, 'cohort.csv'), 'utf8'), cohortBefore);
 });
 
-test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once, the cohort has no duplicates', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once, the cohort has no duplicates', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');
@@ -149,14 +149,20 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
   });
   await Promise.all(workers.map((w) => w.waitForLine(/^worker: ready on/)));
   const batch = startCli(['batch', cohort, '--out', out, '--redis', server.url, '--workers', '0'], FAST_QUEUE_ENV);
-  // Kill the first worker that starts an analysis, half a second into it.
+  // Kill the first worker that starts an analysis once it is observed analysing: its start is in
+  // the journal and it holds the job's lock in Redis (not after a delay a fast machine could outrun).
   const started = workers.map((w) =>
     w.waitForLine(/^worker: start (?!corrupt)/, 120_000).then((line) => ({ worker: w, line })),
   );
   for (const start of started) start.catch(() => undefined); // the other worker's wait may time out
   const victim = await Promise.race(started);
   const killedStudy = /start (\S+)/.exec(victim.line)?.[1] as string;
-  await sleep(500);
+  await waitUntil('the journal to show the start', async () =>
+    (await readJournal(out)).some(
+      (l) => l.event === 'start' && l.studyId === killedStudy && l.pid === victim.worker.child.pid,
+    ),
+  );
+  await waitForLock(connection, queueName(version), batchJobId(killedStudy, version));
   victim.worker.child.kill('SIGKILL');
   const survivor = workers.find((w) => w !== victim.worker) as (typeof workers)[number];
   const result = await batch.done;
@@ -202,9 +208,9 @@ test('(c) a worker SIGKILLed mid-job: the job is picked up again, finishes once,
 });
 
 test('a worker asked to stop while Redis is away stops all the same', {
-  skip: NO_REDIS,
   timeout: 90_000,
 }, async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const server = await startRedisServer({ dir: join(root, 'redis') });
   const worker = startCli(['worker', '--redis', server.url], FAST_QUEUE_ENV);
@@ -221,9 +227,8 @@ test('a worker asked to stop while Redis is away stops all the same', {
   assert.match(stopped.stderr, /worker: stopped \(0 analysed/);
 });
 
-test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its append-only file: no job lost or duplicated', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its append-only file: no job lost or duplicated', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const root = await tempFolder(t, 'spinegrade-batch-');
   const cohort = join(root, 'cohort');
   const out = join(root, 'out');
@@ -231,11 +236,15 @@ test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its
   await makeCohort(cohort, names);
   const dir = join(root, 'redis');
   await mkdir(dir);
+  // The batch keeps the front's address; each restart of Redis takes a fresh port behind it.
+  const front = await startRedisFront();
   let server = await startRedisServer({ dir });
-  const batch = startCli(['batch', cohort, '--out', out, '--redis', server.url, '--workers', '1'], FAST_QUEUE_ENV);
+  front.point(server.port);
+  const batch = startCli(['batch', cohort, '--out', out, '--redis', front.url, '--workers', '1'], FAST_QUEUE_ENV);
   t.after(async () => {
     batch.child.kill('SIGKILL');
     await server.stop('SIGKILL');
+    await front.close();
   });
   const doneCount = async (): Promise<number> => (await readJournal(out)).filter((l) => l.event === 'done').length;
   for (const [n, signal] of [
@@ -244,8 +253,9 @@ test('(d) Redis stopped (SIGTERM) and killed (SIGKILL) mid-run, restarted on its
   ] as const) {
     await waitUntil(`study ${n} done`, async () => (await doneCount()) >= n);
     await server.stop(signal);
-    await sleep(1500);
-    server = await startRedisServer({ dir, port: server.port });
+    front.point(undefined);
+    server = await startRedisServer({ dir });
+    front.point(server.port);
   }
   const result = await batch.done;
   assert.equal(result.status, 0, result.stderr);

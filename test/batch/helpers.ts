@@ -1,8 +1,11 @@
 /** Shared pieces of the batch tests: the CLI as a child process, journals, cohort files, a cohort on disk. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { RedisTarget } from '../../src/batch/redis.js';
 import { findRedisServer } from '../../src/batch/redis-server.js';
 import { readMetaImage, writeMetaImage } from '../../src/io/metaimage.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -131,6 +134,15 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   }
 }
 
+/**
+ * Waits until a worker holds the lock of job `jobId` of queue `queue` (BullMQ's `bull:<queue>:<id>:lock`
+ * key, read through `redis`): the job is being analysed, and a worker killed now leaves a stalled job.
+ */
+export async function waitForLock(redis: Redis, queue: string, jobId: string): Promise<void> {
+  const key = `bull:${queue}:${jobId}:lock`;
+  await waitUntil(`a worker to hold ${key}`, async () => (await redis.exists(key)) === 1, 30_000);
+}
+
 /** The rows of `cohort.jsonl`. */
 export async function readCohortRows(outDir: string): Promise<Record<string, string | number | boolean | null>[]> {
   const text = await readFile(join(outDir, 'cohort.jsonl'), 'utf8');
@@ -176,4 +188,63 @@ export async function makeCohort(folder: string, names: readonly string[]): Prom
       await copyFile(EXAMPLE_MHA, path);
     }
   }
+}
+
+/**
+ * A loopback port of the test's own that forwards each connection to the Redis of the moment: the
+ * address the clients were given stays the same while Redis itself is restarted on a fresh port
+ * (never on a port it gave up, which another process may have taken meanwhile). While it points
+ * nowhere, connections are accepted and closed at once, as a stopped Redis would refuse them.
+ */
+export interface RedisFront {
+  /** `redis://127.0.0.1:<port>` of the front. */
+  url: string;
+  target: RedisTarget;
+  /** Sends new connections to `port` (undefined: nowhere) and closes those to the previous Redis. */
+  point(port: number | undefined): void;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link RedisFront} on a free loopback port. */
+export async function startRedisFront(): Promise<RedisFront> {
+  let upstream: number | undefined;
+  const open = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    if (upstream === undefined) {
+      client.destroy();
+      return;
+    }
+    const redis = tcpConnect(upstream, '127.0.0.1');
+    const pair = [client, redis];
+    for (const socket of pair) {
+      open.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        open.delete(socket);
+        for (const other of pair) other.destroy();
+      });
+    }
+    client.pipe(redis).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the Redis front has no port');
+  const target: RedisTarget = { host: '127.0.0.1', port: address.port, db: 0 };
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    target,
+    point(port) {
+      upstream = port;
+      for (const socket of [...open]) socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        upstream = undefined;
+        for (const socket of [...open]) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

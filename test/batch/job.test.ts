@@ -23,6 +23,7 @@ import { closeRedis, queueConnection, workerConnection } from '../../src/batch/r
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { batchJobOptions, batchTuning, DEFAULT_TUNING, studyProcessor } from '../../src/batch/worker.js';
 import { SpinegradeError } from '../../src/errors.js';
+import { skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import { NO_REDIS, readJournal, waitUntil } from './helpers.js';
 
@@ -128,9 +129,8 @@ test('queue timings come from the environment and are checked', () => {
   assert.equal(options.removeOnFail, false, 'failed jobs stay in the failed set');
 });
 
-test('BullMQ retries a failing study a bounded number of times, then parks it in the failed set with its reason', {
-  skip: NO_REDIS,
-}, async (t) => {
+test('BullMQ retries a failing study a bounded number of times, then parks it in the failed set with its reason', async (t) => {
+  if (skipWhenMissing(t, NO_REDIS)) return;
   const dir = await tempFolder(t, 'spinegrade-redis-');
   const out = await tempFolder(t);
   const server = await startRedisServer({ dir });

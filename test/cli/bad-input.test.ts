@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT_CODES, type ProblemKind } from '../../src/errors.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { NOBODY, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const BAD = 'test/fixtures/bad-input';
@@ -186,16 +186,22 @@ for (const c of cases) {
   });
 }
 
-test('analyze of an unreadable file is refused with exit code 15 (UNREADABLE)', {
-  skip: process.getuid?.() === 0 ? 'root reads every file' : false,
-}, async (t) => {
+test('analyze of an unreadable file is refused with exit code 15 (UNREADABLE)', async (t) => {
   const folder = await tempFolder(t);
   const file = join(folder, 'locked.mha');
   await copyFile(join(REPO_ROOT, 'examples/spider-98-t2space/spider-98-t2space.mha'), file);
+  // Root reads every file whatever its mode (CI runs as root): there the command runs as nobody,
+  // who may enter the folder but not read the file.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await chmod(folder, 0o755);
   await chmod(file, 0o000);
-  const run = runCli(['analyze', file]);
+  const run = runCli(['analyze', file], {}, asRoot ? NOBODY : undefined);
   assert.equal(run.status, EXIT_CODES.UNREADABLE, run.stderr);
   assert.match(run.stderr, /locked\.mha: permission denied/);
+  // The same file, readable again, is taken by the same user: the refusal was about the mode alone.
+  await chmod(file, 0o644);
+  const readable = runCli(['inspect', file], {}, asRoot ? NOBODY : undefined);
+  assert.equal(readable.status, 0, readable.stderr);
 });
 
 test('an unknown command is a usage error', () => {
@@ -223,6 +229,8 @@ test('convert refuses to overwrite an existing output and leaves it untouched', 
   const run = runCli(['convert', 'examples/spider-98-t2space/spider-98-t2space.mha', '--out', target]);
   assert.equal(run.status, EXIT_CODES.OUTPUT_ERROR);
   assert.match(run.stderr, /exists\.mha: output already exists \(pass --overwrite/);
+  assert.equal(await readFile(target, 'utf8'), 'keep me', 'the existing file is left as it was');
+  assert.deepEqual(await readdir(folder), ['exists.mha'], 'and nothing is written beside it');
 });
 
 test('convert into a folder that does not exist is an output error', async (t) => {

@@ -7,10 +7,10 @@ import { readDataset } from '../../src/datasets/index.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { distanceToPolygon } from '../../src/metrics/index.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { SPIDER_DATA as SPIDER, skipWhenMissing, spiderDataMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
-const SPIDER = join(REPO_ROOT, '..', 'shared', 'data', 'spider');
 
 test('predict writes one line per series and one fused line per patient, following the contract', async (t) => {
   const folder = await tempFolder(t);
@@ -116,9 +116,8 @@ test('predict and evaluate report a dataset folder that does not exist', () => {
   assert.match(run.stderr, /no\/such\/dataset/);
 });
 
-test('evaluate on the real SPIDER training data gives the prior kappa 0, matching a recomputation from the files', {
-  skip: !existsSync(SPIDER) && 'no ../shared/data/spider here',
-}, async (t) => {
+test('evaluate on the real SPIDER training data gives the prior kappa 0, matching a recomputation from the files', async (t) => {
+  if (skipWhenMissing(t, spiderDataMissing())) return;
   const folder = await tempFolder(t);
   const predictions = join(folder, 'p.jsonl');
   assert.equal(

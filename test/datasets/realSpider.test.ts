@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset } from '../../src/datasets/index.js';
-import { REPO_ROOT } from '../helpers/cli.js';
-
-const SPIDER = join(REPO_ROOT, '../shared/data/spider');
+import { SPIDER_DATA as SPIDER, skipWhenMissing, spiderDataMissing } from '../helpers/programs.js';
 
 test('the real SPIDER 2D release reads with its documented counts', async (t) => {
-  if (!existsSync(join(SPIDER, 'overview.csv'))) {
-    t.skip(`no SPIDER data at ${SPIDER}`);
-    return;
-  }
+  if (skipWhenMissing(t, spiderDataMissing())) return;
   const dataset = await readDataset(SPIDER);
   assert.equal(dataset.layout, 'spider-2d');
   assert.equal(dataset.series.length, 360);

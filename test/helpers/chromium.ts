@@ -6,6 +6,7 @@
 import { accessSync, constants } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { skipWhenMissing } from './programs.js';
 
 /** Environment variable naming the Chromium executable to use; when set, the usual places are not searched. */
 export const CHROMIUM_PATH_VARIABLE = 'SPINEGRADE_CHROMIUM';
@@ -51,12 +52,15 @@ export function findChromium(): string | undefined {
  */
 export async function withBrowser<T>(t: TestContext, fn: (browser: Browser) => Promise<T>): Promise<T | undefined> {
   const executablePath = findChromium();
-  if (!executablePath) {
-    t.skip(
+  if (
+    !executablePath &&
+    skipWhenMissing(
+      t,
       process.env[CHROMIUM_PATH_VARIABLE]
         ? `no Chromium at $${CHROMIUM_PATH_VARIABLE} (${process.env[CHROMIUM_PATH_VARIABLE]})`
         : `no Chromium found (looked at ${CHROMIUM_CANDIDATES.join(', ')}); install the Debian package "chromium"`,
-    );
+    )
+  ) {
     return undefined;
   }
   const browser = await chromium.launch({ executablePath, args: [...CHROMIUM_ARGS], timeout: 60_000 });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { freeLoopbackPort } from '../../src/util/net.js';
+import { skipWhenMissing } from './programs.js';
 
 /** Where Debian installs Orthanc. */
 export const ORTHANC_PATH = '/usr/sbin/Orthanc';
@@ -132,10 +133,7 @@ export async function startOrthanc(): Promise<Orthanc> {
  */
 export async function withOrthanc(t: TestContext): Promise<Orthanc | undefined> {
   const missing = orthancMissing();
-  if (missing) {
-    t.skip(missing);
-    return undefined;
-  }
+  if (skipWhenMissing(t, missing ?? false)) return undefined;
   const orthanc = await startOrthanc();
   t.after(() => orthanc.stop());
   return orthanc;

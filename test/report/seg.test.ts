@@ -9,6 +9,7 @@ import { readDicomHeaders, SCT, sameCode } from '../../src/report/dicomCodes.js'
 import { buildSegmentation, type LabelMap, readSegmentation, type SegFrame } from '../../src/report/seg.js';
 import { extractSagittalSlice } from '../../src/volume/orientation.js';
 import { directionFromAxes, type Vec3, type Volume } from '../../src/volume/volume.js';
+import { programMissing, skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import { codedVolume } from '../helpers/volumes.js';
 
@@ -162,10 +163,7 @@ test('on a series stored anterior-to-left and inferior-to-top, display pixels la
 });
 
 test('the segmentation passes the dicom3tools IOD validator without errors (skipped where dciodvfy is absent)', async (t) => {
-  if (spawnSync('dciodvfy', ['-h']).error) {
-    t.skip('dciodvfy (dicom3tools) is not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dciodvfy', 'dicom3tools'))) return;
   const { seg } = await example();
   const file = join(await tempFolder(t), 'seg.dcm');
   await writeFile(file, seg);

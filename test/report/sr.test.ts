@@ -32,6 +32,7 @@ import {
 import { buildMeasurementReport, COMPREHENSIVE_3D_SR_STORAGE, readSrGrades } from '../../src/report/sr.js';
 import { extractSagittalSlice } from '../../src/volume/orientation.js';
 import type { Volume } from '../../src/volume/volume.js';
+import { programMissing, skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
@@ -192,10 +193,6 @@ function measurementGroups(root: NaturalDataset): NaturalDataset[] {
 const named = (items: NaturalDataset[], concept: CodedConcept) =>
   items.find((i) => sameCode(codeOf(i, 'ConceptNameCodeSequence'), concept));
 
-function hasTool(name: string): boolean {
-  return !spawnSync(name, ['-h'], { encoding: 'utf8' }).error;
-}
-
 test('the SR holds the same Pfirrmann grade and Modic type per level as findings.json', async () => {
   const { sr, study } = await example();
   const grades = readSrGrades(sr);
@@ -327,10 +324,7 @@ test('every private code in the SR, and every one it can use, is defined in docs
 });
 
 test('the SR passes the dicom3tools IOD validator without errors (skipped where dciodvfy is absent)', async (t) => {
-  if (!hasTool('dciodvfy')) {
-    t.skip('dciodvfy (dicom3tools) is not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dciodvfy', 'dicom3tools'))) return;
   const { sr } = await example();
   const file = join(await tempFolder(t), 'sr.dcm');
   await writeFile(file, sr);
@@ -352,10 +346,7 @@ test('the SR passes the dicom3tools IOD validator without errors (skipped where 
 });
 
 test('dsrdump reads the SR and shows the Pfirrmann grade of every level (skipped where dsrdump is absent)', async (t) => {
-  if (!hasTool('dsrdump')) {
-    t.skip('dsrdump (dcmtk) is not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dsrdump', 'dcmtk'))) return;
   const { sr, study } = await example();
   const file = join(await tempFolder(t), 'sr.dcm');
   await writeFile(file, sr);
@@ -483,7 +474,7 @@ test('a study with two graded series also gets one fused group per level both fo
     itemsOf(grade, 'ContentSequence').map((i) => itemsOf(i, 'ReferencedSOPSequence')[0]?.ReferencedSOPInstanceUID),
     [t2.midSagittalSopInstanceUid, t1.midSagittalSopInstanceUid],
   );
-  if (hasTool('dciodvfy')) {
+  if (!skipWhenMissing(t, programMissing('dciodvfy', 'dicom3tools'))) {
     const file = join(await tempFolder(t), 'sr.dcm');
     await writeFile(file, sr);
     const result = spawnSync('dciodvfy', [file], { encoding: 'utf8' });

@@ -7,6 +7,7 @@ import { writeDicomSeries } from '../../../src/io/dicom/write.js';
 import { loadSingleVolume, loadStudies } from '../../../src/io/load.js';
 import { type Volume, voxelAt } from '../../../src/volume/volume.js';
 import { assertSameVoxels } from '../../helpers/assertions.js';
+import { programMissing, skipWhenMissing } from '../../helpers/programs.js';
 import { tempFolder } from '../../helpers/tmp.js';
 import { codedVolume } from '../../helpers/volumes.js';
 
@@ -104,10 +105,7 @@ test('two series in one study folder come back as two series of one study', asyn
 
 test('written DICOM passes the dicom3tools IOD validator without errors (skipped where dciodvfy is absent)', async (t) => {
   const { spawnSync } = await import('node:child_process');
-  if (spawnSync('dciodvfy', ['-help']).error) {
-    t.skip('dciodvfy (dicom3tools) is not installed');
-    return;
-  }
+  if (skipWhenMissing(t, programMissing('dciodvfy', 'dicom3tools'))) return;
   const folder = await tempFolder(t);
   const [first] = await writeDicomSeries(codedVolume(), join(folder, 's'), { uidSeed: 'validate' });
   const result = spawnSync('dciodvfy', [first!], { encoding: 'utf8' });
