@@ -1,0 +1,99 @@
+/**
+ * `spinegrade train levels`: cross-validates the level network over patient folds (out-of-fold
+ * predictions and figures with bootstrap CIs) and trains the network to bundle on all patients.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readDataset } from '../datasets/index.js';
+import { SpinegradeError } from '../errors.js';
+import { DEFAULT_LEVEL_NETWORK_CONFIG, type LevelNetworkConfig } from '../localize/levels.js';
+import { buildLevelSamples } from '../training/localizer/levelSamples.js';
+import { crossValidateLevels, trainFinalLevelNetwork } from '../training/localizer/levelTrain.js';
+import { positiveInteger } from './dataset-commands.js';
+import type { Progress } from './progress.js';
+
+/** Options of `train levels`, as given on the command line. */
+export interface TrainLevelsCliOptions {
+  epochs?: string;
+  workers?: string;
+  seed?: string;
+  folds?: string;
+  canvas?: string;
+  /** Folder of the per-fold models and predictions (reused when present); default `.cache/levels-folds`. */
+  workDir?: string;
+  /** `no`: cross-validate only, no network trained on all patients. */
+  final?: string;
+  resamples?: string;
+}
+
+/** Runs `train levels`; returns the closing message. */
+export async function runTrainLevels(
+  datasetDir: string,
+  out: string,
+  options: TrainLevelsCliOptions,
+  progress: Progress,
+  log: (line: string) => void,
+): Promise<string> {
+  const dataset = await readDataset(datasetDir);
+  const seed = positiveInteger(options.seed, '--seed', 1);
+  const folds = positiveInteger(options.folds, '--folds', 5);
+  const epochs = positiveInteger(options.epochs, '--epochs', 14);
+  const workers = positiveInteger(options.workers, '--workers', 2);
+  if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
+  const resamples = positiveInteger(options.resamples, '--resamples', 2000);
+  if (options.final !== undefined && !['yes', 'no'].includes(options.final)) {
+    throw new SpinegradeError('USAGE', `--final wants yes or no, got "${options.final}"`);
+  }
+  const config: LevelNetworkConfig = {
+    ...DEFAULT_LEVEL_NETWORK_CONFIG,
+    size: positiveInteger(options.canvas, '--canvas', DEFAULT_LEVEL_NETWORK_CONFIG.size),
+    seed,
+  };
+  const workDir = options.workDir ?? join('.cache', 'levels-folds');
+  const command =
+    `spinegrade train levels --data ${datasetDir} --out ${out} --epochs ${epochs} --folds ${folds} --seed ${seed} ` +
+    `--workers ${workers} --canvas ${config.size}`;
+  const samples = await buildLevelSamples(dataset, config.size, (done, total) => progress.update(done, total));
+  progress.finish();
+  log(
+    `${samples.length} slices with level keypoints (${samples.filter((s) => s.keypointSource === 'carried').length} T1 with carried T2 keypoints)`,
+  );
+  const trainOptions = { config, epochs, workers: workers as 1 | 2, seed };
+  const { predictions, trainingSeconds } = await crossValidateLevels(dataset, samples, {
+    ...trainOptions,
+    folds,
+    foldSeed: seed,
+    workDir,
+    onLog: log,
+  });
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'oof-predictions.jsonl'), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
+  const { scoreLevelPredictions } = await import('../training/localizer/levelMetrics.js');
+  const figures = scoreLevelPredictions(predictions, { resamples });
+  const crossValidation = {
+    command,
+    folds,
+    foldSeed: seed,
+    config,
+    trainingMinutesPerFold: trainingSeconds.map((s) => Math.round(s / 6) / 10),
+    trainingMinutesTotal: Math.round(trainingSeconds.reduce((a, b) => a + b, 0) / 6) / 10,
+    ...figures,
+  };
+  await writeFile(join(out, 'cross-validation.json'), `${JSON.stringify(crossValidation, null, 2)}\n`);
+  log(JSON.stringify(figures.summary, null, 2));
+  if (options.final === 'no')
+    return `cross-validated the level network; figures in ${join(out, 'cross-validation.json')}`;
+  log(`training the network to bundle on all ${new Set(samples.map((s) => s.patient)).size} patients`);
+  const seconds = await trainFinalLevelNetwork(samples, out, {
+    ...trainOptions,
+    metadata: {
+      command,
+      trainedOn: {
+        dataset: 'SPIDER training split (2D)',
+        patients: [...new Set(samples.map((s) => s.patient))].sort(),
+      },
+      crossValidation: figures.summary,
+    },
+  });
+  return `trained the level network in ${(seconds / 60).toFixed(1)} min into ${out}; figures in ${join(out, 'cross-validation.json')}`;
+}

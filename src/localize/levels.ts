@@ -1,0 +1,387 @@
+/**
+ * The level network at inference: it sees the whole field of view of a sagittal slice at coarse
+ * resolution and predicts one heatmap per lumbar disc level (L5/S1 … L1/L2); the level points are
+ * the best-scoring anatomically consistent chain of heatmap peaks, not five independent argmaxes.
+ *
+ * Scale: the slice's whole field of view is resized onto the canvas by its height (the image's rows
+ * fill the canvas rows). Neighbouring disc distance as a fraction of image height varies little
+ * (CV 0.10 over SPIDER's T2 slices, square or not), whereas the stated pixel spacing of many
+ * resampled PNGs is wrong, so this holds at inference where no keypoints exist. Horizontally the
+ * image is stretched to the canvas width (`pixelAspect: 'stretch'`, for PNGs, whose aspect may be
+ * wrong too; a square PNG is not distorted) or scaled by its physical aspect and centred
+ * (`'spacing'`, for DICOM/NIfTI/MHA slices whose geometry is true).
+ */
+import { levelOfIvdLabel } from '../datasets/levels.js';
+import { SpinegradeError } from '../errors.js';
+import { readModelMetadata } from '../models/modelJson.js';
+import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import { type CanvasGeometry, toCanvas } from '../transforms/canvas.js';
+import type { Image2D } from '../transforms/resample.js';
+import { normalizeCanvasImage } from './samples.js';
+
+/** Everything that defines a level network and its input canvas. */
+export interface LevelNetworkConfig {
+  /** Canvas size in pixels (square); the image height fills it. */
+  size: number;
+  /** Canvas pixels per heatmap pixel (the heatmaps are `size / outputStride` square). */
+  outputStride: number;
+  /** Filters of the encoder stages; each stage halves the resolution (the first is the stem). */
+  filters: number[];
+  /** Gaussian sigma of each level's heatmap peak, heatmap pixels. */
+  heatmapSigmaPx: number;
+  seed: number;
+}
+
+/** The configuration the level network is trained with by default. */
+export const DEFAULT_LEVEL_NETWORK_CONFIG: LevelNetworkConfig = {
+  size: 96,
+  outputStride: 2,
+  filters: [8, 16, 32, 64, 96],
+  heatmapSigmaPx: 1.25,
+  seed: 1,
+};
+
+/** The network's output layer: `m × m × 5` sigmoid heatmaps (m = size / outputStride), channel `ivdLabel − 1` (L5/S1 first). */
+export const LEVEL_NETWORK_OUTPUTS = ['levels'] as const;
+
+/** Heatmap channels: one per lumbar disc level. */
+export const LEVEL_CHANNELS = 5;
+
+/** How the image's width is placed on the canvas (its height always fills the canvas). */
+export type PixelAspect = 'stretch' | 'spacing';
+
+/** One lumbar disc level point on a slice. */
+export interface LevelPoint {
+  /** SPIDER numbering: 1 = L5/S1 … 5 = L1/L2. */
+  readonly ivdLabel: number;
+  /** Level name, e.g. `L4/L5`. */
+  readonly level: string;
+  /** Column and row in the slice's own pixels. */
+  readonly x: number;
+  readonly y: number;
+  /** The heatmap peak (0-1) at the point. */
+  readonly confidence: number;
+}
+
+/** A slice placed on the level canvas: normalised pixels and the exact map back to the slice. */
+export interface LevelCanvas {
+  readonly image: Float32Array;
+  readonly geometry: CanvasGeometry;
+}
+
+/**
+ * The slice on the level canvas (see the module comment): bilinear with anti-aliasing, intensities
+ * normalised by the 1st/99th percentiles of the image region. The geometry's `pixelSpacing` is not
+ * in mm (the canvas is defined by the field of view, not by spacing).
+ */
+export function levelCanvas(image: Image2D, size: number, pixelAspect: PixelAspect = 'stretch'): LevelCanvas {
+  const spacingY = size / image.height;
+  let spacingX = size / image.width;
+  if (pixelAspect === 'spacing') {
+    const [sx, sy] = image.pixelSpacing;
+    if (!(sx > 0 && sy > 0))
+      throw new SpinegradeError('USAGE', `image pixel spacing must be positive, got ${sx}×${sy}`);
+    spacingX = spacingY * (sx / sy);
+  }
+  // toCanvas resamples to `spacingMm`; a pseudo-spacing of canvas pixels per image pixel makes the
+  // image height exactly `size` canvas pixels and the width as chosen above.
+  const canvas = toCanvas(
+    { pixels: image.pixels, width: image.width, height: image.height, pixelSpacing: [spacingX, spacingY] },
+    { size, spacingMm: 1, antialias: true },
+  );
+  const { pixels: _pixels, ...geometry } = canvas;
+  return { image: normalizeCanvasImage(canvas), geometry };
+}
+
+/** A heatmap peak of one level, in canvas pixels. */
+interface Peak {
+  readonly x: number;
+  readonly y: number;
+  readonly value: number;
+}
+
+/** Options of {@link decodeLevelChain}. */
+export interface ChainOptions {
+  /** Peaks below this heatmap value are not candidates (default 0.1). */
+  readonly minPeak?: number;
+  /** Candidates per level (default 4). */
+  readonly candidates?: number;
+  /** Plausible distance between neighbouring disc points, as a fraction of the heatmap size (default 0.035-0.25). */
+  readonly gapFraction?: readonly [number, number];
+  /** Largest bend of the chain between neighbouring steps, degrees (default 60). */
+  readonly maxBendDegrees?: number;
+}
+
+/** The local maxima of one channel, strongest first, each refined by the 3×3 centroid. */
+function peaksOf(heatmaps: Float32Array, size: number, channel: number, minPeak: number, count: number): Peak[] {
+  const at = (x: number, y: number): number => heatmaps[(y * size + x) * LEVEL_CHANNELS + channel] as number;
+  const peaks: Peak[] = [];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const v = at(x, y);
+      if (v < minPeak) continue;
+      let isMax = true;
+      let sum = 0;
+      let sx = 0;
+      let sy = 0;
+      for (let dy = -1; dy <= 1 && isMax; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          const ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= size || ny >= size) continue;
+          const w = at(nx, ny);
+          if (w > v || (w === v && (dy < 0 || (dy === 0 && dx < 0)))) {
+            isMax = false;
+            break;
+          }
+          sum += w;
+          sx += w * nx;
+          sy += w * ny;
+        }
+      }
+      if (isMax) peaks.push({ x: sum > 0 ? sx / sum : x, y: sum > 0 ? sy / sum : y, value: v });
+    }
+  }
+  return peaks.sort((a, b) => b.value - a.value).slice(0, count);
+}
+
+/** A chosen peak per present level, from the top (L1/L2) down. */
+interface ChainLink {
+  readonly ivdLabel: number;
+  readonly peak: Peak;
+}
+
+const BEND_WEIGHT = 4;
+const GAP_RATIO_WEIGHT = 3;
+
+/**
+ * The best chain through the candidates of the given levels (top to bottom): maximises the sum of log
+ * peak values minus penalties for uneven spacing and bends, with every step going down, at a
+ * plausible distance, bending at most `maxBend`. Dynamic programming over pairs of neighbouring
+ * choices (a bend needs three points). Undefined when no chain is consistent.
+ */
+function bestChain(
+  levels: readonly { ivdLabel: number; peaks: Peak[] }[],
+  gap: readonly [number, number],
+  maxBend: number,
+): { links: ChainLink[]; score: number } | undefined {
+  const n = levels.length;
+  if (n === 0) return { links: [], score: 0 };
+  const logValue = (p: Peak): number => Math.log(Math.max(p.value, 1e-6));
+  if (n === 1) {
+    const only = levels[0] as { ivdLabel: number; peaks: Peak[] };
+    const best = only.peaks[0];
+    return best ? { links: [{ ivdLabel: only.ivdLabel, peak: best }], score: logValue(best) } : undefined;
+  }
+  // step(k, i, j): the step from candidate i of level k to candidate j of level k + 1, or undefined when implausible.
+  const step = (k: number, i: number, j: number): { dx: number; dy: number; gap: number } | undefined => {
+    const upper = levels[k] as { ivdLabel: number; peaks: Peak[] };
+    const lower = levels[k + 1] as { ivdLabel: number; peaks: Peak[] };
+    const a = upper.peaks[i] as Peak;
+    const b = lower.peaks[j] as Peak;
+    const dx = b.x - a.x;
+    const dy = b.y - a.y;
+    const levelsApart = upper.ivdLabel - lower.ivdLabel;
+    const perLevel = Math.hypot(dx, dy) / levelsApart;
+    if (dy <= 0 || perLevel < gap[0] || perLevel > gap[1]) return undefined;
+    return { dx, dy, gap: perLevel };
+  };
+  // score[k][i][j]: best score of a chain ending with candidate i at level k and j at level k + 1.
+  type Cell = { score: number; back: number };
+  let table: Cell[][] = [];
+  const first = levels[0] as { peaks: Peak[] };
+  const second = levels[1] as { peaks: Peak[] };
+  table = first.peaks.map((a, i) =>
+    second.peaks.map((b, j) =>
+      step(0, i, j) === undefined
+        ? { score: Number.NEGATIVE_INFINITY, back: -1 }
+        : { score: logValue(a) + logValue(b), back: -1 },
+    ),
+  );
+  const backs: Cell[][][] = [table];
+  for (let k = 1; k < n - 1; k++) {
+    const mid = levels[k] as { peaks: Peak[] };
+    const next = levels[k + 1] as { peaks: Peak[] };
+    const previous = levels[k - 1] as { peaks: Peak[] };
+    const current: Cell[][] = mid.peaks.map(() =>
+      next.peaks.map(() => ({ score: Number.NEGATIVE_INFINITY, back: -1 })),
+    );
+    for (let j = 0; j < mid.peaks.length; j++) {
+      for (let l = 0; l < next.peaks.length; l++) {
+        const second = step(k, j, l);
+        if (!second) continue;
+        for (let i = 0; i < previous.peaks.length; i++) {
+          const before = (table[i] as Cell[])[j] as Cell;
+          if (before.score === Number.NEGATIVE_INFINITY) continue;
+          const firstStep = step(k - 1, i, j) as { dx: number; dy: number; gap: number };
+          const bend = Math.abs(
+            Math.atan2(
+              firstStep.dx * second.dy - firstStep.dy * second.dx,
+              firstStep.dx * second.dx + firstStep.dy * second.dy,
+            ),
+          );
+          if (bend > maxBend) continue;
+          const score =
+            before.score +
+            logValue(next.peaks[l] as Peak) -
+            BEND_WEIGHT * bend * bend -
+            GAP_RATIO_WEIGHT * Math.abs(Math.log(second.gap / firstStep.gap));
+          const cell = (current[j] as Cell[])[l] as Cell;
+          if (score > cell.score) {
+            cell.score = score;
+            cell.back = i;
+          }
+        }
+      }
+    }
+    table = current;
+    backs.push(current);
+  }
+  let best = Number.NEGATIVE_INFINITY;
+  let bi = -1;
+  let bj = -1;
+  table.forEach((row, i) => {
+    row.forEach((cell, j) => {
+      if (cell.score > best) {
+        best = cell.score;
+        bi = i;
+        bj = j;
+      }
+    });
+  });
+  if (bi < 0) return undefined;
+  // Walk back: at table k (pairs of levels k, k+1), the cell [i][j] stores the candidate of level k − 1.
+  const chosen = new Array<number>(n);
+  chosen[n - 1] = bj;
+  chosen[n - 2] = bi;
+  for (let k = n - 2; k >= 1; k--) {
+    const cell = ((backs[k] as Cell[][])[chosen[k] as number] as Cell[])[chosen[k + 1] as number] as Cell;
+    chosen[k - 1] = cell.back;
+  }
+  return {
+    links: levels.map((level, k) => ({ ivdLabel: level.ivdLabel, peak: level.peaks[chosen[k] as number] as Peak })),
+    score: best,
+  };
+}
+
+/**
+ * The level points of one canvas's heatmaps (`size × size × 5`, channels last), in heatmap pixels:
+ * per level up to `candidates` peaks; the chain of one peak per level (L1/L2 at the top to L5/S1 at
+ * the bottom) that scores best while staying anatomically consistent. A level whose heatmap has no
+ * peak is absent; when no consistent chain exists, the weakest level is dropped and the rest tried again.
+ */
+export function decodeLevelChain(heatmaps: Float32Array, size: number, options: ChainOptions = {}): LevelPoint[] {
+  if (heatmaps.length !== size * size * LEVEL_CHANNELS) {
+    throw new SpinegradeError('USAGE', `level heatmaps hold ${heatmaps.length} values, not ${size}×${size}×5`);
+  }
+  const minPeak = options.minPeak ?? 0.1;
+  const count = options.candidates ?? 4;
+  const [gapLow, gapHigh] = options.gapFraction ?? [0.035, 0.25];
+  const gap: [number, number] = [gapLow * size, gapHigh * size];
+  const maxBend = ((options.maxBendDegrees ?? 60) * Math.PI) / 180;
+  let levels: { ivdLabel: number; peaks: Peak[] }[] = [];
+  for (let ivdLabel = LEVEL_CHANNELS; ivdLabel >= 1; ivdLabel--) {
+    const peaks = peaksOf(heatmaps, size, ivdLabel - 1, minPeak, count);
+    if (peaks.length > 0) levels.push({ ivdLabel, peaks });
+  }
+  while (levels.length > 0) {
+    const chain = bestChain(levels, gap, maxBend);
+    if (chain) {
+      return chain.links.map(({ ivdLabel, peak }) => ({
+        ivdLabel,
+        level: levelOfIvdLabel(ivdLabel),
+        x: peak.x,
+        y: peak.y,
+        confidence: peak.value,
+      }));
+    }
+    const weakest = levels.reduce((w, l) => ((l.peaks[0]?.value ?? 0) < (w.peaks[0]?.value ?? 0) ? l : w));
+    levels = levels.filter((l) => l !== weakest);
+  }
+  return [];
+}
+
+/**
+ * Level points moved from heatmap pixels to the slice's pixels: heatmap pixel `o` covers canvas
+ * pixels `o·stride … o·stride + stride − 1`, so its centre is canvas `o·stride + (stride − 1) / 2`.
+ */
+export function levelPointsOnImage(
+  points: readonly LevelPoint[],
+  geometry: CanvasGeometry,
+  outputStride: number,
+): LevelPoint[] {
+  const toCanvas = (o: number): number => o * outputStride + (outputStride - 1) / 2;
+  return points.map((point) => {
+    const [x, y] = geometry.canvasToImage(toCanvas(point.x), toCanvas(point.y));
+    return { ...point, x, y };
+  });
+}
+
+/** Heatmap pixel coordinates of a canvas point (the inverse of the map in {@link levelPointsOnImage}). */
+export function canvasToHeatmap(c: number, outputStride: number): number {
+  return (c - (outputStride - 1) / 2) / outputStride;
+}
+
+/** Runs the network on canvases (batches of 4); returns each canvas's heatmaps (`m × m × 5`, channels last). */
+export function predictLevelHeatmaps(network: Network, images: readonly Float32Array[], size: number): Float32Array[] {
+  const pixels = size * size;
+  const out: Float32Array[] = [];
+  const batchSize = 4;
+  for (let start = 0; start < images.length; start += batchSize) {
+    const chunk = images.slice(start, start + batchSize);
+    const input = new Float32Array(chunk.length * pixels);
+    chunk.forEach((image, n) => input.set(image, n * pixels));
+    const [maps] = network.run(input, [chunk.length, size, size, 1]);
+    if (!maps) throw new SpinegradeError('INVALID_HEADER', 'the level network returned no output');
+    const per = maps.data.length / chunk.length;
+    chunk.forEach((_, n) => out.push(maps.data.slice(n * per, (n + 1) * per)));
+  }
+  return out;
+}
+
+/** A loaded level network. */
+export interface LevelNetwork {
+  readonly network: Network;
+  readonly config: LevelNetworkConfig;
+  readonly dir: string;
+  readonly metadata: Record<string, unknown>;
+}
+
+/** Loads a level network saved by `train levels` (config in the metadata), on `engine` (default: onnxruntime where it loads). */
+export async function loadLevelNetwork(dir: string, options: { engine?: EngineChoice } = {}): Promise<LevelNetwork> {
+  const metadata = await readModelMetadata(dir);
+  const config = metadata.levelNetworkConfig as LevelNetworkConfig | undefined;
+  if (!config || typeof config.size !== 'number') {
+    throw new SpinegradeError(
+      'INVALID_HEADER',
+      'not a spinegrade level network (no levelNetworkConfig in its metadata)',
+      dir,
+    );
+  }
+  return { network: await loadNetwork(dir, LEVEL_NETWORK_OUTPUTS, options.engine), config, dir, metadata };
+}
+
+/** Options of {@link predictLevels}. */
+export interface PredictLevelsOptions extends ChainOptions {
+  /** How each slice's width is placed (default 'stretch', right for PNGs). */
+  readonly pixelAspect?: PixelAspect;
+}
+
+/** The five (or fewer) lumbar level points of each slice, in the slice's own pixels. */
+export function predictLevels(
+  levelNetwork: Pick<LevelNetwork, 'network' | 'config'>,
+  images: readonly Image2D[],
+  options: PredictLevelsOptions = {},
+): LevelPoint[][] {
+  const { size, outputStride } = levelNetwork.config;
+  const canvases = images.map((image) => levelCanvas(image, size, options.pixelAspect));
+  const heatmaps = predictLevelHeatmaps(
+    levelNetwork.network,
+    canvases.map((c) => c.image),
+    size,
+  );
+  const mapSize = size / outputStride;
+  return heatmaps.map((maps, n) =>
+    levelPointsOnImage(decodeLevelChain(maps, mapSize, options), (canvases[n] as LevelCanvas).geometry, outputStride),
+  );
+}

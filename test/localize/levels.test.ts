@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  canvasToHeatmap,
+  decodeLevelChain,
+  LEVEL_CHANNELS,
+  levelCanvas,
+  levelPointsOnImage,
+} from '../../src/localize/levels.js';
+
+/** Heatmaps of `size × size × 5` with Gaussian peaks `[ivdLabel, x, y, height]`. */
+function heatmaps(size: number, peaks: readonly [number, number, number, number][]): Float32Array {
+  const maps = new Float32Array(size * size * LEVEL_CHANNELS);
+  for (const [ivdLabel, px, py, height] of peaks) {
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const v = height * Math.exp(-((x - px) ** 2 + (y - py) ** 2) / 2);
+        const at = (y * size + x) * LEVEL_CHANNELS + ivdLabel - 1;
+        maps[at] = Math.max(maps[at] as number, v);
+      }
+    }
+  }
+  return maps;
+}
+
+const LADDER: [number, number, number, number][] = [
+  [5, 20, 8, 0.9],
+  [4, 21, 14, 0.9],
+  [3, 22, 20, 0.9],
+  [2, 23, 26, 0.9],
+  [1, 25, 32, 0.9],
+];
+
+test('the level chain follows the ladder of peaks from L1/L2 at the top to L5/S1 at the bottom', () => {
+  const points = decodeLevelChain(heatmaps(48, LADDER), 48);
+  assert.deepEqual(
+    points.map((p) => p.level),
+    ['L1/L2', 'L2/L3', 'L3/L4', 'L4/L5', 'L5/S1'],
+  );
+  for (const [label, x, y] of LADDER) {
+    const point = points.find((p) => p.ivdLabel === label);
+    assert.ok(point && Math.hypot(point.x - x, point.y - y) < 0.3, `level ${label} at its peak`);
+  }
+});
+
+test('a stronger L5/S1 peak off the chain (above L4/L5) loses to the weaker one that continues the ladder', () => {
+  // The independent argmax of the L5/S1 channel sits beside L3/L4: out of order, so the chain rejects it.
+  const decoy: [number, number, number, number] = [1, 40, 20, 0.99];
+  const weaker: [number, number, number, number] = [1, 25, 32, 0.5];
+  const peaks = [...LADDER.filter(([label]) => label !== 1), decoy, weaker];
+  const l5 = decodeLevelChain(heatmaps(48, peaks), 48).find((p) => p.ivdLabel === 1);
+  assert.ok(l5 && Math.abs(l5.y - 32) < 0.5 && Math.abs(l5.x - 25) < 0.5, `L5/S1 at ${l5?.x}, ${l5?.y}`);
+});
+
+test('a level without any peak is left out; empty heatmaps give no points', () => {
+  const points = decodeLevelChain(heatmaps(48, LADDER.slice(0, 4)), 48);
+  assert.deepEqual(
+    points.map((p) => p.ivdLabel),
+    [5, 4, 3, 2],
+  );
+  assert.deepEqual(decodeLevelChain(new Float32Array(48 * 48 * 5), 48), []);
+  assert.throws(() => decodeLevelChain(new Float32Array(10), 48), /level heatmaps/);
+});
+
+test('the level canvas fills its height with the image and maps heatmap points back to the image', () => {
+  const width = 300;
+  const height = 600;
+  const pixels = new Float32Array(width * height).map((_, n) => (n % width) / width);
+  const stretched = levelCanvas({ pixels, width, height, pixelSpacing: [0.5, 0.5] }, 96, 'stretch');
+  assert.deepEqual(stretched.geometry.region, { x0: 0, y0: 0, x1: 96, y1: 96 });
+  const physical = levelCanvas({ pixels, width, height, pixelSpacing: [0.5, 0.5] }, 96, 'spacing');
+  assert.deepEqual(physical.geometry.region, { x0: 24, y0: 0, x1: 72, y1: 96 });
+  // A point at image (150, 300) goes to the canvas and the heatmap grid and back.
+  const [cx, cy] = stretched.geometry.imageToCanvas(150, 300);
+  const [point] = levelPointsOnImage(
+    [{ ivdLabel: 1, level: 'L5/S1', x: canvasToHeatmap(cx, 2), y: canvasToHeatmap(cy, 2), confidence: 1 }],
+    stretched.geometry,
+    2,
+  );
+  assert.ok(point && Math.abs(point.x - 150) < 1e-6 && Math.abs(point.y - 300) < 1e-6);
+});
