@@ -40,6 +40,9 @@ Usage:
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
+                          [--localizer <dir>]
+      Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
+      WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
                              [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
@@ -383,6 +386,7 @@ async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
     workDir: 'work-dir',
     final: 'final',
     resamples: 'resamples',
+    localizer: 'localizer',
   } as const;
   const parsed = parseTrainArguments(args, 'levels', Object.values(names));
   if (!parsed) return printUsage();

@@ -24,6 +24,8 @@ export interface TrainLevelsCliOptions {
   /** `no`: cross-validate only, no network trained on all patients. */
   final?: string;
   resamples?: string;
+  /** A localiser folder: also score its outlines named by the level points, on the patients it never saw. */
+  localizer?: string;
 }
 
 /** Runs `train levels`; returns the closing message. */
@@ -70,6 +72,19 @@ export async function runTrainLevels(
   await writeFile(join(out, 'oof-predictions.jsonl'), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
   const { scoreLevelPredictions } = await import('../training/localizer/levelMetrics.js');
   const figures = scoreLevelPredictions(predictions, { resamples });
+  let withOutlines: unknown;
+  if (options.localizer !== undefined) {
+    const [{ loadLocalizer }, { scoreLevelsWithOutlines }] = await Promise.all([
+      import('../localize/localizer.js'),
+      import('../training/localizer/levelOutlines.js'),
+    ]);
+    withOutlines = await scoreLevelsWithOutlines(
+      dataset,
+      predictions,
+      await loadLocalizer(options.localizer),
+      resamples,
+    );
+  }
   const crossValidation = {
     command,
     folds,
@@ -78,6 +93,7 @@ export async function runTrainLevels(
     trainingMinutesPerFold: trainingSeconds.map((s) => Math.round(s / 6) / 10),
     trainingMinutesTotal: Math.round(trainingSeconds.reduce((a, b) => a + b, 0) / 6) / 10,
     ...figures,
+    ...(withOutlines === undefined ? {} : { withLocalizerOutlines: { localizer: options.localizer, ...withOutlines } }),
   };
   await writeFile(join(out, 'cross-validation.json'), `${JSON.stringify(crossValidation, null, 2)}\n`);
   log(JSON.stringify(figures.summary, null, 2));

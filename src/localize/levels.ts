@@ -13,6 +13,7 @@
  */
 import { levelOfIvdLabel } from '../datasets/levels.js';
 import { SpinegradeError } from '../errors.js';
+import { distanceToPolygon } from '../metrics/detection.js';
 import { readModelMetadata } from '../models/modelJson.js';
 import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
 import { type CanvasGeometry, toCanvas } from '../transforms/canvas.js';
@@ -384,4 +385,38 @@ export function predictLevels(
   return heatmaps.map((maps, n) =>
     levelPointsOnImage(decodeLevelChain(maps, mapSize, options), (canvases[n] as LevelCanvas).geometry, outputStride),
   );
+}
+
+/** A disc outline to name by level points (e.g. a disc the localiser's U-Net outlined). */
+export interface OutlinedDisc {
+  /** Closed polygon of pixel `[x, y]` points. */
+  readonly outline: readonly (readonly [number, number])[];
+}
+
+/**
+ * The level of each outlined disc from the level points: each point, most confident first, names the
+ * not yet named disc whose outline is nearest to it, if within `maxMm` (inside counts as 0). Discs no
+ * point names get undefined. `spacing`: mm per pixel `[x, y]`.
+ */
+export function levelsOfDiscs(
+  discs: readonly OutlinedDisc[],
+  points: readonly LevelPoint[],
+  spacing: readonly [number, number],
+  maxMm = 10,
+): (number | undefined)[] {
+  const levels: (number | undefined)[] = discs.map(() => undefined);
+  for (const point of [...points].sort((a, b) => b.confidence - a.confidence)) {
+    let best = -1;
+    let bestDistance = maxMm;
+    discs.forEach((disc, n) => {
+      if (levels[n] !== undefined) return;
+      const distance = distanceToPolygon([point.x, point.y], disc.outline, spacing);
+      if (distance <= bestDistance) {
+        bestDistance = distance;
+        best = n;
+      }
+    });
+    if (best >= 0) levels[best] = point.ivdLabel;
+  }
+  return levels;
 }

@@ -6,6 +6,7 @@ import {
   LEVEL_CHANNELS,
   levelCanvas,
   levelPointsOnImage,
+  levelsOfDiscs,
 } from '../../src/localize/levels.js';
 
 /** Heatmaps of `size × size × 5` with Gaussian peaks `[ivdLabel, x, y, height]`. */
@@ -78,4 +79,19 @@ test('the level canvas fills its height with the image and maps heatmap points b
     2,
   );
   assert.ok(point && Math.abs(point.x - 150) < 1e-6 && Math.abs(point.y - 300) < 1e-6);
+});
+
+test('outlined discs take the level of the nearest level point within 10 mm, one disc per level', () => {
+  const square = (x: number, y: number): [number, number][] => [
+    [x - 5, y - 2],
+    [x + 5, y - 2],
+    [x + 5, y + 2],
+    [x - 5, y + 2],
+  ];
+  const discs = [{ outline: square(50, 20) }, { outline: square(50, 50) }, { outline: square(50, 80) }];
+  const point = (ivdLabel: number, y: number, confidence = 0.9) => ({ ivdLabel, level: '', x: 56, y, confidence });
+  assert.deepEqual(levelsOfDiscs(discs, [point(2, 21), point(1, 52)], [1, 1]), [2, 1, undefined]);
+  // A point 20 mm from every outline names none; the more confident of two rivals wins the disc.
+  assert.deepEqual(levelsOfDiscs(discs, [point(3, 110)], [1, 1]), [undefined, undefined, undefined]);
+  assert.deepEqual(levelsOfDiscs(discs, [point(2, 50, 0.5), point(1, 51, 0.8)], [1, 1]), [undefined, 1, undefined]);
 });

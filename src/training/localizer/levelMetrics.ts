@@ -103,7 +103,8 @@ export interface RateWithCi {
   readonly patients: number;
 }
 
-function rateWithCi<T extends { patient: string }>(
+/** The mean of `value` over items with its 95% bootstrap CI over patients. */
+export function rateWithCi<T extends { patient: string }>(
   items: readonly T[],
   value: (item: T) => number,
   resamples: number,

@@ -189,7 +189,21 @@ export async function crossValidateLevels(
     const test = samples.filter((s) => held.has(s.patient));
     log(`fold ${fold.fold + 1}/${options.folds}: training on ${train.length} slices, predicting ${test.length}`);
     const started = performance.now();
-    const result = await trainLevelNetwork(train, { ...options, config });
+    const result = await trainLevelNetwork(train, {
+      ...options,
+      config,
+      onProgress: (progress) => {
+        options.onProgress?.(progress);
+        if (
+          progress.stepsPerEpoch !== undefined ? progress.step === progress.stepsPerEpoch : progress.step % 10 === 0
+        ) {
+          log(
+            `fold ${fold.fold + 1} epoch ${progress.epoch + 1}/${progress.epochs} step ${progress.step}: ` +
+              `mean loss ${progress.meanLoss.toFixed(4)}, ${progress.samplesPerSecond.toFixed(1)} slices/s`,
+          );
+        }
+      },
+    });
     const seconds = (performance.now() - started) / 1000;
     trainingSeconds.push(seconds);
     const foldPredictions = predictSamples(result.model, test, config, fold.fold + 1);
