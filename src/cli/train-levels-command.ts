@@ -2,11 +2,12 @@
  * `spinegrade train levels`: cross-validates the level network over patient folds (out-of-fold
  * predictions and figures with bootstrap CIs) and trains the network to bundle on all patients.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
 import { DEFAULT_LEVEL_NETWORK_CONFIG, type LevelNetworkConfig } from '../localize/levels.js';
+import type { OutlineLevelFigures } from '../training/localizer/levelOutlines.js';
 import { buildLevelSamples } from '../training/localizer/levelSamples.js';
 import { crossValidateLevels, trainFinalLevelNetwork } from '../training/localizer/levelTrain.js';
 import { positiveInteger } from './dataset-commands.js';
@@ -72,7 +73,7 @@ export async function runTrainLevels(
   await writeFile(join(out, 'oof-predictions.jsonl'), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
   const { scoreLevelPredictions } = await import('../training/localizer/levelMetrics.js');
   const figures = scoreLevelPredictions(predictions, { resamples });
-  let withOutlines: unknown;
+  let withOutlines: OutlineLevelFigures | undefined;
   if (options.localizer !== undefined) {
     const [{ loadLocalizer }, { scoreLevelsWithOutlines }] = await Promise.all([
       import('../localize/localizer.js'),
@@ -96,6 +97,10 @@ export async function runTrainLevels(
     ...(withOutlines === undefined ? {} : { withLocalizerOutlines: { localizer: options.localizer, ...withOutlines } }),
   };
   await writeFile(join(out, 'cross-validation.json'), `${JSON.stringify(crossValidation, null, 2)}\n`);
+  const { levelCardMarkdown } = await import('../training/localizer/levelCard.js');
+  const card = (extra: { finalTrainingMinutes?: number; weightsKiB?: number }): Promise<void> =>
+    writeFile(join(out, 'MODEL_CARD.md'), levelCardMarkdown({ ...crossValidation, ...extra }));
+  await card({});
   log(JSON.stringify(figures.summary, null, 2));
   if (options.final === 'no')
     return `cross-validated the level network; figures in ${join(out, 'cross-validation.json')}`;
@@ -111,5 +116,7 @@ export async function runTrainLevels(
       crossValidation: figures.summary,
     },
   });
+  const weightsKiB = Math.round((await stat(join(out, 'weights.bin'))).size / 1024);
+  await card({ finalTrainingMinutes: Math.round(seconds / 6) / 10, weightsKiB });
   return `trained the level network in ${(seconds / 60).toFixed(1)} min into ${out}; figures in ${join(out, 'cross-validation.json')}`;
 }

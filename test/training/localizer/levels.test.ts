@@ -5,6 +5,7 @@ import { loadNetwork } from '../../../src/models/network.js';
 import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
 import { initTf } from '../../../src/models/tf/backend.js';
 import { saveModel } from '../../../src/models/tf/io.js';
+import { levelCardMarkdown } from '../../../src/training/localizer/levelCard.js';
 import {
   classifySeriesError,
   keypointOutcomes,
@@ -66,6 +67,23 @@ test('figures count keypoints and series over patients with CIs', () => {
   assert.ok(Math.abs(figures.t2.seriesFullyRight.estimate - 2 / 3) < 1e-9);
   assert.ok(figures.t2.seriesFullyRight.lower <= figures.t2.seriesFullyRight.estimate);
   assert.equal(figures.t2.taxonomy['ladder named one level too high (L5/S1 not counted)'], 1);
+});
+
+test('the model card shows the measured figures and the taxonomy', () => {
+  const figures = scoreLevelPredictions([prediction('1', [0, 0, 0, 0, 0]), prediction('2', [-1, -1, -1, -1, -1])], {
+    resamples: 100,
+  });
+  const card = levelCardMarkdown({
+    command: 'spinegrade train levels …',
+    folds: 5,
+    foldSeed: 1,
+    config: DEFAULT_LEVEL_NETWORK_CONFIG,
+    trainingMinutesPerFold: [1, 2],
+    trainingMinutesTotal: 3,
+    ...figures,
+  });
+  assert.match(card, /\| series with every lumbar level right \| 0\.500 \[/);
+  assert.match(card, /\| ladder named one level too low \(extra sacral\/transitional disc counted\) \| 1 \| 0 \|/);
 });
 
 test('scoring scale: the stated spacing of square slices, the anatomical one otherwise', () => {

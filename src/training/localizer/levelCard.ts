@@ -1,0 +1,106 @@
+/** The model card of the level network, written by `train levels` from its measured out-of-fold figures. */
+import { LEVEL_ERROR_CLASSES, type LevelFigures, type RateWithCi } from './levelMetrics.js';
+import type { OutlineLevelFigures } from './levelOutlines.js';
+
+/** What the card shows. */
+export interface LevelCardInput {
+  readonly command: string;
+  readonly folds: number;
+  readonly foldSeed: number;
+  readonly config: object;
+  readonly trainingMinutesPerFold: readonly number[];
+  readonly trainingMinutesTotal: number;
+  readonly finalTrainingMinutes?: number;
+  readonly weightsKiB?: number;
+  readonly t2: LevelFigures;
+  readonly t1: LevelFigures;
+  readonly withLocalizerOutlines?: OutlineLevelFigures & { localizer?: string };
+}
+
+const rate = (r: RateWithCi): string =>
+  `${r.estimate.toFixed(3)} [${r.lower.toFixed(3)}, ${r.upper.toFixed(3)}] (${r.n} over ${r.patients} patients)`;
+
+/** The card as Markdown. */
+export function levelCardMarkdown(input: LevelCardInput): string {
+  const { t2, t1 } = input;
+  const lines = [
+    '# Model card: level network (localiser v2, levels)',
+    '',
+    'A small encoder-decoder (TensorFlow.js, trained on the WebAssembly backend on 2 CPU cores; run by onnxruntime at',
+    'inference) that sees the whole field of view of a sagittal slice and predicts one heatmap per lumbar disc level',
+    '(L1/L2 … L5/S1). The level points are the best-scoring anatomically consistent chain of heatmap peaks (top to',
+    'bottom, plausible and even spacing, small bends), not five independent argmaxes. Code: `src/localize/levels.ts`',
+    '(inference), `src/training/localizer/level*.ts` (training, cross-validation, scoring).',
+    '',
+    '**Research use only; not a medical device.**',
+    '',
+    '## Data',
+    '',
+    '- SPIDER training split, 2D release: the 172 T2 mid-sagittal slices with disc keypoints (860 keypoints), and the 129',
+    '  T1 mid-sagittal slices of the same patients whose field of view matches, with the T2 keypoints carried over by',
+    '  position (`src/datasets/keypoints.ts`).',
+    '- SPIDER, CC BY 4.0: van der Graaf J.W. et al., Scientific Data 11, 264 (2024), doi:10.1038/s41597-024-03090-w;',
+    '  keypoints: B. Artley, "Lumbar Coordinate Pretraining Dataset", CC BY 4.0.',
+    '',
+    '## Scale',
+    '',
+    "The slice's whole field of view is resized so that its height fills the canvas; PNG widths are stretched to the",
+    'canvas (their aspect, like their stated spacing, is not trusted), slices with true geometry keep their physical',
+    'aspect. On this canvas the distance between neighbouring disc keypoints has a coefficient of variation of about',
+    '0.10 in every group (T2 square, T2 non-square, T1 square, T1 non-square; mean 10.5-10.7 px on the 96-pixel canvas),',
+    "whereas through `overview.csv`'s spacing it is 0.30 on non-square PNGs. Scale augmentation (0.75-1.35) covers the rest.",
+    'Distances in mm for scoring: the stated spacing of square slices, else 31.4 mm / mean neighbouring keypoint gap.',
+    '',
+    '## Training',
+    '',
+    `- Command: \`${input.command}\``,
+    `- Configuration: \`${JSON.stringify(input.config)}\`; augmentation: rotation ±15°, scale 0.75-1.35, stretch ±12%,`,
+    '  shift ±15%, elastic, crop-out of the top or bottom (shorter field of view), contrast curves (T1/T2-like), gamma,',
+    '  contrast, bias field, blur, noise; no flips.',
+    `- Cross-validation: ${input.folds} patient-level folds (stratified on the worst Pfirrmann grade, seed ${input.foldSeed}; the folds`,
+    '  of the bundled localiser); each patient predicted by the network that never saw them.',
+    `- Time: ${input.trainingMinutesPerFold.map((m) => m.toFixed(1)).join(', ')} min per fold, ${input.trainingMinutesTotal.toFixed(1)} min in all (2 cores shared with other jobs, nice 19)${
+      input.finalTrainingMinutes === undefined
+        ? ''
+        : `; the bundled network on all patients ${input.finalTrainingMinutes.toFixed(1)} min`
+    }.`,
+    ...(input.weightsKiB === undefined ? [] : [`- Weights: ${input.weightsKiB} KiB (float16).`]),
+    '',
+    '## Figures, out of fold (95% bootstrap CI over patients)',
+    '',
+    '| measure | T2 (own keypoints) | T1 (T2 keypoints carried over) | issue 17 must reach |',
+    '|---|---|---|---|',
+    `| nearest level point within 10 mm carries the keypoint's level | ${rate(t2.nearestRightWithin10Mm)} | ${rate(t1.nearestRightWithin10Mm)} | T2 ≥ 0.97, T1 ≥ 0.88 |`,
+    `| the point of the keypoint's level within 10 mm | ${rate(t2.rightLevelWithin10Mm)} | ${rate(t1.rightLevelWithin10Mm)} | |`,
+    `| series with every lumbar level right | ${rate(t2.seriesFullyRight)} | ${rate(t1.seriesFullyRight)} | T2 ≥ 0.94 |`,
+    `| off by one level | ${rate(t2.offByOne)} | ${rate(t1.offByOne)} | |`,
+    `| median distance to the point of the right level, mm | ${t2.medianErrorMm.toFixed(1)} | ${t1.medianErrorMm.toFixed(1)} | |`,
+    '',
+    `Per level (T2, nearest right within 10 mm): ${Object.entries(t2.perLevel)
+      .map(([level, value]) => `${level} ${value.toFixed(3)}`)
+      .join(', ')}.`,
+    '',
+  ];
+  if (input.withLocalizerOutlines) {
+    const o = input.withLocalizerOutlines;
+    lines.push(
+      "With the bundled localiser's outlines (each outlined disc named by the nearest level point), on the",
+      `${o.patients} patients that localiser never saw: lumbar T2 keypoints within 3 mm of the outline of the disc with their`,
+      `level ${rate(o.combined)}, against ${rate(o.localizerAlone)} with the localiser's own levels (must reach ≥ 0.95).`,
+      '',
+    );
+  }
+  lines.push(
+    '## Error taxonomy (series not fully right, out of fold)',
+    '',
+    '| class | T2 series | T1 series |',
+    '|---|---|---|',
+  );
+  for (const c of LEVEL_ERROR_CLASSES) lines.push(`| ${c} | ${t2.taxonomy[c]} | ${t1.taxonomy[c]} |`);
+  lines.push(
+    '',
+    "The failing series, with each keypoint's offset (predicted minus true level of the nearest point within 10 mm; null: none), are in `cross-validation.json`.",
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}
