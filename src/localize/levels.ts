@@ -35,9 +35,9 @@ export interface LevelNetworkConfig {
 
 /** The configuration the level network is trained with by default. */
 export const DEFAULT_LEVEL_NETWORK_CONFIG: LevelNetworkConfig = {
-  size: 96,
+  size: 64,
   outputStride: 2,
-  filters: [8, 16, 32, 64, 96],
+  filters: [8, 16, 32, 64],
   heatmapSigmaPx: 1.25,
   seed: 1,
 };

@@ -47,7 +47,7 @@ export function levelCardMarkdown(input: LevelCardInput): string {
     "The slice's whole field of view is resized so that its height fills the canvas; PNG widths are stretched to the",
     'canvas (their aspect, like their stated spacing, is not trusted), slices with true geometry keep their physical',
     'aspect. On this canvas the distance between neighbouring disc keypoints has a coefficient of variation of about',
-    '0.10 in every group (T2 square, T2 non-square, T1 square, T1 non-square; mean 10.5-10.7 px on the 96-pixel canvas),',
+    '0.09-0.10 in every group (T2 square, T2 non-square, T1 square, T1 non-square; mean 0.109-0.111 of the height),',
     "whereas through `overview.csv`'s spacing it is 0.30 on non-square PNGs. Scale augmentation (0.75-1.35) covers the rest.",
     'Distances in mm for scoring: the stated spacing of square slices, else 31.4 mm / mean neighbouring keypoint gap.',
     '',

@@ -30,8 +30,8 @@ export interface KeypointOutcome {
 
 /** The error classes of a series whose levels are not all right. */
 export const LEVEL_ERROR_CLASSES = [
-  'ladder named one level too high (L5/S1 not counted)',
-  'ladder named one level too low (extra sacral/transitional disc counted)',
+  'ladder named one level too high (a sacral/transitional disc counted as L5/S1)',
+  'ladder named one level too low (L5/S1 not counted)',
   'skipped or doubled disc (ladder partly shifted)',
   'L5/S1 missed',
   'top levels missed',

@@ -36,7 +36,7 @@ export const LEVEL_AUGMENTATION: AugmentOptions = {
   scale: { probability: 0.8, min: 0.75, max: 1.35 },
   stretch: { probability: 0.5, max: 0.12 },
   translation: { probability: 0.8, maxFraction: 0.15 },
-  cropOut: { probability: 0.3, minFraction: 0.1, maxFraction: 0.3 },
+  cropOut: { probability: 0.15, minFraction: 0.1, maxFraction: 0.3 },
   contrastCurve: { probability: 0.4 },
 };
 

@@ -66,7 +66,7 @@ test('figures count keypoints and series over patients with CIs', () => {
   assert.equal(figures.t2.nearestRightWithin10Mm.n, 15);
   assert.ok(Math.abs(figures.t2.seriesFullyRight.estimate - 2 / 3) < 1e-9);
   assert.ok(figures.t2.seriesFullyRight.lower <= figures.t2.seriesFullyRight.estimate);
-  assert.equal(figures.t2.taxonomy['ladder named one level too high (L5/S1 not counted)'], 1);
+  assert.equal(figures.t2.taxonomy['ladder named one level too high (a sacral/transitional disc counted as L5/S1)'], 1);
 });
 
 test('the model card shows the measured figures and the taxonomy', () => {
@@ -83,7 +83,7 @@ test('the model card shows the measured figures and the taxonomy', () => {
     ...figures,
   });
   assert.match(card, /\| series with every lumbar level right \| 0\.500 \[/);
-  assert.match(card, /\| ladder named one level too low \(extra sacral\/transitional disc counted\) \| 1 \| 0 \|/);
+  assert.match(card, /\| ladder named one level too low \(L5\/S1 not counted\) \| 1 \| 0 \|/);
 });
 
 test('scoring scale: the stated spacing of square slices, the anatomical one otherwise', () => {
