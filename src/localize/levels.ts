@@ -71,13 +71,39 @@ export interface LevelCanvas {
 }
 
 /**
- * The slice on the level canvas (see the module comment): bilinear with anti-aliasing, intensities
- * normalised by the 1st/99th percentiles of the image region. The geometry's `pixelSpacing` is not
+ * The image reduced by averaging `factor × factor` blocks (the last incomplete row and column of
+ * blocks are dropped): reduced pixel `r` has its centre at original `(r + 0.5) · factor − 0.5`.
+ */
+function blockAverage(image: Image2D, factor: number): Image2D {
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const out = new Float32Array(width * height);
+  const src = image.pixels;
+  for (let y = 0; y < height * factor; y++) {
+    const row = y * image.width;
+    const at = Math.floor(y / factor) * width;
+    for (let x = 0; x < width * factor; x++) {
+      const to = at + Math.floor(x / factor);
+      out[to] = (out[to] as number) + (src[row + x] as number);
+    }
+  }
+  const area = factor * factor;
+  for (let n = 0; n < out.length; n++) out[n] = (out[n] as number) / area;
+  return { pixels: out, width, height, pixelSpacing: [image.pixelSpacing[0] * factor, image.pixelSpacing[1] * factor] };
+}
+
+/**
+ * The slice on the level canvas (see the module comment): a large slice is first reduced by block
+ * averaging to at least twice the canvas height (fast, and itself anti-aliasing), then resampled
+ * bilinearly with anti-aliasing; intensities normalised by the 1st/99th percentiles of the image
+ * region. The geometry maps canvas and original slice pixels both ways; its `pixelSpacing` is not
  * in mm (the canvas is defined by the field of view, not by spacing).
  */
 export function levelCanvas(image: Image2D, size: number, pixelAspect: PixelAspect = 'stretch'): LevelCanvas {
-  const spacingY = size / image.height;
-  let spacingX = size / image.width;
+  const factor = Math.max(1, Math.floor(Math.min(image.height / (2 * size), image.width / (2 * size))));
+  const reduced = factor > 1 ? blockAverage(image, factor) : image;
+  const spacingY = size / reduced.height;
+  let spacingX = size / reduced.width;
   if (pixelAspect === 'spacing') {
     const [sx, sy] = image.pixelSpacing;
     if (!(sx > 0 && sy > 0))
@@ -87,10 +113,24 @@ export function levelCanvas(image: Image2D, size: number, pixelAspect: PixelAspe
   // toCanvas resamples to `spacingMm`; a pseudo-spacing of canvas pixels per image pixel makes the
   // image height exactly `size` canvas pixels and the width as chosen above.
   const canvas = toCanvas(
-    { pixels: image.pixels, width: image.width, height: image.height, pixelSpacing: [spacingX, spacingY] },
+    { pixels: reduced.pixels, width: reduced.width, height: reduced.height, pixelSpacing: [spacingX, spacingY] },
     { size, spacingMm: 1, antialias: true },
   );
-  const { pixels: _pixels, ...geometry } = canvas;
+  const { pixels: _pixels, ...onReduced } = canvas;
+  const toOriginal = (r: number): number => (r + 0.5) * factor - 0.5;
+  const toReduced = (o: number): number => (o + 0.5) / factor - 0.5;
+  const geometry: CanvasGeometry = {
+    ...onReduced,
+    imageWidth: image.width,
+    imageHeight: image.height,
+    imagePixelSpacing: image.pixelSpacing,
+    scale: [onReduced.scale[0] * factor, onReduced.scale[1] * factor],
+    canvasToImage: (x, y) => {
+      const [rx, ry] = onReduced.canvasToImage(x, y);
+      return [toOriginal(rx), toOriginal(ry)];
+    },
+    imageToCanvas: (x, y) => onReduced.imageToCanvas(toReduced(x), toReduced(y)),
+  };
   return { image: normalizeCanvasImage(canvas), geometry };
 }
 

@@ -95,3 +95,26 @@ test('outlined discs take the level of the nearest level point within 10 mm, one
   assert.deepEqual(levelsOfDiscs(discs, [point(3, 110)], [1, 1]), [undefined, undefined, undefined]);
   assert.deepEqual(levelsOfDiscs(discs, [point(2, 50, 0.5), point(1, 51, 0.8)], [1, 1]), [undefined, 1, undefined]);
 });
+
+test('a large slice is block-averaged first; the geometry still maps the canvas and the slice exactly both ways', () => {
+  const width = 1000;
+  const height = 1000;
+  const pixels = new Float32Array(width * height).fill(0.1);
+  // A bright 120 × 120 square centred at (300.5, 700.5).
+  for (let y = 641; y < 761; y++) pixels.fill(5, y * width + 241, y * width + 361);
+  const { image, geometry } = levelCanvas({ pixels, width, height, pixelSpacing: [0.4, 0.4] }, 64);
+  const [cx, cy] = geometry.imageToCanvas(300.5, 700.5);
+  const [bx, by] = geometry.canvasToImage(cx, cy);
+  assert.ok(Math.abs(bx - 300.5) < 1e-9 && Math.abs(by - 700.5) < 1e-9);
+  // The centroid of the brightest canvas pixels is the square's centre.
+  let sum = 0;
+  let sx = 0;
+  let sy = 0;
+  image.forEach((v, n) => {
+    if (v < 0.99) return;
+    sum += 1;
+    sx += n % 64;
+    sy += Math.floor(n / 64);
+  });
+  assert.ok(Math.hypot(sx / sum - cx, sy / sum - cy) < 0.3, `bright centroid ${sx / sum}, ${sy / sum} vs ${cx}, ${cy}`);
+});
