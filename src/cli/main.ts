@@ -40,7 +40,7 @@ Usage:
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
-                          [--localizer <dir>]
+                          [--localizer <dir>] [--repredict yes]
       Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
       WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
@@ -387,6 +387,7 @@ async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
     final: 'final',
     resamples: 'resamples',
     localizer: 'localizer',
+    repredict: 'repredict',
   } as const;
   const parsed = parseTrainArguments(args, 'levels', Object.values(names));
   if (!parsed) return printUsage();

@@ -25,6 +25,8 @@ export interface TrainLevelsCliOptions {
   /** `no`: cross-validate only, no network trained on all patients. */
   final?: string;
   resamples?: string;
+  /** `yes`: predict the held-out slices again with the saved fold networks (after an inference change). */
+  repredict?: string;
   /** A localiser folder: also score its outlines named by the level points, on the patients it never saw. */
   localizer?: string;
 }
@@ -67,6 +69,7 @@ export async function runTrainLevels(
     folds,
     foldSeed: seed,
     workDir,
+    repredict: options.repredict === 'yes',
     onLog: log,
   });
   await mkdir(out, { recursive: true });

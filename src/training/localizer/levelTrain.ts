@@ -20,7 +20,8 @@ import {
 } from '../../localize/levels.js';
 import { toBatch } from '../../localize/targets.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
-import { saveModel } from '../../models/tf/io.js';
+import { initTf } from '../../models/tf/backend.js';
+import { loadModel, saveModel } from '../../models/tf/io.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import { type Batch, type TrainProgress, type TrainResult, trainModel } from '../../models/tf/train.js';
 import { type AugmentableSample, type AugmentOptions, augmentSample } from '../../transforms/augment.js';
@@ -159,6 +160,11 @@ export interface CrossValidateLevelsOptions extends TrainLevelOptions {
   readonly foldSeed: number;
   /** Folder of per-fold predictions (`fold-<k>.jsonl`): a fold whose file exists is not trained again. */
   readonly workDir: string;
+  /**
+   * Predict the held-out slices again with each fold's saved network instead of reading the saved
+   * predictions (after a change of the inference path, e.g. the canvas).
+   */
+  readonly repredict?: boolean;
   readonly onLog?: (line: string) => void;
 }
 
@@ -171,22 +177,30 @@ export async function crossValidateLevels(
   const config = options.config ?? DEFAULT_LEVEL_NETWORK_CONFIG;
   const log = options.onLog ?? (() => {});
   await mkdir(options.workDir, { recursive: true });
+  await initTf('wasm');
   const predictions: LevelPrediction[] = [];
   const trainingSeconds: number[] = [];
   for (const fold of patientFolds(dataset, options.folds, options.foldSeed)) {
     const file = join(options.workDir, `fold-${fold.fold + 1}.jsonl`);
     const done = await readFile(file, 'utf8').catch(() => undefined);
+    const held = new Set(fold.testPatients);
+    const train = samples.filter((s) => !held.has(s.patient));
+    const test = samples.filter((s) => held.has(s.patient));
     if (done !== undefined) {
       const lines = done.split('\n').filter((line) => line.trim() !== '');
       const head = JSON.parse(lines[0] as string) as { trainingSeconds: number };
       trainingSeconds.push(head.trainingSeconds);
-      for (const line of lines.slice(1)) predictions.push(JSON.parse(line) as LevelPrediction);
-      log(`fold ${fold.fold + 1}: predictions read from ${file}`);
+      if (options.repredict) {
+        const model = await loadModel(join(options.workDir, `fold-${fold.fold + 1}`));
+        predictions.push(...predictSamples(model, test, config, fold.fold + 1));
+        model.dispose();
+        log(`fold ${fold.fold + 1}: predicted again with its saved network`);
+      } else {
+        for (const line of lines.slice(1)) predictions.push(JSON.parse(line) as LevelPrediction);
+        log(`fold ${fold.fold + 1}: predictions read from ${file}`);
+      }
       continue;
     }
-    const held = new Set(fold.testPatients);
-    const train = samples.filter((s) => !held.has(s.patient));
-    const test = samples.filter((s) => held.has(s.patient));
     log(`fold ${fold.fold + 1}/${options.folds}: training on ${train.length} slices, predicting ${test.length}`);
     const started = performance.now();
     const result = await trainLevelNetwork(train, {
