@@ -42,7 +42,7 @@ export async function runTrainLevels(
   const dataset = await readDataset(datasetDir);
   const seed = positiveInteger(options.seed, '--seed', 1);
   const folds = positiveInteger(options.folds, '--folds', 5);
-  const epochs = positiveInteger(options.epochs, '--epochs', 24);
+  const epochs = positiveInteger(options.epochs, '--epochs', 20);
   const workers = positiveInteger(options.workers, '--workers', 2);
   if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
   const resamples = positiveInteger(options.resamples, '--resamples', 2000);

@@ -42,7 +42,7 @@ export const DEFAULT_LEVEL_NETWORK_CONFIG: LevelNetworkConfig = {
   seed: 1,
 };
 
-/** The network's output layer: `m × m × 5` sigmoid heatmaps (m = size / outputStride), channel `ivdLabel − 1` (L5/S1 first). */
+/** The network's output layer: `m × m × 5` logits of per-level spatial softmaxes (m = size / outputStride), channel `ivdLabel − 1` (L5/S1 first). */
 export const LEVEL_NETWORK_OUTPUTS = ['levels'] as const;
 
 /** Heatmap channels: one per lumbar disc level. */
@@ -60,7 +60,7 @@ export interface LevelPoint {
   /** Column and row in the slice's own pixels. */
   readonly x: number;
   readonly y: number;
-  /** The heatmap peak (0-1) at the point. */
+  /** The level's probability mass (0-1) within a heatmap pixel of the point. */
   readonly confidence: number;
 }
 
@@ -143,7 +143,7 @@ interface Peak {
 
 /** Options of {@link decodeLevelChain}. */
 export interface ChainOptions {
-  /** Peaks below this heatmap value are not candidates (default 0.1). */
+  /** Peaks whose 3×3 probability mass is below this are not candidates (default 0.02). */
   readonly minPeak?: number;
   /** Candidates per level (default 4). */
   readonly candidates?: number;
@@ -153,14 +153,38 @@ export interface ChainOptions {
   readonly maxBendDegrees?: number;
 }
 
-/** The local maxima of one channel, strongest first, each refined by the 3×3 centroid. */
-function peaksOf(heatmaps: Float32Array, size: number, channel: number, minPeak: number, count: number): Peak[] {
-  const at = (x: number, y: number): number => heatmaps[(y * size + x) * LEVEL_CHANNELS + channel] as number;
+/**
+ * The network's logits as probabilities: per level channel, a softmax over all pixels (the level is
+ * at one place), channels last like the logits.
+ */
+export function levelProbabilities(logits: Float32Array): Float32Array {
+  const out = new Float32Array(logits.length);
+  const pixels = logits.length / LEVEL_CHANNELS;
+  for (let c = 0; c < LEVEL_CHANNELS; c++) {
+    let max = Number.NEGATIVE_INFINITY;
+    for (let p = 0; p < pixels; p++) max = Math.max(max, logits[p * LEVEL_CHANNELS + c] as number);
+    let sum = 0;
+    for (let p = 0; p < pixels; p++) {
+      const e = Math.exp((logits[p * LEVEL_CHANNELS + c] as number) - max);
+      out[p * LEVEL_CHANNELS + c] = e;
+      sum += e;
+    }
+    for (let p = 0; p < pixels; p++) out[p * LEVEL_CHANNELS + c] = (out[p * LEVEL_CHANNELS + c] as number) / sum;
+  }
+  return out;
+}
+
+/**
+ * The local maxima of one channel of probabilities, most probable first: each at the 3×3 centroid,
+ * valued by the probability mass of its 3×3 neighbourhood.
+ */
+function peaksOf(probabilities: Float32Array, size: number, channel: number, minPeak: number, count: number): Peak[] {
+  const at = (x: number, y: number): number => probabilities[(y * size + x) * LEVEL_CHANNELS + channel] as number;
   const peaks: Peak[] = [];
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const v = at(x, y);
-      if (v < minPeak) continue;
+      if (v < minPeak / 9) continue;
       let isMax = true;
       let sum = 0;
       let sx = 0;
@@ -180,7 +204,7 @@ function peaksOf(heatmaps: Float32Array, size: number, channel: number, minPeak:
           sy += w * ny;
         }
       }
-      if (isMax) peaks.push({ x: sum > 0 ? sx / sum : x, y: sum > 0 ? sy / sum : y, value: v });
+      if (isMax && sum >= minPeak) peaks.push({ x: sum > 0 ? sx / sum : x, y: sum > 0 ? sy / sum : y, value: sum });
     }
   }
   return peaks.sort((a, b) => b.value - a.value).slice(0, count);
@@ -306,16 +330,17 @@ function bestChain(
 }
 
 /**
- * The level points of one canvas's heatmaps (`size × size × 5`, channels last), in heatmap pixels:
- * per level up to `candidates` peaks; the chain of one peak per level (L1/L2 at the top to L5/S1 at
+ * The level points of one canvas's logits (`size × size × 5`, channels last), in heatmap pixels:
+ * per level a spatial softmax, and up to `candidates` of its peaks; the chain of one peak per level (L1/L2 at the top to L5/S1 at
  * the bottom) that scores best while staying anatomically consistent. A level whose heatmap has no
  * peak is absent; when no consistent chain exists, the weakest level is dropped and the rest tried again.
  */
-export function decodeLevelChain(heatmaps: Float32Array, size: number, options: ChainOptions = {}): LevelPoint[] {
-  if (heatmaps.length !== size * size * LEVEL_CHANNELS) {
-    throw new SpinegradeError('USAGE', `level heatmaps hold ${heatmaps.length} values, not ${size}×${size}×5`);
+export function decodeLevelChain(logits: Float32Array, size: number, options: ChainOptions = {}): LevelPoint[] {
+  if (logits.length !== size * size * LEVEL_CHANNELS) {
+    throw new SpinegradeError('USAGE', `level heatmaps hold ${logits.length} values, not ${size}×${size}×5`);
   }
-  const minPeak = options.minPeak ?? 0.1;
+  const heatmaps = levelProbabilities(logits);
+  const minPeak = options.minPeak ?? 0.02;
   const count = options.candidates ?? 4;
   const [gapLow, gapHigh] = options.gapFraction ?? [0.035, 0.25];
   const gap: [number, number] = [gapLow * size, gapHigh * size];

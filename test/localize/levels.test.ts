@@ -9,13 +9,13 @@ import {
   levelsOfDiscs,
 } from '../../src/localize/levels.js';
 
-/** Heatmaps of `size × size × 5` with Gaussian peaks `[ivdLabel, x, y, height]`. */
+/** Logits of `size × size × 5`: 12 × Gaussian peaks `[ivdLabel, x, y, height]`. */
 function heatmaps(size: number, peaks: readonly [number, number, number, number][]): Float32Array {
   const maps = new Float32Array(size * size * LEVEL_CHANNELS);
   for (const [ivdLabel, px, py, height] of peaks) {
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const v = height * Math.exp(-((x - px) ** 2 + (y - py) ** 2) / 2);
+        const v = 12 * height * Math.exp(-((x - px) ** 2 + (y - py) ** 2) / 2);
         const at = (y * size + x) * LEVEL_CHANNELS + ivdLabel - 1;
         maps[at] = Math.max(maps[at] as number, v);
       }
@@ -47,7 +47,7 @@ test('the level chain follows the ladder of peaks from L1/L2 at the top to L5/S1
 test('a stronger L5/S1 peak off the chain (above L4/L5) loses to the weaker one that continues the ladder', () => {
   // The independent argmax of the L5/S1 channel sits beside L3/L4: out of order, so the chain rejects it.
   const decoy: [number, number, number, number] = [1, 40, 20, 0.99];
-  const weaker: [number, number, number, number] = [1, 25, 32, 0.5];
+  const weaker: [number, number, number, number] = [1, 25, 32, 0.85];
   const peaks = [...LADDER.filter(([label]) => label !== 1), decoy, weaker];
   const l5 = decodeLevelChain(heatmaps(48, peaks), 48).find((p) => p.ivdLabel === 1);
   assert.ok(l5 && Math.abs(l5.y - 32) < 0.5 && Math.abs(l5.x - 25) < 0.5, `L5/S1 at ${l5?.x}, ${l5?.y}`);

@@ -1,7 +1,7 @@
 /**
  * The level network's architecture and training loss: a small encoder-decoder on the whole field
  * of view (`src/localize/levels.ts` places the slice) with one head of five sigmoid heatmaps, one per
- * lumbar disc level, at half the canvas resolution. A stride-2 stem, then stages that each halve the
+ * lumbar disc level (logits of a spatial softmax), at half the canvas resolution. A stride-2 stem, then stages that each halve the
  * resolution down to a coarse grid whose receptive field covers the whole slice (levels are counted,
  * so the network must see the sacrum and the whole chain), and transposed-convolution steps back up
  * with skip connections. Only layers the ONNX export supports. This module is also the model module
@@ -11,9 +11,6 @@ import { LEVEL_CHANNELS, type LevelNetworkConfig } from '../../localize/levels.j
 import { tf, tfl } from '../../models/tf/backend.js';
 import { convBlock } from '../../models/tf/layers.js';
 import { forwardTraining } from '../../models/tf/trainCore.js';
-
-/** Heatmap pixels near a level point are rare: weight them up so the network does not settle on zero. */
-const POSITIVE_WEIGHT = 40;
 
 type Symbolic = tfl.SymbolicTensor;
 
@@ -59,7 +56,7 @@ export function buildModel(config: LevelNetworkConfig): tfl.LayersModel {
     tfl.layers.conv2d({
       filters: LEVEL_CHANNELS,
       kernelSize: 1,
-      activation: 'sigmoid',
+      activation: 'linear',
       kernelInitializer: tfl.initializers.glorotUniform({ seed: seed++ }),
       name: 'levels',
     }),
@@ -69,16 +66,27 @@ export function buildModel(config: LevelNetworkConfig): tfl.LayersModel {
 }
 
 /**
- * Training loss of one batch (model-module export for the trainer): positive-weighted squared error
- * of the five level heatmaps, over the samples whose keypoints are annotated (`heatmapWeight`).
+ * Training loss of one batch (model-module export for the trainer): per level channel, the
+ * cross-entropy between the spatial softmax of the logits (one distribution over the pixels: the
+ * level is at exactly one place) and the Gaussian target normalised to sum 1. Firing on another disc
+ * takes probability from the right one, so the network must tell the levels apart (a per-pixel loss
+ * weighted towards positives rewards firing on every disc in every channel). Channels whose level
+ * is not on the slice, and samples without keypoints (`heatmapWeight` 0), do not count.
  */
 export function lossOf(model: tfl.LayersModel, inputs: tf.Tensor4D, targets: Record<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
-    const predicted = forwardTraining(model, inputs).levels as tf.Tensor4D;
-    const target = targets.heatmap as tf.Tensor4D;
-    const weight = targets.heatmapWeight as tf.Tensor1D;
-    const pixelWeights = tf.add(1, tf.mul(target, POSITIVE_WEIGHT));
-    const perSample = tf.mean(tf.mul(tf.square(tf.sub(predicted, target)), pixelWeights), [1, 2, 3]);
-    return tf.div(tf.sum(tf.mul(perSample, weight)), tf.maximum(tf.sum(weight), 1)) as tf.Scalar;
+    const logits = forwardTraining(model, inputs).levels as tf.Tensor4D;
+    const [n, h, w, c] = logits.shape;
+    const byChannel = (t: tf.Tensor): tf.Tensor3D => tf.transpose(tf.reshape(t, [n, h * w, c]), [0, 2, 1]);
+    const logProbabilities = tf.logSoftmax(byChannel(logits));
+    const target = byChannel(targets.heatmap as tf.Tensor4D);
+    const mass = tf.sum(target, 2);
+    const present = tf.mul(
+      tf.cast(tf.greater(mass, 1e-6), 'float32'),
+      tf.expandDims(targets.heatmapWeight as tf.Tensor1D, 1),
+    );
+    const normalised = tf.div(target, tf.expandDims(tf.maximum(mass, 1e-6), 2));
+    const crossEntropy = tf.neg(tf.sum(tf.mul(normalised, logProbabilities), 2));
+    return tf.div(tf.sum(tf.mul(crossEntropy, present)), tf.maximum(tf.sum(present), 1)) as tf.Scalar;
   });
 }

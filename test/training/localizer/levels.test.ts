@@ -5,13 +5,14 @@ import { loadNetwork } from '../../../src/models/network.js';
 import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
 import { initTf } from '../../../src/models/tf/backend.js';
 import { saveModel } from '../../../src/models/tf/io.js';
+import { lossAndGradients } from '../../../src/models/tf/trainCore.js';
 import { levelCardMarkdown } from '../../../src/training/localizer/levelCard.js';
 import {
   classifySeriesError,
   keypointOutcomes,
   scoreLevelPredictions,
 } from '../../../src/training/localizer/levelMetrics.js';
-import { buildModel } from '../../../src/training/localizer/levelModel.js';
+import { buildModel, lossOf } from '../../../src/training/localizer/levelModel.js';
 import { meanNeighbourGapPx, scoringMmPerPixel } from '../../../src/training/localizer/levelSamples.js';
 import type { LevelPrediction } from '../../../src/training/localizer/levelTrain.js';
 import { levelBatch } from '../../../src/training/localizer/levelTrain.js';
@@ -117,6 +118,13 @@ test('the level network builds from its config, takes heatmap batches, and runs 
   );
   // Canvas (10, 20) is heatmap (4.75, 9.75): the peak is at heatmap pixel (5, 10), channel 0 (L5/S1).
   assert.equal(peak, (10 * 16 + 5) * 5);
+  const { loss, grads } = lossAndGradients(model, lossOf, batch);
+  assert.ok(Number.isFinite(loss) && loss > 0, `loss ${loss}`);
+  assert.ok(
+    grads.some((g) => (g.dataSync() as Float32Array).some((v) => v !== 0)),
+    'some gradient is not zero',
+  );
+  for (const g of grads) g.dispose();
   const dir = await tempFolder(t);
   await saveModel(model, dir, { levelNetworkConfig: config });
   const onnx = await loadNetwork(dir, LEVEL_NETWORK_OUTPUTS, onnxRuntimeAvailable() ? 'onnx' : 'tfjs');
