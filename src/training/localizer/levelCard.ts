@@ -2,6 +2,14 @@
 import { LEVEL_ERROR_CLASSES, type LevelFigures, type RateWithCi } from './levelMetrics.js';
 import type { OutlineLevelFigures } from './levelOutlines.js';
 
+/** Earlier attempts, measured out of fold on fold 1 (35 patients), and what they taught. */
+export const LEVEL_NOTES: readonly string[] = [
+  'Attempt 1 (96-pixel canvas, 5 stages, 12 epochs, sigmoid heatmaps with a squared error weighted 40× towards the peaks): fold 1 T2 nearest right 0.543 [0.389, 0.697], series fully right 0.429, off by one 0.280; T1 0.366. Taxonomy of the 20 failing T2 series: 5 ladders named one level too high (a sacral/transitional disc counted as L5/S1), 7 one level too low (L5/S1 not counted), 3 skipped/doubled, 2 L5/S1 missed, 1 top levels missed, 2 points off.',
+  'Attempt 2 (64-pixel canvas, 4 stages, 24 epochs, same loss): fold 1 T2 0.657 [0.503, 0.800], series 0.543, off by one 0.223; T1 0.710. Taxonomy of the 16 failing T2 series: 4 too high, 6 too low, 1 L5/S1 missed, 3 top levels missed, 2 points off. The heatmaps showed why the ladders shift: every level channel fired on every disc (0.6-0.9), because a per-pixel loss weighted towards the peaks costs little for firing on a wrong disc and much for missing the right one, so the network never had to tell the levels apart.',
+  'Attempt 3 (this network): the same architecture with a per-level spatial softmax (one distribution over the pixels per level) and its cross-entropy against the normalised Gaussian target, so that firing on another disc takes probability away from the right one.',
+  'The canvas of attempts 1-2 and of the fold networks here was built with a Gaussian anti-aliasing blur over the full-resolution slice (500+ ms on a 768² slice under load); inference now block-averages large slices first (about 30 ms). `--repredict yes` scores the saved fold networks through the current inference path.',
+];
+
 /** What the card shows. */
 export interface LevelCardInput {
   readonly command: string;
@@ -100,6 +108,10 @@ export function levelCardMarkdown(input: LevelCardInput): string {
   lines.push(
     '',
     "The failing series, with each keypoint's offset (predicted minus true level of the nearest point within 10 mm; null: none), are in `cross-validation.json`.",
+    '',
+    '## What was tried',
+    '',
+    ...LEVEL_NOTES.map((note) => `- ${note}`),
     '',
   );
   return `${lines.join('\n')}\n`;
