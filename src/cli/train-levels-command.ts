@@ -2,7 +2,7 @@
  * `spinegrade train levels`: cross-validates the level network over patient folds (out-of-fold
  * predictions and figures with bootstrap CIs) and trains the network to bundle on all patients.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../datasets/index.js';
 import { SpinegradeError } from '../errors.js';
@@ -25,6 +25,10 @@ export interface TrainLevelsCliOptions {
   /** `no`: cross-validate only, no network trained on all patients. */
   final?: string;
   resamples?: string;
+  /** `no`: score only the folds already trained in the work folder. */
+  train?: string;
+  /** Bundle fold K's saved network (trained on the other folds) instead of training one on all patients. */
+  bundleFold?: string;
   /** `yes`: predict the held-out slices again with the saved fold networks (after an inference change). */
   repredict?: string;
   /** A localiser folder: also score its outlines named by the level points, on the patients it never saw. */
@@ -64,12 +68,13 @@ export async function runTrainLevels(
     `${samples.length} slices with level keypoints (${samples.filter((s) => s.keypointSource === 'carried').length} T1 with carried T2 keypoints)`,
   );
   const trainOptions = { config, epochs, workers: workers as 1 | 2, seed };
-  const { predictions, trainingSeconds } = await crossValidateLevels(dataset, samples, {
+  const { predictions, trainingSeconds, foldsScored } = await crossValidateLevels(dataset, samples, {
     ...trainOptions,
     folds,
     foldSeed: seed,
     workDir,
     repredict: options.repredict === 'yes',
+    trainMissing: options.train !== 'no',
     onLog: log,
   });
   await mkdir(out, { recursive: true });
@@ -93,6 +98,7 @@ export async function runTrainLevels(
     command,
     folds,
     foldSeed: seed,
+    foldsScored,
     config,
     trainingMinutesPerFold: trainingSeconds.map((s) => Math.round(s / 6) / 10),
     trainingMinutesTotal: Math.round(trainingSeconds.reduce((a, b) => a + b, 0) / 6) / 10,
@@ -101,10 +107,18 @@ export async function runTrainLevels(
   };
   await writeFile(join(out, 'cross-validation.json'), `${JSON.stringify(crossValidation, null, 2)}\n`);
   const { levelCardMarkdown } = await import('../training/localizer/levelCard.js');
-  const card = (extra: { finalTrainingMinutes?: number; weightsKiB?: number }): Promise<void> =>
+  const card = (extra: { finalTrainingMinutes?: number; weightsKiB?: number; bundled?: string }): Promise<void> =>
     writeFile(join(out, 'MODEL_CARD.md'), levelCardMarkdown({ ...crossValidation, ...extra }));
   await card({});
   log(JSON.stringify(figures.summary, null, 2));
+  if (options.bundleFold !== undefined) {
+    const fold = positiveInteger(options.bundleFold, '--bundle-fold', 1);
+    const from = join(workDir, `fold-${fold}`);
+    for (const file of ['model.json', 'weights.bin']) await copyFile(join(from, file), join(out, file));
+    const weightsKiB = Math.round((await stat(join(out, 'weights.bin'))).size / 1024);
+    await card({ bundled: `fold ${fold}'s network (trained on the other ${folds - 1} folds' patients)`, weightsKiB });
+    return `bundled fold ${fold}'s level network into ${out}; figures in ${join(out, 'cross-validation.json')}`;
+  }
   if (options.final === 'no')
     return `cross-validated the level network; figures in ${join(out, 'cross-validation.json')}`;
   log(`training the network to bundle on all ${new Set(samples.map((s) => s.patient)).size} patients`);
@@ -120,6 +134,6 @@ export async function runTrainLevels(
     },
   });
   const weightsKiB = Math.round((await stat(join(out, 'weights.bin'))).size / 1024);
-  await card({ finalTrainingMinutes: Math.round(seconds / 6) / 10, weightsKiB });
+  await card({ finalTrainingMinutes: Math.round(seconds / 6) / 10, weightsKiB, bundled: 'trained on all patients' });
   return `trained the level network in ${(seconds / 60).toFixed(1)} min into ${out}; figures in ${join(out, 'cross-validation.json')}`;
 }

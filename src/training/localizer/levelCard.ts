@@ -15,11 +15,15 @@ export interface LevelCardInput {
   readonly command: string;
   readonly folds: number;
   readonly foldSeed: number;
+  /** The folds whose held-out patients the figures cover (all, unless cross-validation was cut short). */
+  readonly foldsScored?: readonly number[];
   readonly config: object;
   readonly trainingMinutesPerFold: readonly number[];
   readonly trainingMinutesTotal: number;
   readonly finalTrainingMinutes?: number;
   readonly weightsKiB?: number;
+  /** Which network is bundled. */
+  readonly bundled?: string;
   readonly t2: LevelFigures;
   readonly t1: LevelFigures;
   readonly withLocalizerOutlines?: OutlineLevelFigures & { localizer?: string };
@@ -73,9 +77,16 @@ export function levelCardMarkdown(input: LevelCardInput): string {
         : `; the bundled network on all patients ${input.finalTrainingMinutes.toFixed(1)} min`
     }.`,
     ...(input.weightsKiB === undefined ? [] : [`- Weights: ${input.weightsKiB} KiB (float16).`]),
+    ...(input.bundled === undefined ? [] : [`- Bundled network: ${input.bundled}.`]),
     '',
     '## Figures, out of fold (95% bootstrap CI over patients)',
     '',
+    ...(input.foldsScored !== undefined && input.foldsScored.length < input.folds
+      ? [
+          `**Cross-validation cut short: only fold(s) ${input.foldsScored.join(', ')} of ${input.folds} were trained in time; the figures cover their held-out patients only.** Rerun the command to train the rest (finished folds are reused).`,
+          '',
+        ]
+      : []),
     '| measure | T2 (own keypoints) | T1 (T2 keypoints carried over) | issue 17 must reach |',
     '|---|---|---|---|',
     `| nearest level point within 10 mm carries the keypoint's level | ${rate(t2.nearestRightWithin10Mm)} | ${rate(t1.nearestRightWithin10Mm)} | T2 ≥ 0.97, T1 ≥ 0.88 |`,

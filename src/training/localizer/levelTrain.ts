@@ -165,6 +165,8 @@ export interface CrossValidateLevelsOptions extends TrainLevelOptions {
    * predictions (after a change of the inference path, e.g. the canvas).
    */
   readonly repredict?: boolean;
+  /** False: folds without saved predictions are left out instead of trained (figures over the folds there are). */
+  readonly trainMissing?: boolean;
   readonly onLog?: (line: string) => void;
 }
 
@@ -173,19 +175,25 @@ export async function crossValidateLevels(
   dataset: SpineDataset,
   samples: readonly LevelSample[],
   options: CrossValidateLevelsOptions,
-): Promise<{ predictions: LevelPrediction[]; trainingSeconds: number[] }> {
+): Promise<{ predictions: LevelPrediction[]; trainingSeconds: number[]; foldsScored: number[] }> {
   const config = options.config ?? DEFAULT_LEVEL_NETWORK_CONFIG;
   const log = options.onLog ?? (() => {});
   await mkdir(options.workDir, { recursive: true });
   await initTf('wasm');
   const predictions: LevelPrediction[] = [];
   const trainingSeconds: number[] = [];
+  const foldsScored: number[] = [];
   for (const fold of patientFolds(dataset, options.folds, options.foldSeed)) {
     const file = join(options.workDir, `fold-${fold.fold + 1}.jsonl`);
     const done = await readFile(file, 'utf8').catch(() => undefined);
     const held = new Set(fold.testPatients);
     const train = samples.filter((s) => !held.has(s.patient));
     const test = samples.filter((s) => held.has(s.patient));
+    if (done === undefined && options.trainMissing === false) {
+      log(`fold ${fold.fold + 1}: not trained yet, left out`);
+      continue;
+    }
+    foldsScored.push(fold.fold + 1);
     if (done !== undefined) {
       const lines = done.split('\n').filter((line) => line.trim() !== '');
       const head = JSON.parse(lines[0] as string) as { trainingSeconds: number };
@@ -234,7 +242,7 @@ export async function crossValidateLevels(
     await rename(`${file}.part`, file);
     log(`fold ${fold.fold + 1}: trained in ${(seconds / 60).toFixed(1)} min`);
   }
-  return { predictions, trainingSeconds };
+  return { predictions, trainingSeconds, foldsScored };
 }
 
 /** Trains the network to bundle on all samples and saves it (float16 weights) with its config and notes. */
