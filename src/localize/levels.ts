@@ -145,6 +145,8 @@ interface Peak {
 export interface ChainOptions {
   /** Peaks whose 3×3 probability mass is below this are not candidates (default 0.02). */
   readonly minPeak?: number;
+  /** Radius of the neighbourhood that places and values a peak, heatmap pixels (default 1: wider was worse out of fold). */
+  readonly peakRadius?: number;
   /** Candidates per level (default 4). */
   readonly candidates?: number;
   /** Plausible distance between neighbouring disc points, as a fraction of the heatmap size (default 0.035-0.25). */
@@ -175,36 +177,48 @@ export function levelProbabilities(logits: Float32Array): Float32Array {
 }
 
 /**
- * The local maxima of one channel of probabilities, most probable first: each at the 3×3 centroid,
- * valued by the probability mass of its 3×3 neighbourhood.
+ * The local maxima (3×3) of one channel of probabilities, most probable first: each placed at the
+ * probability-weighted centroid of its `(2r + 1)²` neighbourhood (sub-pixel: a heatmap pixel is
+ * several mm) and valued by that neighbourhood's probability mass.
  */
-function peaksOf(probabilities: Float32Array, size: number, channel: number, minPeak: number, count: number): Peak[] {
+function peaksOf(
+  probabilities: Float32Array,
+  size: number,
+  channel: number,
+  minPeak: number,
+  count: number,
+  radius: number,
+): Peak[] {
   const at = (x: number, y: number): number => probabilities[(y * size + x) * LEVEL_CHANNELS + channel] as number;
+  const isMax = (x: number, y: number, v: number): boolean => {
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const nx = x + dx;
+        const ny = y + dy;
+        if ((dx === 0 && dy === 0) || nx < 0 || ny < 0 || nx >= size || ny >= size) continue;
+        const w = at(nx, ny);
+        if (w > v || (w === v && (dy < 0 || (dy === 0 && dx < 0)))) return false;
+      }
+    }
+    return true;
+  };
   const peaks: Peak[] = [];
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const v = at(x, y);
-      if (v < minPeak / 9) continue;
-      let isMax = true;
+      if (v < minPeak / ((2 * radius + 1) * (2 * radius + 1)) || !isMax(x, y, v)) continue;
       let sum = 0;
       let sx = 0;
       let sy = 0;
-      for (let dy = -1; dy <= 1 && isMax; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          const ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= size || ny >= size) continue;
+      for (let ny = Math.max(0, y - radius); ny <= Math.min(size - 1, y + radius); ny++) {
+        for (let nx = Math.max(0, x - radius); nx <= Math.min(size - 1, x + radius); nx++) {
           const w = at(nx, ny);
-          if (w > v || (w === v && (dy < 0 || (dy === 0 && dx < 0)))) {
-            isMax = false;
-            break;
-          }
           sum += w;
           sx += w * nx;
           sy += w * ny;
         }
       }
-      if (isMax && sum >= minPeak) peaks.push({ x: sum > 0 ? sx / sum : x, y: sum > 0 ? sy / sum : y, value: sum });
+      if (sum >= minPeak) peaks.push({ x: sx / sum, y: sy / sum, value: sum });
     }
   }
   return peaks.sort((a, b) => b.value - a.value).slice(0, count);
@@ -347,7 +361,7 @@ export function decodeLevelChain(logits: Float32Array, size: number, options: Ch
   const maxBend = ((options.maxBendDegrees ?? 60) * Math.PI) / 180;
   let levels: { ivdLabel: number; peaks: Peak[] }[] = [];
   for (let ivdLabel = LEVEL_CHANNELS; ivdLabel >= 1; ivdLabel--) {
-    const peaks = peaksOf(heatmaps, size, ivdLabel - 1, minPeak, count);
+    const peaks = peaksOf(heatmaps, size, ivdLabel - 1, minPeak, count, options.peakRadius ?? 1);
     if (peaks.length > 0) levels.push({ ivdLabel, peaks });
   }
   while (levels.length > 0) {
