@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { disposeGrader, GRADER_NETWORK_OUTPUTS, gradeSeriesDiscs, loadGrader } from '../dist/grade/grader.js';
 import { gradeVolume } from '../dist/grade/volume.js';
 import { loadSingleVolume } from '../dist/io/load.js';
+import { LEVEL_NETWORK_OUTPUTS } from '../dist/localize/levels.js';
 import { LOCALIZER_OUTPUTS, loadLocalizer } from '../dist/localize/localizer.js';
 import { loadNetwork } from '../dist/models/network.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/store/store.js';
@@ -250,7 +251,13 @@ async function enginesBenchmark() {
       outputs: GRADER_NETWORK_OUTPUTS,
       shape: [14, 56, 56, 1],
     },
-  ];
+    {
+      name: 'level network, 1 slice 96x96',
+      dir: resolve('models/localizer-levels'),
+      outputs: LEVEL_NETWORK_OUTPUTS,
+      shape: [1, 96, 96, 1],
+    },
+  ].filter(({ dir }) => existsSync(join(dir, 'model.json')));
   const rows = [];
   for (const { name, dir, outputs, shape } of networks) {
     const size = shape.reduce((a, b) => a * b, 1);

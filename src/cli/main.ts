@@ -40,6 +40,10 @@ Usage:
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
+  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
+                          [--localizer <dir>] [--repredict yes] [--train no] [--bundle-fold K]
+      Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
+      WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
                              [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
@@ -272,10 +276,14 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
 async function runTrainCommand(args: readonly string[]): Promise<number> {
   const [what, ...rest] = args;
   if (what === 'localizer') return runTrainLocalizerCommand(rest);
+  if (what === 'levels') return runTrainLevelsCommand(rest);
   if (what === 'grader') return runTrainGraderCommand(rest);
   if (what === 'few-shot') return runFewShotCommand(rest);
   if (what !== 'prior') {
-    throw new SpinegradeError('USAGE', 'train needs a model kind: "train prior", "train localizer" or "train grader"');
+    throw new SpinegradeError(
+      'USAGE',
+      'train needs a model kind: "train prior", "train localizer", "train levels" or "train grader"',
+    );
   }
   const parsed = parseTrainArguments(rest, 'prior', ['folds', 'seed', 'resamples']);
   if (!parsed) return printUsage();
@@ -366,6 +374,39 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     out,
     localizerTrainingSettings(options),
     terminalProgress('training', process.stderr, quiet),
+    (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
+  );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
+  const names = {
+    epochs: 'epochs',
+    workers: 'workers',
+    folds: 'folds',
+    seed: 'seed',
+    canvas: 'canvas',
+    workDir: 'work-dir',
+    final: 'final',
+    resamples: 'resamples',
+    localizer: 'localizer',
+    repredict: 'repredict',
+    train: 'train',
+    bundleFold: 'bundle-fold',
+  } as const;
+  const parsed = parseTrainArguments(args, 'levels', Object.values(names));
+  if (!parsed) return printUsage();
+  const { data, out, values } = parsed;
+  const quiet = values.quiet === true;
+  const { runTrainLevels } = await import('./train-levels-command.js');
+  const message = await runTrainLevels(
+    data,
+    out,
+    pickStrings(values, names),
+    terminalProgress('reading slices', process.stderr, quiet),
     (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
     },

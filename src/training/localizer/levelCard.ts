@@ -1,0 +1,130 @@
+/** The model card of the level network, written by `train levels` from its measured out-of-fold figures. */
+import { LEVEL_ERROR_CLASSES, type LevelFigures, type RateWithCi } from './levelMetrics.js';
+import type { OutlineLevelFigures } from './levelOutlines.js';
+
+/** Earlier attempts, measured out of fold on fold 1 (35 patients), and what they taught. */
+export const LEVEL_NOTES: readonly string[] = [
+  'Attempt 1 (96-pixel canvas, 5 stages, 12 epochs, sigmoid heatmaps with a squared error weighted 40× towards the peaks): fold 1 T2 nearest right 0.543 [0.389, 0.697], series fully right 0.429, off by one 0.280; T1 0.366. Taxonomy of the 20 failing T2 series: 5 ladders named one level too high (a sacral/transitional disc counted as L5/S1), 7 one level too low (L5/S1 not counted), 3 skipped/doubled, 2 L5/S1 missed, 1 top levels missed, 2 points off.',
+  'Attempt 2 (64-pixel canvas, 4 stages, 24 epochs, same loss): fold 1 T2 0.657 [0.503, 0.800], series 0.543, off by one 0.223; T1 0.710. Taxonomy of the 16 failing T2 series: 4 too high, 6 too low, 1 L5/S1 missed, 3 top levels missed, 2 points off. The heatmaps showed why the ladders shift: every level channel fired on every disc (0.6-0.9), because a per-pixel loss weighted towards the peaks costs little for firing on a wrong disc and much for missing the right one, so the network never had to tell the levels apart.',
+  'Attempt 3 (this network): the same architecture with a per-level spatial softmax (one distribution over the pixels per level) and its cross-entropy against the normalised Gaussian target, so that firing on another disc takes probability away from the right one. Fold 1: T2 0.600, whole-ladder shifts down from 10 to 3 of 35 series, but the points are less precise (median absolute vertical error 0.68 heatmap pixel against 0.37), and over all five folds the failures are now mostly imprecision: points more than 10 mm off, skipped/doubled discs inside the ladder, top levels missed.',
+  'Limits and next: the heatmap grid is half the 64-pixel canvas, about 10 mm per pixel, while the criterion is 10 mm, so precision caps the figures; next, the spatial-softmax loss at output stride 1 or on a 96-128 pixel canvas, longer training (the loss was still falling after 20 epochs), and an offset (sub-pixel) head. Naming the localiser outlines by these points (0.577 against 0.806 with its own levels, fold 1) does not help yet for the same reason.',
+  'The canvas of attempts 1-2 and of the fold networks here was built with a Gaussian anti-aliasing blur over the full-resolution slice (500+ ms on a 768² slice under load); inference now block-averages large slices first (about 30 ms). `--repredict yes` scores the saved fold networks through the current inference path.',
+];
+
+/** What the card shows. */
+export interface LevelCardInput {
+  readonly command: string;
+  readonly folds: number;
+  readonly foldSeed: number;
+  /** The folds whose held-out patients the figures cover (all, unless cross-validation was cut short). */
+  readonly foldsScored?: readonly number[];
+  readonly config: object;
+  readonly trainingMinutesPerFold: readonly number[];
+  readonly trainingMinutesTotal: number;
+  readonly finalTrainingMinutes?: number;
+  readonly weightsKiB?: number;
+  /** Which network is bundled. */
+  readonly bundled?: string;
+  readonly t2: LevelFigures;
+  readonly t1: LevelFigures;
+  readonly withLocalizerOutlines?: OutlineLevelFigures & { localizer?: string };
+}
+
+const rate = (r: RateWithCi): string =>
+  `${r.estimate.toFixed(3)} [${r.lower.toFixed(3)}, ${r.upper.toFixed(3)}] (${r.n} over ${r.patients} patients)`;
+
+/** The card as Markdown. */
+export function levelCardMarkdown(input: LevelCardInput): string {
+  const { t2, t1 } = input;
+  const lines = [
+    '# Model card: level network (localiser v2, levels)',
+    '',
+    'A small encoder-decoder (TensorFlow.js, trained on the WebAssembly backend on 2 CPU cores; run by onnxruntime at',
+    'inference) that sees the whole field of view of a sagittal slice and predicts one heatmap per lumbar disc level',
+    '(L1/L2 … L5/S1). The level points are the best-scoring anatomically consistent chain of heatmap peaks (top to',
+    'bottom, plausible and even spacing, small bends), not five independent argmaxes. Code: `src/localize/levels.ts`',
+    '(inference), `src/training/localizer/level*.ts` (training, cross-validation, scoring).',
+    '',
+    '**Research use only; not a medical device.**',
+    '',
+    '## Data',
+    '',
+    '- SPIDER training split, 2D release: the 172 T2 mid-sagittal slices with disc keypoints (860 keypoints), and the 129',
+    '  T1 mid-sagittal slices of the same patients whose field of view matches, with the T2 keypoints carried over by',
+    '  position (`src/datasets/keypoints.ts`).',
+    '- SPIDER, CC BY 4.0: van der Graaf J.W. et al., Scientific Data 11, 264 (2024), doi:10.1038/s41597-024-03090-w;',
+    '  keypoints: B. Artley, "Lumbar Coordinate Pretraining Dataset", CC BY 4.0.',
+    '',
+    '## Scale',
+    '',
+    "The slice's whole field of view is resized so that its height fills the canvas; PNG widths are stretched to the",
+    'canvas (their aspect, like their stated spacing, is not trusted), slices with true geometry keep their physical',
+    'aspect. On this canvas the distance between neighbouring disc keypoints has a coefficient of variation of about',
+    '0.09-0.10 in every group (T2 square, T2 non-square, T1 square, T1 non-square; mean 0.109-0.111 of the height),',
+    "whereas through `overview.csv`'s spacing it is 0.30 on non-square PNGs. Scale augmentation (0.75-1.35) covers the rest.",
+    'Distances in mm for scoring: the stated spacing of square slices, else 31.4 mm / mean neighbouring keypoint gap.',
+    '',
+    '## Training',
+    '',
+    `- Command: \`${input.command}\``,
+    `- Configuration: \`${JSON.stringify(input.config)}\`; augmentation: rotation ±15°, scale 0.75-1.35, stretch ±12%,`,
+    '  shift ±15%, elastic, crop-out of the top or bottom (shorter field of view), contrast curves (T1/T2-like), gamma,',
+    '  contrast, bias field, blur, noise; no flips.',
+    `- Cross-validation: ${input.folds} patient-level folds (stratified on the worst Pfirrmann grade, seed ${input.foldSeed}; the folds`,
+    '  of the bundled localiser); each patient predicted by the network that never saw them.',
+    `- Time: ${input.trainingMinutesPerFold.map((m) => m.toFixed(1)).join(', ')} min per fold, ${input.trainingMinutesTotal.toFixed(1)} min in all (2 cores shared with other jobs, nice 19)${
+      input.finalTrainingMinutes === undefined
+        ? ''
+        : `; the bundled network on all patients ${input.finalTrainingMinutes.toFixed(1)} min`
+    }.`,
+    ...(input.weightsKiB === undefined ? [] : [`- Weights: ${input.weightsKiB} KiB (float16).`]),
+    ...(input.bundled === undefined ? [] : [`- Bundled network: ${input.bundled}.`]),
+    '',
+    '## Figures, out of fold (95% bootstrap CI over patients)',
+    '',
+    ...(input.foldsScored !== undefined && input.foldsScored.length < input.folds
+      ? [
+          `**Cross-validation cut short: only fold(s) ${input.foldsScored.join(', ')} of ${input.folds} were trained in time; the figures cover their held-out patients only.** Rerun the command to train the rest (finished folds are reused).`,
+          '',
+        ]
+      : []),
+    '| measure | T2 (own keypoints) | T1 (T2 keypoints carried over) | issue 17 must reach |',
+    '|---|---|---|---|',
+    `| nearest level point within 10 mm carries the keypoint's level | ${rate(t2.nearestRightWithin10Mm)} | ${rate(t1.nearestRightWithin10Mm)} | T2 ≥ 0.97, T1 ≥ 0.88 |`,
+    `| the point of the keypoint's level within 10 mm | ${rate(t2.rightLevelWithin10Mm)} | ${rate(t1.rightLevelWithin10Mm)} | |`,
+    `| series with every lumbar level right | ${rate(t2.seriesFullyRight)} | ${rate(t1.seriesFullyRight)} | T2 ≥ 0.94 |`,
+    `| off by one level | ${rate(t2.offByOne)} | ${rate(t1.offByOne)} | |`,
+    `| median distance to the point of the right level, mm | ${t2.medianErrorMm.toFixed(1)} | ${t1.medianErrorMm.toFixed(1)} | |`,
+    '',
+    `Per level (T2, nearest right within 10 mm): ${Object.entries(t2.perLevel)
+      .map(([level, value]) => `${level} ${value.toFixed(3)}`)
+      .join(', ')}.`,
+    '',
+  ];
+  if (input.withLocalizerOutlines) {
+    const o = input.withLocalizerOutlines;
+    lines.push(
+      "With the bundled localiser's outlines (each outlined disc named by the nearest level point), on the",
+      `${o.patients} patients that localiser never saw: lumbar T2 keypoints within 3 mm of the outline of the disc with their`,
+      `level ${rate(o.combined)}, against ${rate(o.localizerAlone)} with the localiser's own levels (must reach ≥ 0.95).`,
+      '',
+    );
+  }
+  lines.push(
+    '## Error taxonomy (series not fully right, out of fold)',
+    '',
+    '| class | T2 series | T1 series |',
+    '|---|---|---|',
+  );
+  for (const c of LEVEL_ERROR_CLASSES) lines.push(`| ${c} | ${t2.taxonomy[c]} | ${t1.taxonomy[c]} |`);
+  lines.push(
+    '',
+    "The failing series, with each keypoint's offset (predicted minus true level of the nearest point within 10 mm; null: none), are in `cross-validation.json`.",
+    '',
+    '## What was tried',
+    '',
+    ...LEVEL_NOTES.map((note) => `- ${note}`),
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}
