@@ -10,8 +10,8 @@ import { DEFAULT_LEVEL_NETWORK_CONFIG, type LevelNetworkConfig } from '../locali
 import type { OutlineLevelFigures } from '../training/localizer/levelOutlines.js';
 import { buildLevelSamples } from '../training/localizer/levelSamples.js';
 import { crossValidateLevels, trainFinalLevelNetwork } from '../training/localizer/levelTrain.js';
-import { positiveInteger } from './dataset-commands.js';
-import type { Progress } from './progress.js';
+import type { Progress } from '../util/progress.js';
+import { positiveInteger } from './args.js';
 
 /** Options of `train levels`, as given on the command line. */
 export interface TrainLevelsCliOptions {
@@ -90,7 +90,7 @@ export async function runTrainLevels(
     withOutlines = await scoreLevelsWithOutlines(
       dataset,
       predictions,
-      await loadLocalizer(options.localizer),
+      await loadLocalizer(options.localizer, { engine: 'auto' }),
       resamples,
     );
   }

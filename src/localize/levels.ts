@@ -11,11 +11,12 @@
  * wrong too; a square PNG is not distorted) or scaled by its physical aspect and centred
  * (`'spacing'`, for DICOM/NIfTI/MHA slices whose geometry is true).
  */
-import { levelOfIvdLabel } from '../datasets/levels.js';
+import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { distanceToPolygon } from '../metrics/detection.js';
 import { readModelMetadata } from '../models/modelJson.js';
-import { type EngineChoice, loadNetwork, type Network } from '../models/network.js';
+import type { EngineChoice, Network } from '../models/engine.js';
+import { loadNetwork } from '../models/network.js';
 import { type CanvasGeometry, toCanvas } from '../transforms/canvas.js';
 import type { Image2D } from '../transforms/resample.js';
 import { normalizeCanvasImage } from './samples.js';
@@ -427,8 +428,8 @@ export interface LevelNetwork {
   readonly metadata: Record<string, unknown>;
 }
 
-/** Loads a level network saved by `train levels` (config in the metadata), on `engine` (default: onnxruntime where it loads). */
-export async function loadLevelNetwork(dir: string, options: { engine?: EngineChoice } = {}): Promise<LevelNetwork> {
+/** Loads a level network saved by `train levels` (config in the metadata), run on `options.engine`. */
+export async function loadLevelNetwork(dir: string, options: { engine: EngineChoice }): Promise<LevelNetwork> {
   const metadata = await readModelMetadata(dir);
   const config = metadata.levelNetworkConfig as LevelNetworkConfig | undefined;
   if (!config || typeof config.size !== 'number') {

@@ -4,7 +4,7 @@
  * level is right; with 95% bootstrap CIs over patients, and an error taxonomy of the series that are
  * not fully right, so the next change can be judged by what it fixes.
  */
-import { levelOfIvdLabel } from '../../datasets/levels.js';
+import { levelOfIvdLabel } from '../../disc/levels.js';
 import { bootstrapCi } from '../../metrics/bootstrap.js';
 import type { LevelPrediction } from './levelTrain.js';
 

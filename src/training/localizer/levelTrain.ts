@@ -18,7 +18,7 @@ import {
   levelPointsOnImage,
   predictLevelHeatmaps,
 } from '../../localize/levels.js';
-import { toBatch } from '../../localize/targets.js';
+import { toBatch } from './targets.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
 import { initTf } from '../../models/tf/backend.js';
 import { loadModel, saveModel } from '../../models/tf/io.js';
