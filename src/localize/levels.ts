@@ -14,8 +14,8 @@
 import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { distanceToPolygon } from '../metrics/detection.js';
-import { readModelMetadata } from '../models/modelJson.js';
 import type { EngineChoice, Network } from '../models/engine.js';
+import { readModelMetadata } from '../models/modelJson.js';
 import { loadNetwork } from '../models/network.js';
 import { type CanvasGeometry, toCanvas } from '../transforms/canvas.js';
 import type { Image2D } from '../transforms/resample.js';

@@ -5,8 +5,8 @@
  * (`src/datasets/keypoints.ts`) — plus the scale that turns image pixels into mm for scoring.
  */
 import { carryKeypoints } from '../../datasets/keypoints.js';
-import { isLumbarIvdLabel } from '../../disc/levels.js';
 import type { DatasetSequence, DiscKeypoint, SeriesRecord, SpineDataset } from '../../datasets/types.js';
+import { isLumbarIvdLabel } from '../../disc/levels.js';
 import { levelCanvas } from '../../localize/levels.js';
 import { keypointsOnCanvas } from '../../localize/samples.js';
 import type { CanvasGeometry, CanvasKeypoint } from '../../transforms/canvas.js';

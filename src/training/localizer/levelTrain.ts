@@ -18,7 +18,6 @@ import {
   levelPointsOnImage,
   predictLevelHeatmaps,
 } from '../../localize/levels.js';
-import { toBatch } from './targets.js';
 import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
 import { initTf } from '../../models/tf/backend.js';
 import { loadModel, saveModel } from '../../models/tf/io.js';
@@ -26,6 +25,7 @@ import { layersNetwork } from '../../models/tf/network.js';
 import { type Batch, type TrainProgress, type TrainResult, trainModel } from '../../models/tf/train.js';
 import { type AugmentableSample, type AugmentOptions, augmentSample } from '../../transforms/augment.js';
 import type { LevelSample } from './levelSamples.js';
+import { toBatch } from './targets.js';
 
 /**
  * The augmentation of the level network: strong scale (the field of view varies), rotation, shift,
