@@ -11,7 +11,7 @@ import { ivdLabelOfLevel, levelOfIvdLabel } from '../datasets/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { robustRange } from '../transforms/intensity.js';
 import type { Image2D } from '../transforms/resample.js';
-import { sampleBilinear } from '../transforms/sample.js';
+import { sampleCrop } from './crops.js';
 
 /** The lumbar levels v2 grades, top to bottom. */
 export const V2_LEVELS = ['L1/L2', 'L2/L3', 'L3/L4', 'L4/L5', 'L5/S1'] as const;
@@ -169,20 +169,7 @@ export function cropFrame(
   jitter: CropJitter = NO_JITTER,
   range: readonly [number, number] = robustRange(image.pixels),
 ): Float32Array {
-  const map = cropToSlice(frame, config, jitter);
-  const { size } = config;
-  const { width, height, pixels: src } = image;
-  const [lo, hi] = range;
-  const scale = 1 / (hi - lo);
-  const out = new Float32Array(size * size);
-  for (let v = 0; v < size; v++) {
-    for (let u = 0; u < size; u++) {
-      const [x, y] = map(u, v);
-      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) continue;
-      out[v * size + u] = Math.min(1.2, Math.max(0, (sampleBilinear(src, width, height, x, y) - lo) * scale));
-    }
-  }
-  return out;
+  return sampleCrop(image, config.size, cropToSlice(frame, config, jitter), range);
 }
 
 /** Sequences as the v2 network sees them: T1-weighted or T2-weighted (T2 SPACE counts as T2). */
