@@ -10,7 +10,7 @@ import { patientFolds } from '../../datasets/splits.js';
 import { BINARY_FINDINGS, type DiscLabel, type SpineDataset } from '../../datasets/types.js';
 import { fitBinaryTemperature, fitTemperature, minimiseOverTemperature } from '../../grade/calibration.js';
 import { balancedClassWeights } from '../../grade/loss.js';
-import { augmentCrop, lossWeightsFor } from '../../grade/train.js';
+import { augmentCrop, graderBatch, lossWeightsFor } from '../../grade/train.js';
 import {
   fuseV2,
   gradesOfLogits,
@@ -29,7 +29,7 @@ import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
 import { saveModel } from '../../models/tf/io.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import { trainModel } from '../../models/tf/train.js';
-import type { Batch } from '../../models/tf/trainCore.js';
+import type { Batch, TensorData } from '../../models/tf/trainCore.js';
 import { chooseReviewThreshold, figuresOf, type ScoredDisc, scored, type V2Figures } from './figures.js';
 import type { V2NetworkConfig } from './model.js';
 import type { V2Sample } from './samples.js';
@@ -105,9 +105,6 @@ export function v2Batch(
   const ordinal = new Float32Array(n * k);
   const ordinalMask = new Float32Array(n * k);
   const sampleWeight = new Float32Array(n);
-  const modic = new Float32Array(n * V2_HEADS.modic);
-  const findings = new Float32Array(n * V2_HEADS.findings);
-  const findingsWeight = new Float32Array(n * V2_HEADS.findings);
   chunk.forEach(({ label }, i) => {
     const grade = label.pfirrmann;
     if (grade !== undefined) {
@@ -118,14 +115,12 @@ export function v2Batch(
         ordinalMask[i * k + t] = recipe.ordinal === 'corn' ? (grade >= t + 1 ? 1 : 0) : 1;
       }
     }
-    if (label.modic !== undefined) modic[i * V2_HEADS.modic + label.modic] = 1;
-    BINARY_FINDINGS.forEach((finding, f) => {
-      const value = label[finding];
-      if (value === undefined) return;
-      findings[i * V2_HEADS.findings + f] = value;
-      findingsWeight[i * V2_HEADS.findings + f] = 1;
-    });
   });
+  // Modic and findings targets as the v1 grader lays them out.
+  const { modic, findings, findingsWeight } = graderBatch(
+    chunk.map((s) => ({ pixels: s.crops[0] as Float32Array, label: s.label })),
+    size,
+  ).targets as Record<string, TensorData>;
   const inputs = packV2Inputs(
     chunk.map((s) => ({
       crop: augmentCrop(s.crops[0] as Float32Array, size, random),
@@ -141,9 +136,9 @@ export function v2Batch(
       ordinal: { data: ordinal, shape: [n, k] },
       ordinalMask: { data: ordinalMask, shape: [n, k] },
       sampleWeight: { data: sampleWeight, shape: [n, 1] },
-      modic: { data: modic, shape: [n, V2_HEADS.modic] },
-      findings: { data: findings, shape: [n, V2_HEADS.findings] },
-      findingsWeight: { data: findingsWeight, shape: [n, V2_HEADS.findings] },
+      modic: modic as TensorData,
+      findings: findings as TensorData,
+      findingsWeight: findingsWeight as TensorData,
     },
   };
 }
