@@ -435,6 +435,7 @@ async function runTrainGraderV2Command(args: readonly string[]): Promise<number>
     workers,
     resamples: number('resamples', 1000),
     reviewAccuracy: number('review-accuracy', 0.75),
+    command: ['spinegrade', 'train', 'grader-v2', ...args].join(' '),
     onLog: (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
     },

@@ -4,12 +4,13 @@
  * models, `grader-v2.json` (crop, ordinal kind, temperatures per contrast, review threshold),
  * `out-of-fold.jsonl` and `figures.json`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
 import { DEFAULT_V2_CROP } from '../../grade/v2Crops.js';
 import { initTf } from '../../models/tf/backend.js';
+import { renderV2Card } from './card.js';
 import {
   bundleInfo,
   crossValidateV2,
@@ -19,7 +20,7 @@ import {
   type V2Recipe,
   writeOofJsonl,
 } from './crossValidate.js';
-import { collectV2Samples } from './samples.js';
+import { collectV2Samples, type V2SampleNotes } from './samples.js';
 
 /** The recipes of the ablation, each one change from the reference. */
 export const V2_RECIPES: Record<string, V2Recipe> = {
@@ -52,6 +53,8 @@ export interface TrainGraderV2Options {
   readonly resamples: number;
   /** Exact accuracy asked of the discs not flagged for review. */
   readonly reviewAccuracy: number;
+  /** The command line, for the card. */
+  readonly command: string;
   readonly onLog?: (line: string) => void;
 }
 
@@ -113,10 +116,33 @@ export async function runTrainGraderV2(data: string, out: string, options: Train
       `${JSON.stringify({ recipe, samples: samples.length, notes, trainSeconds, rows: recipeRows }, null, 2)}\n`,
     );
     await writeFile(join(out, 'ablation.json'), `${JSON.stringify(rows, null, 2)}\n`);
+    await writeV2Card(out, options.command);
     const f = chosen.fused;
     log(
       `${recipe.name}${useTta ? ' + TTA' : ''}: fused κ ${f.pfirrmannKappa.estimate.toFixed(3)} [${f.pfirrmannKappa.lower.toFixed(3)}, ${f.pfirrmannKappa.upper.toFixed(3)}], BA ${f.balancedAccuracy.estimate.toFixed(3)}, within one ${f.withinOne.estimate.toFixed(3)}, ECE ${f.ece.estimate.toFixed(3)}, Modic AUC ${f.modicAnyAuc.estimate.toFixed(3)}, herniation AUC ${f.herniationAuc.estimate.toFixed(3)}; ${(trainSeconds / 60).toFixed(1)} min`,
     );
   }
   return `grader v2: ${options.recipes.length} recipe(s) cross-validated; bundle of "${options.recipes[0]}" in ${out}`;
+}
+
+/** Writes `MODEL_CARD.md` of a bundle from its `figures.json` and `ablation.json` (the bundle's recipe is the first). */
+export async function writeV2Card(out: string, command: string): Promise<void> {
+  const rows = JSON.parse(await readFile(join(out, 'ablation.json'), 'utf8')) as V2AblationRow[];
+  const figures = JSON.parse(await readFile(join(out, 'figures.json'), 'utf8')) as { notes: V2SampleNotes };
+  const oof = (await readFile(join(out, 'out-of-fold.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { contrast: string });
+  const count = (contrast: string): number => oof.filter((l) => l.contrast === contrast).length;
+  const info = JSON.parse(await readFile(join(out, 'grader-v2.json'), 'utf8')) as { recipe: string; tta: boolean };
+  const chosen = rows.find((r) => r.recipe === info.recipe && r.tta === info.tta);
+  if (!chosen)
+    throw new SpinegradeError('UNREADABLE', `ablation.json has no row of the bundle's recipe ${info.recipe}`, out);
+  const card = renderV2Card(
+    rows,
+    chosen,
+    { total: oof.length, t2: count('T2'), t1: count('T1'), notes: figures.notes },
+    command,
+  );
+  await writeFile(join(out, 'MODEL_CARD.md'), card);
 }
