@@ -218,14 +218,27 @@ export function gradeSliceV2(
   return frames.map((frame, n) => gradesOfLogits(logits[n] as V2Logits, info, contrast, frame));
 }
 
-/** Which contrasts each finding is graded from, in order of preference; `mean` averages the calibrated probabilities of those present. */
-export const V2_FUSION = {
+/** Which contrasts a finding is graded from: the first present (`first`) or all present, probabilities averaged (`mean`). */
+export interface V2FusionRule {
+  readonly from: readonly V2Contrast[];
+  readonly rule: 'first' | 'mean';
+}
+
+/** The fusion rule of each output. */
+export interface V2Fusion {
+  readonly pfirrmann: V2FusionRule;
+  readonly modic: V2FusionRule;
+  readonly findings: V2FusionRule;
+}
+
+/** Which contrasts each finding is graded from, in order of preference. */
+export const V2_FUSION: V2Fusion = {
   /** Pfirrmann is defined on T2: T1 only where the patient has no T2. */
-  pfirrmann: { from: ['T2', 'T1'] as V2Contrast[], rule: 'first' },
+  pfirrmann: { from: ['T2', 'T1'], rule: 'first' },
   /** Modic types are read on T1 and T2 together. */
-  modic: { from: ['T1', 'T2'] as V2Contrast[], rule: 'mean' },
-  findings: { from: ['T1', 'T2'] as V2Contrast[], rule: 'mean' },
-} as const;
+  modic: { from: ['T1', 'T2'], rule: 'mean' },
+  findings: { from: ['T1', 'T2'], rule: 'mean' },
+};
 
 /** A patient-disc's grades fused over its series, with the contrasts each came from. */
 export interface V2FusedGrades {
@@ -246,9 +259,13 @@ function meanRows(rows: readonly number[][]): number[] {
 }
 
 /** Fuses one patient-disc's per-series grades (calibrated probabilities) by {@link V2_FUSION}. */
-export function fuseV2(series: readonly V2Grades[], reviewThreshold: number): V2FusedGrades {
+export function fuseV2(
+  series: readonly V2Grades[],
+  reviewThreshold: number,
+  fusion: V2Fusion = V2_FUSION,
+): V2FusedGrades {
   if (series.length === 0) throw new RangeError('no series to fuse');
-  const pick = (rule: { from: readonly V2Contrast[]; rule: string }): V2Grades[] => {
+  const pick = (rule: V2FusionRule): V2Grades[] => {
     if (rule.rule === 'first') {
       for (const contrast of rule.from) {
         const found = series.filter((s) => s.contrast === contrast);
@@ -258,9 +275,9 @@ export function fuseV2(series: readonly V2Grades[], reviewThreshold: number): V2
     }
     return series.filter((s) => rule.from.includes(s.contrast));
   };
-  const p = pick(V2_FUSION.pfirrmann);
-  const m = pick(V2_FUSION.modic);
-  const f = pick(V2_FUSION.findings);
+  const p = pick(fusion.pfirrmann);
+  const m = pick(fusion.modic);
+  const f = pick(fusion.findings);
   const pfirrmann = meanRows(p.map((s) => s.pfirrmann));
   const from = (list: V2Grades[]): V2Contrast[] => [...new Set(list.map((s) => s.contrast))];
   return {

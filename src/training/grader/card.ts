@@ -49,7 +49,7 @@ export function renderV2Card(
   const ablation = rows
     .map(
       (r) =>
-        `| ${r.recipe}${r.tta ? ' + TTA' : ''} | ${r.description}${r.tta ? '; logits averaged over 5 placements' : ''} | ${V2_TARGETS.map((t) => withCi(r.evaluation.fused[t.key] as Figure)).join(' | ')} | ${(r.trainSeconds / 60).toFixed(1)} |`,
+        `| ${r.recipe}${r.tta ? ' + TTA' : ''} | ${r.description} | ${V2_TARGETS.map((t) => withCi(r.evaluation.fused[t.key] as Figure)).join(' | ')} | ${(r.trainSeconds / 60).toFixed(1)} |`,
     )
     .join('\n');
   const levels = ['5', '4', '3', '2', '1'];

@@ -17,9 +17,11 @@ import {
   logitsOfRun,
   type OrdinalKind,
   ordinalProbabilities,
+  V2_FUSION,
   V2_HEADS,
   V2_OUTPUTS,
   type V2BundleInfo,
+  type V2Fusion,
   type V2Grades,
   type V2Logits,
   type V2Temperatures,
@@ -57,10 +59,10 @@ export interface V2Recipe {
 export const REFERENCE_RECIPE: V2Recipe = {
   name: 'reference',
   description:
-    'six 3×3 conv blocks (16-16-32-32-64-64), level + contrast planes, cumulative ordinal, inverse-frequency weights, T2 + T1 crops, 20 epochs',
+    'six 3×3 conv blocks (16-16-32-32-64-64, strides 2-1-2-1-2-1), level + contrast planes, cumulative ordinal, inverse-frequency weights, T2 + T1 crops, 20 epochs',
   epochs: 20,
   filters: [16, 16, 32, 32, 64, 64],
-  strides: [1, 2, 1, 2, 1, 2],
+  strides: [2, 1, 2, 1, 2, 1],
   dropout: 0.3,
   ordinal: 'cumulative',
   classWeightPower: 1,
@@ -212,14 +214,27 @@ export interface V2Evaluation {
   temperatures: Record<V2Contrast, V2Temperatures>;
 }
 
+/** How out-of-fold logits are read: TTA or not, calibrated or not, and the fusion across series. */
+export interface V2Reading {
+  tta: boolean;
+  calibrate: boolean;
+  fusion: V2Fusion;
+}
+
+/** The reading the bundle uses at inference. */
+export const DEFAULT_READING: V2Reading = { tta: false, calibrate: true, fusion: V2_FUSION };
+
+const UNCALIBRATED: V2Temperatures = { pfirrmann: 1, modic: 1, findings: BINARY_FINDINGS.map(() => 1) };
+
 /** Calibrates (cross-fitted per fold and contrast) and scores out-of-fold lines. */
 export function evaluateOof(
   lines: readonly V2OofLine[],
   ordinal: OrdinalKind,
-  useTta: boolean,
+  reading: V2Reading,
   reviewAccuracy: number,
   resamples: number,
 ): V2Evaluation {
+  const useTta = reading.tta;
   const logitsOf = (l: V2OofLine): V2Logits => (useTta ? l.logitsTta : l.logits);
   const contrasts: V2Contrast[] = ['T2', 'T1'];
   const folds = [...new Set(lines.map((l) => l.fold))];
@@ -228,12 +243,14 @@ export function evaluateOof(
     for (const fold of folds)
       fitted.set(
         `${contrast}/${fold}`,
-        fitV2Temperatures(
-          lines
-            .filter((l) => l.contrast === contrast && l.fold !== fold)
-            .map((l) => ({ logits: logitsOf(l), truth: l.truth })),
-          ordinal,
-        ),
+        reading.calibrate
+          ? fitV2Temperatures(
+              lines
+                .filter((l) => l.contrast === contrast && l.fold !== fold)
+                .map((l) => ({ logits: logitsOf(l), truth: l.truth })),
+              ordinal,
+            )
+          : UNCALIBRATED,
       );
   const grades: { line: V2OofLine; grades: V2Grades }[] = lines.map((line) => ({
     line,

@@ -8,15 +8,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
+import type { V2Fusion } from '../../grade/v2.js';
 import { DEFAULT_V2_CROP } from '../../grade/v2Crops.js';
 import { initTf } from '../../models/tf/backend.js';
 import { renderV2Card } from './card.js';
 import {
   bundleInfo,
   crossValidateV2,
+  DEFAULT_READING,
   evaluateOof,
   REFERENCE_RECIPE,
   type V2Evaluation,
+  type V2Reading,
   type V2Recipe,
   writeOofJsonl,
 } from './crossValidate.js';
@@ -40,6 +43,13 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
     filters: [24, 24, 48, 48, 96, 96],
   },
   longer: { ...REFERENCE_RECIPE, name: 'longer', description: '30 epochs instead of 20', epochs: 30 },
+};
+
+/** Every output averaged over T1 and T2 (the fusion ablation). */
+const MEAN_FUSION: V2Fusion = {
+  pfirrmann: { from: ['T2', 'T1'], rule: 'mean' },
+  modic: { from: ['T1', 'T2'], rule: 'mean' },
+  findings: { from: ['T1', 'T2'], rule: 'mean' },
 };
 
 /** Options of {@link runTrainGraderV2}. */
@@ -98,14 +108,34 @@ export async function runTrainGraderV2(data: string, out: string, options: Train
       onLog: log,
     });
     await writeOofJsonl(join(dir, 'out-of-fold.jsonl'), lines);
-    const single = evaluateOof(lines, recipe.ordinal, false, options.reviewAccuracy, options.resamples);
-    const tta = evaluateOof(lines, recipe.ordinal, true, options.reviewAccuracy, options.resamples);
-    const useTta = tta.fused.pfirrmannKappa.estimate >= single.fused.pfirrmannKappa.estimate;
+    const read = (reading: Partial<V2Reading>): V2Evaluation =>
+      evaluateOof(lines, recipe.ordinal, { ...DEFAULT_READING, ...reading }, options.reviewAccuracy, options.resamples);
+    const single = read({});
+    const tta = read({ tta: true });
+    const useTta = tta.fused.pfirrmannKappa.estimate > single.fused.pfirrmannKappa.estimate;
     const chosen = useTta ? tta : single;
+    const row = (change: string, evaluation: V2Evaluation, withTta: boolean): V2AblationRow => ({
+      recipe: recipe.name,
+      description: `${recipe.description}${change}`,
+      tta: withTta,
+      trainSeconds,
+      evaluation,
+    });
     const recipeRows: V2AblationRow[] = [
-      { recipe: recipe.name, description: recipe.description, tta: false, trainSeconds, evaluation: single },
-      { recipe: recipe.name, description: recipe.description, tta: true, trainSeconds, evaluation: tta },
+      row('', single, false),
+      row('; logits averaged over 5 placements (TTA)', tta, true),
     ];
+    if (n === 0) {
+      // Changes of reading only, on the same out-of-fold logits.
+      recipeRows.push(
+        row(
+          '; Pfirrmann averaged over T1 and T2 (no T2-first fusion)',
+          read({ tta: useTta, fusion: MEAN_FUSION }),
+          useTta,
+        ),
+        row('; not calibrated (temperature 1)', read({ tta: useTta, calibrate: false }), useTta),
+      );
+    }
     rows.push(...recipeRows);
     await writeFile(
       join(dir, 'grader-v2.json'),
