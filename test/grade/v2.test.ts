@@ -28,11 +28,12 @@ test('the scale comes from the gap between neighbouring points, whatever the sli
     const frames = discFrames(tiltedPoints(gap, 0));
     assert.equal(frames.length, 5);
     assert.ok(Math.abs((frames[0]?.unitsPerMm ?? 0) - gap / LUMBAR_DISC_GAP_MM) < 1e-9);
-    // A crop then always spans the same anatomy: 64 crop pixels = 64 mm = 64 / 31.4 disc gaps.
+    // A crop always spans the same anatomy: (size − 1) × mmPerPixel mm = that / 31.4 disc gaps.
+    const { size, mmPerPixel } = DEFAULT_V2_CROP;
     const map = cropToSlice(frames[2] as never, DEFAULT_V2_CROP);
-    const [x0, y0] = map(0, 31.5);
-    const [x1, y1] = map(63, 31.5);
-    assert.ok(Math.abs(Math.hypot(x1 - x0, y1 - y0) / gap - 63 / LUMBAR_DISC_GAP_MM) < 1e-9);
+    const [x0, y0] = map(0, 5);
+    const [x1, y1] = map(size - 1, 5);
+    assert.ok(Math.abs(Math.hypot(x1 - x0, y1 - y0) / gap - ((size - 1) * mmPerPixel) / LUMBAR_DISC_GAP_MM) < 1e-9);
   }
 });
 
@@ -47,7 +48,8 @@ test('the crop is turned to the spine axis: posterior is perpendicular to it, to
   }
   // The crop centre lies anteriorShiftMm anterior of the point.
   const frame = frames[1] as (typeof frames)[number];
-  const [cx, cy] = cropToSlice(frame, DEFAULT_V2_CROP)(31.5, 31.5);
+  const half = (DEFAULT_V2_CROP.size - 1) / 2;
+  const [cx, cy] = cropToSlice(frame, DEFAULT_V2_CROP)(half, half);
   const k = frame.unitsPerMm * DEFAULT_V2_CROP.anteriorShiftMm;
   assert.ok(Math.abs(cx - (frame.point[0] - k * frame.posterior[0])) < 1e-9);
   assert.ok(Math.abs(cy - (frame.point[1] - k * frame.posterior[1])) < 1e-9);
@@ -66,7 +68,8 @@ test('a bright band through the point comes out horizontal in the middle rows of
   ];
   const frame = discFrames(points).find((f) => f.level === 'L3/L4');
   assert.ok(frame);
-  const crop = cropFrame(image, frame, DEFAULT_V2_CROP, undefined, [10, 200]);
+  const config = { size: 64, mmPerPixel: 1, anteriorShiftMm: 10 };
+  const crop = cropFrame(image, frame, config, undefined, [10, 200]);
   const row = (v: number): number => {
     let s = 0;
     for (let u = 0; u < 64; u++) s += crop[v * 64 + u] as number;

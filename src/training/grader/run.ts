@@ -42,7 +42,7 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
     description: '1.5× the filters (24-24-48-48-96-96)',
     filters: [24, 24, 48, 48, 96, 96],
   },
-  longer: { ...REFERENCE_RECIPE, name: 'longer', description: '30 epochs instead of 20', epochs: 30 },
+  longer: { ...REFERENCE_RECIPE, name: 'longer', description: '20 epochs instead of 12', epochs: 20 },
 };
 
 /** Every output averaged over T1 and T2 (the fusion ablation). */
