@@ -32,6 +32,7 @@ import { saveModel } from '../../models/tf/io.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import { trainModel } from '../../models/tf/train.js';
 import type { Batch, TensorData } from '../../models/tf/trainCore.js';
+import { augmentSample } from '../../transforms/augment.js';
 import { chooseReviewThreshold, figuresOf, type ScoredDisc, scored, type V2Figures } from './figures.js';
 import type { V2NetworkConfig } from './model.js';
 import type { V2Sample } from './samples.js';
@@ -53,6 +54,24 @@ export interface V2Recipe {
   batchSize: number;
   /** Weight of the Modic and findings terms. */
   auxiliaryWeight: number;
+  /**
+   * Crop augmentation: `v1` is the v1 grader's (its contrast curves invert about 5% of crops, which
+   * flips the nucleus-against-CSF brightness Pfirrmann is read from); `monotone` keeps the geometry
+   * and the mild photometric changes but no contrast curve.
+   */
+  augment?: 'v1' | 'monotone';
+}
+
+/** The v1 crop augmentation without contrast curves (intensity order kept). */
+export function augmentCropMonotone(crop: Float32Array, size: number, random: () => number): Float32Array {
+  return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
+    rotation: { maxDegrees: 10 },
+    scale: { min: 0.9, max: 1.12 },
+    translation: { maxFraction: 0.06 },
+    elastic: { amplitudePx: 1.5 },
+    cropOut: { probability: 0 },
+    contrastCurve: { probability: 0 },
+  }).image;
 }
 
 /**
@@ -101,7 +120,7 @@ function truthOf(label: DiscLabel): ScoredDisc['truth'] {
 /** A training batch: packed inputs (augmented crop) and the ordinal, Modic and findings targets. */
 export function v2Batch(
   chunk: readonly V2Sample[],
-  recipe: Pick<V2Recipe, 'ordinal'>,
+  recipe: Pick<V2Recipe, 'ordinal' | 'augment'>,
   gradeWeights: readonly number[],
   size: number,
   random: () => number,
@@ -129,7 +148,11 @@ export function v2Batch(
   ).targets as Record<string, TensorData>;
   const inputs = packV2Inputs(
     chunk.map((s) => ({
-      crop: augmentCrop(s.crops[0] as Float32Array, size, random),
+      crop: (recipe.augment === 'monotone' ? augmentCropMonotone : augmentCrop)(
+        s.crops[0] as Float32Array,
+        size,
+        random,
+      ),
       ivdLabel: s.ivdLabel,
       contrast: s.contrast,
     })),
@@ -322,6 +345,8 @@ export interface CrossValidateV2Options {
   readonly seed: number;
   readonly workers: 1 | 2;
   readonly crop: V2CropConfig;
+  /** Train and predict only these folds (a quick check; the figures then cover only their patients). */
+  readonly onlyFolds?: readonly number[];
   /** Where the fold models go (`fold0` … `fold4`); none kept when absent. */
   readonly modelDir?: string;
   readonly onLog?: (line: string) => void;
@@ -340,6 +365,7 @@ export async function crossValidateV2(
   const lines: V2OofLine[] = [];
   const started = Date.now();
   for (const fold of folds) {
+    if (options.onlyFolds && !options.onlyFolds.includes(fold.fold)) continue;
     const trainSet = new Set(fold.trainPatients);
     const train = samples.filter((s) => trainSet.has(s.patient) && recipe.trainContrasts.includes(s.contrast));
     const test = samples.filter((s) => !trainSet.has(s.patient));

@@ -28,6 +28,12 @@ import { collectV2Samples, type V2SampleNotes } from './samples.js';
 /** The recipes of the ablation, each one change from the reference. */
 export const V2_RECIPES: Record<string, V2Recipe> = {
   reference: REFERENCE_RECIPE,
+  'monotone-augment': {
+    ...REFERENCE_RECIPE,
+    name: 'monotone-augment',
+    description: 'crop augmentation without contrast curves (no intensity inversion)',
+    augment: 'monotone',
+  },
   corn: { ...REFERENCE_RECIPE, name: 'corn', description: 'CORN ordinal loss instead of cumulative', ordinal: 'corn' },
   't2-only': { ...REFERENCE_RECIPE, name: 't2-only', description: 'T2 crops only in training', trainContrasts: ['T2'] },
   'sqrt-weights': {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mulberry32 } from '../../../src/metrics/random.js';
-import { REFERENCE_RECIPE, v2Batch } from '../../../src/training/grader/crossValidate.js';
+import { augmentCropMonotone, REFERENCE_RECIPE, v2Batch } from '../../../src/training/grader/crossValidate.js';
 import { chooseReviewThreshold, figuresOf, type ScoredDisc } from '../../../src/training/grader/figures.js';
 import type { V2Sample } from '../../../src/training/grader/samples.js';
 
@@ -66,4 +66,25 @@ test('figures: a perfect grader scores κ 1 and AUC 1; the review threshold meet
   const review = chooseReviewThreshold(discs, 0.95);
   assert.equal(review.accuracy, 1);
   assert.equal(review.coverage, 1);
+});
+
+test('the monotone augmentation never turns a crop negative of itself', () => {
+  const size = 48;
+  const crop = new Float32Array(size * size);
+  for (let v = 0; v < size; v++) for (let u = 0; u < size; u++) crop[v * size + u] = Math.abs(v - 24) < 4 ? 0.9 : 0.2;
+  const random = mulberry32(5);
+  for (let n = 0; n < 100; n++) {
+    const out = augmentCropMonotone(crop, size, random);
+    let inside = 0;
+    let outside = 0;
+    for (let v = 0; v < size; v++)
+      for (let u = 16; u < 32; u++) {
+        if (Math.abs(v - 24) < 2) inside += out[v * size + u] as number;
+        if (Math.abs(v - 24) > 10) outside += out[v * size + u] as number;
+      }
+    assert.ok(
+      inside / (3 * 16) > outside / (2 * 13 * 16),
+      `trial ${n}: the bright band became darker than the background`,
+    );
+  }
 });
