@@ -57,22 +57,37 @@ export interface V2Recipe {
   /**
    * Crop augmentation: `v1` is the v1 grader's (its contrast curves invert about 5% of crops, which
    * flips the nucleus-against-CSF brightness Pfirrmann is read from); `monotone` keeps the geometry
-   * and the mild photometric changes but no contrast curve.
+   * and the mild photometric changes but no contrast curve; `geometric` changes the geometry only.
    */
-  augment?: 'v1' | 'monotone';
+  augment?: 'v1' | 'monotone' | 'geometric';
 }
 
 /** The v1 crop augmentation without contrast curves (intensity order kept). */
 export function augmentCropMonotone(crop: Float32Array, size: number, random: () => number): Float32Array {
   return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
-    rotation: { maxDegrees: 10 },
-    scale: { min: 0.9, max: 1.12 },
-    translation: { maxFraction: 0.06 },
-    elastic: { amplitudePx: 1.5 },
-    cropOut: { probability: 0 },
+    ...V1_GEOMETRY,
     contrastCurve: { probability: 0 },
   }).image;
 }
+
+/** The v1 crop augmentation's geometric part only (intensities untouched). */
+export function augmentCropGeometric(crop: Float32Array, size: number, random: () => number): Float32Array {
+  return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
+    ...V1_GEOMETRY,
+    photometric: false,
+  }).image;
+}
+
+/** The geometric settings of the v1 crop augmentation (`grade/train.augmentCrop`). */
+const V1_GEOMETRY = {
+  rotation: { maxDegrees: 10 },
+  scale: { min: 0.9, max: 1.12 },
+  translation: { maxFraction: 0.06 },
+  elastic: { amplitudePx: 1.5 },
+  cropOut: { probability: 0 },
+} as const;
+
+const AUGMENTERS = { v1: augmentCrop, monotone: augmentCropMonotone, geometric: augmentCropGeometric } as const;
 
 /**
  * The issue's reference experiment, made multi-task and fitted to the shared CPUs: six conv blocks,
@@ -148,11 +163,7 @@ export function v2Batch(
   ).targets as Record<string, TensorData>;
   const inputs = packV2Inputs(
     chunk.map((s) => ({
-      crop: (recipe.augment === 'monotone' ? augmentCropMonotone : augmentCrop)(
-        s.crops[0] as Float32Array,
-        size,
-        random,
-      ),
+      crop: AUGMENTERS[recipe.augment ?? 'v1'](s.crops[0] as Float32Array, size, random),
       ivdLabel: s.ivdLabel,
       contrast: s.contrast,
     })),

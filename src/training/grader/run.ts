@@ -34,6 +34,12 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
     description: 'crop augmentation without contrast curves (no intensity inversion)',
     augment: 'monotone',
   },
+  'geometric-augment': {
+    ...REFERENCE_RECIPE,
+    name: 'geometric-augment',
+    description: 'crop augmentation geometric only (no photometric changes)',
+    augment: 'geometric',
+  },
   corn: { ...REFERENCE_RECIPE, name: 'corn', description: 'CORN ordinal loss instead of cumulative', ordinal: 'corn' },
   't2-only': { ...REFERENCE_RECIPE, name: 't2-only', description: 'T2 crops only in training', trainContrasts: ['T2'] },
   'sqrt-weights': {
