@@ -328,6 +328,7 @@ export function evaluateOof(
       fuseV2(
         list.map((g) => g.grades),
         0,
+        reading.fusion,
       ),
       first.truth,
     );

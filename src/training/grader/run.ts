@@ -58,7 +58,7 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
 };
 
 /** Every output averaged over T1 and T2 (the fusion ablation). */
-const MEAN_FUSION: V2Fusion = {
+export const MEAN_FUSION: V2Fusion = {
   pfirrmann: { from: ['T2', 'T1'], rule: 'mean' },
   modic: { from: ['T1', 'T2'], rule: 'mean' },
   findings: { from: ['T1', 'T2'], rule: 'mean' },
