@@ -61,6 +61,12 @@ Usage:
       MODEL_CARD.md. With one localiser per fold (--localizer f1,...,fK) every patient's discs are
       found by a localiser that never saw them. The classical SVM model, the CNN, the hybrid and
       their ensemble are compared on the same folds; the best by Pfirrmann κ ships.
+  spinegrade train grader-v2 --data <dataset-dir> --out <model-dir> [--recipes reference,corn,...]
+      [--folds K] [--seed S] [--workers 1|2] [--resamples N] [--review-accuracy A]
+      Grader v2: crops placed at the expert keypoints (T2, and T1 by carried keypoints), scaled and
+      turned by the spine itself; cross-validates each recipe on the patient folds and writes the
+      first one's five fold models (the ensemble), grader-v2.json, out-of-fold.jsonl and figures.json;
+      the other recipes go to ablation/<recipe>/ and every row to ablation.json.
   spinegrade train few-shot --data <dataset-dir> --out <grader-dir> [--localizer <dir>[,...]]
                             [--source V] [--target V] [--shots 0,5,10,20] [--seeds 1,2,3]
                             [--epochs N] [--context-epochs N] [--tune-epochs N] [--learning-rate R]
@@ -278,6 +284,7 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
   if (what === 'localizer') return runTrainLocalizerCommand(rest);
   if (what === 'levels') return runTrainLevelsCommand(rest);
   if (what === 'grader') return runTrainGraderCommand(rest);
+  if (what === 'grader-v2') return runTrainGraderV2Command(rest);
   if (what === 'few-shot') return runFewShotCommand(rest);
   if (what !== 'prior') {
     throw new SpinegradeError(
@@ -443,6 +450,46 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
       if (!quiet) process.stderr.write(`${line}\n`);
     },
   );
+  process.stderr.write(`${message}\n`);
+  return 0;
+}
+
+async function runTrainGraderV2Command(args: readonly string[]): Promise<number> {
+  const parsed = parseTrainArguments(args, 'grader-v2', [
+    'recipes',
+    'folds',
+    'seed',
+    'workers',
+    'resamples',
+    'review-accuracy',
+  ]);
+  if (!parsed) return printUsage();
+  const { data, out, values } = parsed;
+  const quiet = values.quiet === true;
+  const number = (flag: string, fallback: number): number => {
+    const text = str(values[flag]);
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(value)) throw new SpinegradeError('USAGE', `--${flag} needs a number, got "${text}"`);
+    return value;
+  };
+  const workers = number('workers', 2);
+  if (workers !== 1 && workers !== 2) throw new SpinegradeError('USAGE', `--workers must be 1 or 2, got ${workers}`);
+  const { runTrainGraderV2 } = await import('../training/grader/run.js');
+  const message = await runTrainGraderV2(data, out, {
+    recipes: (str(values.recipes) ?? 'reference')
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+    folds: number('folds', 5),
+    seed: number('seed', 1),
+    workers,
+    resamples: number('resamples', 1000),
+    reviewAccuracy: number('review-accuracy', 0.75),
+    command: ['spinegrade', 'train', 'grader-v2', ...args].join(' '),
+    onLog: (line) => {
+      if (!quiet) process.stderr.write(`${line}\n`);
+    },
+  });
   process.stderr.write(`${message}\n`);
   return 0;
 }

@@ -20,7 +20,7 @@ export function sigmoid(logit: number, temperature = 1): number {
 }
 
 /** Minimises a unimodal function of log-temperature over [1/20, 20] by golden-section search. */
-function minimiseOverTemperature(loss: (temperature: number) => number): number {
+export function minimiseOverTemperature(loss: (temperature: number) => number): number {
   let lo = Math.log(0.05);
   let hi = Math.log(20);
   const ratio = (Math.sqrt(5) - 1) / 2;

@@ -80,6 +80,31 @@ export function cropPlacement(image: Image2D, disc: DiscPlacement, config: DiscC
   };
 }
 
+/**
+ * The pixels of a square crop: slice intensities at `cropToSlice(u, v)` (bilinear; 0 outside the
+ * slice), scaled from `range` to about [0, 1] and clipped to [0, 1.2].
+ */
+export function sampleCrop(
+  image: Image2D,
+  size: number,
+  cropToSlice: (u: number, v: number) => [number, number],
+  range: readonly [number, number],
+): Float32Array {
+  const { width, height, pixels: src } = image;
+  const [lo, hi] = range;
+  const scale = 1 / (hi - lo);
+  const pixels = new Float32Array(size * size);
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      const [x, y] = cropToSlice(u, v);
+      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) continue;
+      const value = (sampleBilinear(src, width, height, x, y) - lo) * scale;
+      pixels[v * size + u] = Math.min(1.2, Math.max(0, value));
+    }
+  }
+  return pixels;
+}
+
 /** Crops a disc from a slice (bilinear; outside the slice is 0). */
 export function cropDisc(
   image: Image2D,
@@ -88,18 +113,5 @@ export function cropDisc(
   range: readonly [number, number] = robustRange(image.pixels),
 ): DiscCrop {
   const placement = cropPlacement(image, disc, config);
-  const { size } = config;
-  const { width, height, pixels: src } = image;
-  const [lo, hi] = range;
-  const scale = 1 / (hi - lo);
-  const pixels = new Float32Array(size * size);
-  for (let v = 0; v < size; v++) {
-    for (let u = 0; u < size; u++) {
-      const [x, y] = placement.cropToSlice(u, v);
-      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) continue;
-      const value = (sampleBilinear(src, width, height, x, y) - lo) * scale;
-      pixels[v * size + u] = Math.min(1.2, Math.max(0, value));
-    }
-  }
-  return { pixels, size, placement };
+  return { pixels: sampleCrop(image, config.size, placement.cropToSlice, range), size: config.size, placement };
 }

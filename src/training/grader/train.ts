@@ -38,7 +38,7 @@ export function labelCrops(records: readonly DiscCropRecord[], labels: readonly 
 }
 
 /** Loss weights balancing the grades and findings of the training crops. */
-export function lossWeightsFor(crops: readonly LabelledCrop[]): GraderLossWeights {
+export function lossWeightsFor(crops: readonly Pick<LabelledCrop, 'label'>[]): GraderLossWeights {
   const pfirrmann = [0, 0, 0, 0, 0];
   const modic = [0, 0, 0, 0];
   const positives = BINARY_FINDINGS.map(() => 0);
