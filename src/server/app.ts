@@ -11,7 +11,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
@@ -21,7 +21,7 @@ import { packageRoot } from '../util/package.js';
 import { TOKEN_VARIABLE } from './constants.js';
 import type { UploadLimits } from './files.js';
 import { bearerTokenCheck } from './http/auth.js';
-import { errorHandler, HttpError } from './http/errors.js';
+import { clientErrorHandler, errorHandler, HttpError } from './http/errors.js';
 import { analysisRoutes } from './routes/analysis.js';
 import { exportRoutes } from './routes/exports.js';
 import { findingsRoutes } from './routes/findings.js';
@@ -32,6 +32,7 @@ import { serveStatic } from './routes/static.js';
 import { studyRoutes } from './routes/studies.js';
 import { createServices, type ServerServices } from './services/index.js';
 import type { StudyRepository } from './services/repository.js';
+import { SqliteStudyRepository } from './services/sqliteRepository.js';
 
 /** Options of the server. */
 export interface ServerOptions {
@@ -43,7 +44,12 @@ export interface ServerOptions {
   token?: string;
   /** DICOMweb base URL (or a client) of the PACS. */
   dicomweb?: string | DicomwebClient;
-  /** Folder for the studies (default: a fresh temporary folder, removed on close). */
+  /**
+   * Data folder of a persistent store (SQLite database and the studies' files, kept across restarts;
+   * docs/api.md, "Data folder"). Without it the studies live in memory for as long as the server runs.
+   */
+  dataDir?: string;
+  /** Folder for the studies' files of the in-memory store (default: a fresh temporary folder, removed on close). */
   workDir?: string;
   /** The models: an analyzer, or a function making one (default: the bundled models, loaded on first use). */
   analyzer?: Analyzer | (() => Promise<Analyzer>);
@@ -59,7 +65,7 @@ export interface ServerOptions {
   limits?: Partial<UploadLimits>;
   /** Most studies held (default 100). */
   maxStudies?: number;
-  /** Where the studies are kept (default: in memory, for as long as the server runs). */
+  /** Where the studies are kept (default: `dataDir`'s store, else in memory); with it, `workDir` is the folder of their files. */
   repository?: StudyRepository;
   /** Folder of the built viewer (default `<package>/dist/viewer`). */
   viewerDir?: string;
@@ -117,7 +123,12 @@ export async function buildApp(
   services: ServerServices,
   options: { token?: string; viewerDir: string; log: (line: string) => void; version: string },
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+    clientErrorHandler: clientErrorHandler(options.log),
+  });
   const routes: RouteEntry[] = [];
   const { limits } = services.studies;
 
@@ -138,7 +149,8 @@ export async function buildApp(
   await app.register(multipart, {
     throwFileSizeLimit: true,
     limits: {
-      fileSize: limits.maxFileBytes,
+      // One byte over, so that the upload's own limiter (which refuses while the body streams) sees the excess.
+      fileSize: limits.maxFileBytes + 1,
       files: limits.maxFiles,
       parts: limits.maxFiles + 10,
       fields: 10,
@@ -223,9 +235,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
   } else dicomweb = options.dicomweb;
 
-  const ownWorkDir = options.workDir === undefined;
-  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'spinegrade-serve-')));
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  if (options.dataDir !== undefined && options.repository) {
+    throw new SpinegradeError('USAGE', 'give the server a data folder or a repository, not both');
+  }
+  const store = options.dataDir !== undefined ? new SqliteStudyRepository(resolve(options.dataDir)) : undefined;
+  const repository = store ?? options.repository;
+  const ownWorkDir = store === undefined && options.workDir === undefined;
+  const workDir = store?.studiesDir ?? options.workDir ?? (await mkdtemp(join(tmpdir(), 'spinegrade-serve-')));
   let analyzerPromise: Promise<Analyzer> | undefined;
   let ownAnalyzer = false;
   const getAnalyzer = (): Promise<Analyzer> => {
@@ -254,9 +271,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     maxStudies: options.maxStudies ?? 100,
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 500,
-    ...(options.repository ? { repository: options.repository } : {}),
+    ...(repository ? { repository } : {}),
     log,
   });
+  if (store) {
+    const recovered = await services.studies.recover();
+    log(
+      `data folder ${store.dataDir}: ${recovered.studies} studies, ${recovered.interrupted} interrupted jobs marked failed, ${recovered.removed} unfinished study folders removed`,
+    );
+  }
   const version =
     (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ??
     'unknown';

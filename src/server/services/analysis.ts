@@ -63,9 +63,9 @@ export class AnalysisService {
     this.studies.onRemove((id) => this.results.delete(id));
   }
 
-  /** A job's view; `NOT_FOUND` when unknown or pruned. */
+  /** A job's view (from the queue, or as the store last wrote it); `NOT_FOUND` when unknown or pruned. */
   job(id: string): JobView {
-    const job = /^j-[0-9a-f]{16}$/.test(id) ? this.queue.get(id) : undefined;
+    const job = /^j-[0-9a-f]{16}$/.test(id) ? (this.queue.get(id) ?? this.studies.storedJob(id)) : undefined;
     if (!job)
       throw new ServiceError('NOT_FOUND', `no job ${id.slice(0, 40)} (unknown, or finished more than an hour ago)`);
     return job;
@@ -79,6 +79,7 @@ export class AnalysisService {
       this.runAnalysis(study, context, 'analyze', request.levelOverride),
     );
     study.lastJobId = job.id;
+    study.lastJobStatus = 'queued';
     this.studies.save(study);
     this.log(`study ${study.id}: analysis queued as ${job.id}`);
     return job;
@@ -91,6 +92,7 @@ export class AnalysisService {
     );
     correction.jobId = job.id;
     study.lastJobId = job.id;
+    study.lastJobStatus = 'queued';
     this.studies.save(study);
     return job;
   }

@@ -44,19 +44,21 @@ export interface ServerServices {
   findings: FindingsService;
   exports: ExportService;
   pacs: PacsService;
-  /** Stops the queue (running jobs end), aborts imports and deletes every study's files. */
+  /** Stops the queue (running jobs end), aborts imports and closes the store (an ephemeral one's files are deleted). */
   close(): Promise<void>;
 }
 
 /** Makes the services of one server. */
 export function createServices(options: ServicesOptions): ServerServices {
   const { log } = options;
+  let studies: StudyService | undefined;
   const queue = new JobQueue({
     concurrency: options.concurrency,
     maxQueued: options.maxQueued,
     onFailure: (view) => log(`job ${view.id} (${view.kind}, study ${view.studyId}) failed: ${view.error?.code}`),
+    onChange: (view) => studies?.saveJob(view),
   });
-  const studies = new StudyService({
+  studies = new StudyService({
     repository: options.repository ?? new InMemoryStudyRepository(),
     workDir: options.workDir,
     limits: options.limits,
