@@ -27,7 +27,8 @@ export const SERVE_USAGE = `  spinegrade serve [--port 8080] [--host 127.0.0.1] 
       after a restart; --in-memory keeps them only while the server runs.`;
 
 /** Usage lines of `watch`, for the main help. */
-export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] [--state spinegrade-watch.json] [--once]
+export const WATCH_USAGE = `  spinegrade watch --dicomweb <url> [--interval 60] [--settle 30] [--state spinegrade-watch.json] [--once]
                    [--max-attempts 3] [--model <dir>] [--localizer <dir>]
       Poll the PACS (QIDO-RS) for MR studies, analyse each new study's sagittal lumbar series once
-      (remembered in the --state file across restarts) and store the SR + SEG back with STOW-RS.`;
+      (remembered in the --state file across restarts) and store the SR + SEG back with STOW-RS.
+      A new study is analysed once its instance count has not changed for --settle seconds (0: at once).`;

@@ -116,6 +116,13 @@ export function encodeGreyPng(pixels: Uint8Array, width: number, height: number)
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
 }
 
+/** Encodes 8-bit RGBA pixels (row-major, 4 bytes a pixel) as PNG bytes. */
+export function encodeRgbaPng(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  const png = new PNG({ width, height, colorType: 6, inputColorType: 6, bitDepth: 8, inputHasAlpha: true });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return PNG.sync.write(png, { colorType: 6, inputColorType: 6, bitDepth: 8, inputHasAlpha: true });
+}
+
 /** Writes 8-bit greyscale pixels as a PNG file, atomically. */
 export async function writeGreyPng(
   path: string,

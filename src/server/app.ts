@@ -14,10 +14,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
+import type { Analyzer } from '../analyze/analyze.js';
 import { SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { packageRoot } from '../util/package.js';
+import { type AnalysisRunner, InThreadRunner } from './analysisEngine.js';
+import { WorkerPoolRunner } from './analysisPool.js';
 import { TOKEN_VARIABLE } from './constants.js';
 import type { UploadLimits } from './files.js';
 import { bearerTokenCheck } from './http/auth.js';
@@ -33,6 +35,20 @@ import { studyRoutes } from './routes/studies.js';
 import { createServices, type ServerServices } from './services/index.js';
 import type { StudyRepository } from './services/repository.js';
 import { SqliteStudyRepository } from './services/sqliteRepository.js';
+
+/** `make` called once (again after a failure). */
+function onceAnalyzer(make: () => Promise<Analyzer>): () => Promise<Analyzer> {
+  let made: Promise<Analyzer> | undefined;
+  return () => {
+    if (!made) {
+      made = make();
+      made.catch(() => {
+        made = undefined;
+      });
+    }
+    return made;
+  };
+}
 
 /** Options of the server. */
 export interface ServerOptions {
@@ -51,7 +67,11 @@ export interface ServerOptions {
   dataDir?: string;
   /** Folder for the studies' files of the in-memory store (default: a fresh temporary folder, removed on close). */
   workDir?: string;
-  /** The models: an analyzer, or a function making one (default: the bundled models, loaded on first use). */
+  /**
+   * The models: an analyzer, or a function making one, used in this thread (the caller disposes it).
+   * Default: the bundled models (or `model`/`localizer`), loaded once per worker thread of the
+   * analysis pool (`concurrency` workers), so analyses never hold up the HTTP thread.
+   */
   analyzer?: Analyzer | (() => Promise<Analyzer>);
   /** Grader folder for the default analyzer. */
   model?: string;
@@ -243,29 +263,24 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const repository = store ?? options.repository;
   const ownWorkDir = store === undefined && options.workDir === undefined;
   const workDir = store?.studiesDir ?? options.workDir ?? (await mkdtemp(join(tmpdir(), 'spinegrade-serve-')));
-  let analyzerPromise: Promise<Analyzer> | undefined;
-  let ownAnalyzer = false;
-  const getAnalyzer = (): Promise<Analyzer> => {
-    if (!analyzerPromise) {
-      const given = options.analyzer;
-      if (typeof given === 'function') analyzerPromise = given();
-      else if (given) analyzerPromise = Promise.resolve(given);
-      else {
-        ownAnalyzer = true;
-        analyzerPromise = createAnalyzer({
-          ...(options.model !== undefined ? { model: options.model } : {}),
-          ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
-        });
-      }
-      analyzerPromise.catch(() => {
-        analyzerPromise = undefined;
-      });
-    }
-    return analyzerPromise;
-  };
+  // Given models (tests, embedding) run in this thread; the bundled or named ones in worker threads.
+  const runner: AnalysisRunner = options.analyzer
+    ? new InThreadRunner(
+        typeof options.analyzer === 'function'
+          ? onceAnalyzer(options.analyzer)
+          : async () => options.analyzer as Analyzer,
+      )
+    : new WorkerPoolRunner(
+        options.concurrency ?? 1,
+        {
+          ...(options.model !== undefined ? { model: resolve(options.model) } : {}),
+          ...(options.localizer !== undefined ? { localizer: resolve(options.localizer) } : {}),
+        },
+        log,
+      );
   const services = createServices({
     workDir,
-    analyzer: getAnalyzer,
+    runner,
     ...(dicomweb ? { dicomweb } : {}),
     limits: { ...DEFAULT_LIMITS, ...(options.limits ?? {}) },
     maxStudies: options.maxStudies ?? 100,
@@ -292,7 +307,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const close = async (): Promise<void> => {
     await app.close();
     await services.close();
-    if (ownAnalyzer && analyzerPromise) (await analyzerPromise.catch(() => undefined))?.dispose();
     if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
   };
   try {

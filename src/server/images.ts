@@ -16,7 +16,7 @@ export type { SeriesInfo } from './apiTypes.js';
 
 /** A series with its volume and the ids of its files in slice order. */
 export interface LoadedSeries {
-  info: Omit<SeriesInfo, 'findingsSeries'>;
+  info: Omit<SeriesInfo, 'findingsSeries' | 'heatmaps'>;
   volume: Volume;
   /** File ids (stored file names) in slice order. */
   fileIds: string[];

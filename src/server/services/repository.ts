@@ -50,6 +50,8 @@ export interface StudyRecord {
   current: FindingsDocument | null;
   levelOverride: LevelOverride | null;
   corrections: Correction[];
+  /** Per findings series: the levels with a Grad-CAM map (in `heat/g<generation>/<series>/`). */
+  heatmaps: string[][];
   /** Stored file id of a series' first file → index into `findings.studies[0].series`. */
   findingsSeriesByFile: Record<string, number>;
   /** The exports written for the latest revision that has them. */

@@ -219,6 +219,7 @@ export class SqliteStudyRepository implements StudyRepository {
         base: null,
         current: null,
         corrections: [],
+        heatmaps: stored.heatmaps ?? [],
         outputs: stored.outputs ? { ...stored.outputs, dir: join(dir, 'out', `r${stored.outputs.revision}`) } : null,
       };
       this.studies.set(row.id, study);

@@ -288,6 +288,7 @@ export class StudyService {
       current: null,
       levelOverride: null,
       corrections: [],
+      heatmaps: [],
       findingsSeriesByFile: {},
       outputs: null,
     };
