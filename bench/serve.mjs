@@ -8,7 +8,8 @@
  * - `soak`: BENCH_SOAK studies (default 100) uploaded and analysed through the API, two at a time;
  *   then the server is stopped (SIGTERM) and started again on the folder, and every study must be back
  *   with its analysis done and its findings. Resident memory (VmRSS of the server process, workers
- *   included) sampled every 250 ms: at start, after the first analysis, peak and end.
+ *   included) sampled every 250 ms: at start, after the first analysis, peak and end, and after every
+ *   10 studies (the trajectory: flat once both workers have loaded their models).
  *
  * Env: BENCH_ONLY=latency|soak, BENCH_SAMPLES (per endpoint while analysing, default 300),
  * BENCH_SOAK (default 100). Load averages are recorded: other processes distort the figures.
@@ -198,6 +199,7 @@ async function soak() {
     const ids = [];
     let afterFirst;
     let failed = 0;
+    const trajectory = [];
     const one = async () => {
       const id = await upload(base);
       ids.push(id);
@@ -205,7 +207,10 @@ async function soak() {
       if (view.status !== 'done') failed++;
       afterFirst ??= rssMb(server.pid);
     };
-    for (let n = 0; n < soakStudies; n += 2) await Promise.all([one(), ...(n + 1 < soakStudies ? [one()] : [])]);
+    for (let n = 0; n < soakStudies; n += 2) {
+      await Promise.all([one(), ...(n + 1 < soakStudies ? [one()] : [])]);
+      if ((n + 2) % 10 === 0) trajectory.push({ studies: n + 2, rssMb: rssMb(server.pid) });
+    }
     const endRss = rssMb(server.pid);
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
@@ -227,7 +232,7 @@ async function soak() {
         analysedWithFindings: withFindings,
         allIds: ids.every((id) => back.some((s) => s.id === id)),
       },
-      rssMb: { start: startRss, afterFirstAnalysis: afterFirst, peak: Math.max(...rss), end: endRss },
+      rssMb: { start: startRss, afterFirstAnalysis: afterFirst, peak: Math.max(...rss), end: endRss, trajectory },
     };
   } finally {
     if (sampler) clearInterval(sampler);

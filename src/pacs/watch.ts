@@ -219,7 +219,10 @@ export async function pollOnce(options: WatchOptions): Promise<PollSummary> {
     options.signal?.throwIfAborted();
     const known = state.studies[uid];
     if (known && known.status !== 'waiting' && (known.status !== 'failed' || known.attempts >= maxAttempts)) continue;
-    if ((!known || known.status === 'waiting') && !settled(state, uid, instances, options.settleMs ?? 0, clock(), log)) {
+    if (
+      (!known || known.status === 'waiting') &&
+      !settled(state, uid, instances, options.settleMs ?? 0, clock(), log)
+    ) {
       summary.waiting.push(uid);
       await writeWatchState(options.statePath, state);
       continue;

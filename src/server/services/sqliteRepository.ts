@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { describeError, SpinegradeError } from '../../errors.js';
 import type { Correction } from '../corrections.js';
 import type { JobView } from '../queue.js';
-import type { StudyRecord, StudyRepository } from './repository.js';
+import { InMemoryStudyRepository, type StudyRecord } from './repository.js';
 
 /** The part of better-sqlite3's statement API used here. */
 interface Statement {
@@ -145,15 +145,14 @@ function openDatabase(dataDir: string): Database {
   return db;
 }
 
-/** The studies in a data folder, indexed by SQLite; the records are held in memory and written through. */
-export class SqliteStudyRepository implements StudyRepository {
-  readonly persistent = true;
+/** The studies in a data folder, indexed by SQLite; the records are held in memory (the in-memory store's map) and written through. */
+export class SqliteStudyRepository extends InMemoryStudyRepository {
+  override readonly persistent: boolean = true;
   /** The data folder. */
   readonly dataDir: string;
   /** The folder of the studies' files. */
   readonly studiesDir: string;
   private readonly db: Database;
-  private readonly studies = new Map<string, StudyRecord>();
   private readonly written = new Map<string, Written>();
   private nextSeq = 1;
   /** Set by {@link close}: later writes (of work ending after the store closed) are dropped; the next start recovers. */
@@ -162,6 +161,7 @@ export class SqliteStudyRepository implements StudyRepository {
 
   /** Opens the store in `dataDir` (created if needed) and loads every study. */
   constructor(dataDir: string) {
+    super();
     this.dataDir = dataDir;
     this.studiesDir = join(dataDir, STUDIES_FOLDER);
     this.db = openDatabase(dataDir);
@@ -222,15 +222,15 @@ export class SqliteStudyRepository implements StudyRepository {
         heatmaps: stored.heatmaps ?? [],
         outputs: stored.outputs ? { ...stored.outputs, dir: join(dir, 'out', `r${stored.outputs.revision}`) } : null,
       };
-      this.studies.set(row.id, study);
+      super.add(study);
       this.nextSeq = Math.max(this.nextSeq, row.seq + 1);
     }
     for (const row of findings) {
-      const study = this.studies.get(row.study_id);
+      const study = this.get(row.study_id);
       if (study) study[row.kind] = JSON.parse(row.document);
     }
-    for (const row of corrections) this.studies.get(row.study_id)?.corrections.push(JSON.parse(row.body) as Correction);
-    for (const study of this.studies.values()) this.written.set(study.id, this.snapshot(study));
+    for (const row of corrections) this.get(row.study_id)?.corrections.push(JSON.parse(row.body) as Correction);
+    for (const study of this.list()) this.written.set(study.id, this.snapshot(study));
   }
 
   private snapshot(study: StudyRecord): Written {
@@ -245,19 +245,7 @@ export class SqliteStudyRepository implements StudyRepository {
     };
   }
 
-  get(id: string): StudyRecord | undefined {
-    return this.studies.get(id);
-  }
-
-  list(): StudyRecord[] {
-    return [...this.studies.values()];
-  }
-
-  count(): number {
-    return this.studies.size;
-  }
-
-  add(study: StudyRecord): void {
+  override add(study: StudyRecord): void {
     if (this.closed) return;
     const seq = this.nextSeq++;
     this.db.transaction(() => {
@@ -272,12 +260,12 @@ export class SqliteStudyRepository implements StudyRepository {
       );
       this.writeParts(study, undefined);
     })();
-    this.studies.set(study.id, study);
+    super.add(study);
     this.written.set(study.id, this.snapshot(study));
   }
 
-  save(study: StudyRecord): void {
-    if (this.closed || this.studies.get(study.id) !== study) return;
+  override save(study: StudyRecord): void {
+    if (this.closed || this.get(study.id) !== study) return;
     const before = this.written.get(study.id);
     const after = this.snapshot(study);
     this.db.transaction(() => {
@@ -317,14 +305,14 @@ export class SqliteStudyRepository implements StudyRepository {
     }
   }
 
-  delete(id: string): void {
+  override delete(id: string): void {
     if (this.closed) return;
     this.statements.deleteStudy.run(id);
-    this.studies.delete(id);
+    super.delete(id);
     this.written.delete(id);
   }
 
-  saveJob(view: JobView): void {
+  override saveJob(view: JobView): void {
     if (this.closed) return;
     const { position: _position, ...stored } = view;
     this.statements.upsertJob.run(
@@ -339,16 +327,16 @@ export class SqliteStudyRepository implements StudyRepository {
     );
   }
 
-  job(id: string): JobView | undefined {
+  override job(id: string): JobView | undefined {
     const row = this.statements.job.get(id) as { view: string } | undefined;
     return row ? (JSON.parse(row.view) as JobView) : undefined;
   }
 
-  unfinishedJobs(): JobView[] {
+  override unfinishedJobs(): JobView[] {
     return (this.statements.unfinishedJobs.all() as { view: string }[]).map((r) => JSON.parse(r.view) as JobView);
   }
 
-  close(): void {
+  override close(): void {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
