@@ -1,7 +1,10 @@
 /**
- * `spinegrade serve`: the HTTP server with the JSON API (docs/api.md) and the viewer. Runs until
- * SIGINT/SIGTERM, then finishes the running job, frees the models and removes its temporary files.
+ * `spinegrade serve`: the HTTP server with the JSON API (docs/api.md) and the viewer. Keeps its
+ * studies in a data folder (said at start-up) unless `--in-memory`. Runs until SIGINT/SIGTERM, then
+ * ends the running job, frees the models and closes the store.
  */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 import { SpinegradeError } from '../errors.js';
 import { DEFAULT_LIMITS, startServer } from '../server/app.js';
@@ -16,6 +19,12 @@ function positiveInteger(text: string | undefined, flag: string, max: number): n
   return n;
 }
 
+/** The data folder when none is given: `$SPINEGRADE_DATA_DIR`, else `$XDG_DATA_HOME/spinegrade`, else `~/.local/share/spinegrade`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SPINEGRADE_DATA_DIR) return resolve(env.SPINEGRADE_DATA_DIR);
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'spinegrade');
+}
+
 /** Runs `serve` until a signal stops it; returns the exit code. */
 export async function runServeCommand(args: readonly string[], signal?: AbortSignal): Promise<number> {
   const parsed = parseOptionsOnly(
@@ -26,7 +35,8 @@ export async function runServeCommand(args: readonly string[], signal?: AbortSig
       dicomweb: { type: 'string' },
       token: { type: 'string' },
       concurrency: { type: 'string' },
-      'work-dir': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'in-memory': { type: 'boolean' },
       'max-upload-mb': { type: 'string' },
       'max-files': { type: 'string' },
       model: { type: 'string' },
@@ -48,12 +58,17 @@ export async function runServeCommand(args: readonly string[], signal?: AbortSig
   const maxUploadMb = positiveInteger(str('max-upload-mb'), '--max-upload-mb', 64 * 1024);
   const maxFiles = positiveInteger(str('max-files'), '--max-files', 100_000);
   const quiet = values.quiet === true;
+  const inMemory = values['in-memory'] === true;
+  if (inMemory && str('data-dir') !== undefined) {
+    throw new SpinegradeError('USAGE', '--in-memory and --data-dir exclude each other');
+  }
+  const dataDir = inMemory ? undefined : resolve(str('data-dir') ?? defaultDataDir());
   const server = await startServer({
     port,
     ...(str('host') !== undefined ? { host: str('host') } : {}),
     ...(str('token') !== undefined ? { token: str('token') } : {}),
     ...(str('dicomweb') !== undefined ? { dicomweb: str('dicomweb') } : {}),
-    ...(str('work-dir') !== undefined ? { workDir: str('work-dir') } : {}),
+    ...(dataDir !== undefined ? { dataDir } : {}),
     ...(str('model') !== undefined ? { model: str('model') } : {}),
     ...(str('localizer') !== undefined ? { localizer: str('localizer') } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
@@ -64,7 +79,9 @@ export async function runServeCommand(args: readonly string[], signal?: AbortSig
     },
     log: quiet ? () => undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
-  process.stdout.write(`spinegrade serve: ${server.url}/ (Ctrl-C stops it)\n`);
+  process.stdout.write(
+    `spinegrade serve: ${server.url}/ (Ctrl-C stops it)\nspinegrade serve: ${dataDir ? `data folder ${dataDir}` : 'studies in memory only (--in-memory): lost when the server stops'}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

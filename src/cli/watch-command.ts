@@ -19,6 +19,7 @@ export async function runWatchCommand(args: readonly string[], signal?: AbortSig
     {
       dicomweb: { type: 'string' },
       interval: { type: 'string' },
+      settle: { type: 'string' },
       state: { type: 'string' },
       once: { type: 'boolean' },
       'max-attempts': { type: 'string' },
@@ -44,6 +45,10 @@ export async function runWatchCommand(args: readonly string[], signal?: AbortSig
   const interval = Number(str('interval') ?? '60');
   if (!(Number.isFinite(interval) && interval >= 1 && interval <= 86_400)) {
     throw new SpinegradeError('USAGE', `--interval wants seconds from 1 to 86400, got "${str('interval')}"`);
+  }
+  const settle = Number(str('settle') ?? '30');
+  if (!(Number.isFinite(settle) && settle >= 0 && settle <= 86_400)) {
+    throw new SpinegradeError('USAGE', `--settle wants seconds from 0 to 86400, got "${str('settle')}"`);
   }
   const maxAttempts = Number(str('max-attempts') ?? '3');
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1 && maxAttempts <= 100)) {
@@ -72,12 +77,25 @@ export async function runWatchCommand(args: readonly string[], signal?: AbortSig
     statePath: resolve(str('state') ?? 'spinegrade-watch.json'),
     analyzer: getAnalyzer,
     maxAttempts,
+    settleMs: settle * 1000,
     log,
     signal: controller.signal,
   };
   try {
     if (values.once) {
-      const summary = await pollOnce(options);
+      // One pass over the PACS; a study still arriving is looked at again once it has had time to settle.
+      let summary = await pollOnce(options);
+      while (summary.waiting.length > 0) {
+        await new Promise<void>((resolveWait, rejectWait) => {
+          const timer = setTimeout(resolveWait, settle * 1000);
+          controller.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            rejectWait(controller.signal.reason);
+          });
+        });
+        const next = await pollOnce(options);
+        summary = { ...next, processed: [...summary.processed, ...next.processed] };
+      }
       process.stdout.write(
         `${summary.seen} MR studies: ${summary.processed.length} analysed, ${summary.skipped.length} skipped, ${summary.failed.length} failed\n`,
       );

@@ -73,6 +73,27 @@ export function heatOverlayRgb(
   return rgb;
 }
 
+/**
+ * `heat` (row-major, [0, 1]) as 8-bit RGBA to lay over an image: the Turbo colour where the heat is
+ * positive and at least `threshold`, with an opacity growing with the heat up to `alpha`;
+ * transparent elsewhere.
+ */
+export function heatRgba(heat: Float32Array, options: HeatOverlayOptions = {}): Uint8Array {
+  const alpha = options.alpha ?? 0.6;
+  const threshold = options.threshold ?? 0.2;
+  const rgba = new Uint8Array(heat.length * 4);
+  for (let i = 0; i < heat.length; i++) {
+    const h = clamp01(heat[i] as number);
+    if (!(h > 0 && h >= threshold)) continue;
+    const [r, g, b] = turbo(h);
+    rgba[i * 4] = Math.round(r * 255);
+    rgba[i * 4 + 1] = Math.round(g * 255);
+    rgba[i * 4 + 2] = Math.round(b * 255);
+    rgba[i * 4 + 3] = Math.round(alpha * h * 255);
+  }
+  return rgba;
+}
+
 /** Writes {@link heatOverlayRgb} of the inputs as an RGB PNG, atomically (an existing file only with `overwrite`). */
 export async function writeHeatOverlayPng(
   path: string,

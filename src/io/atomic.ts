@@ -1,6 +1,6 @@
 /** Writes that never leave a half-written file behind. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeError, SpinegradeError } from '../errors.js';
 
@@ -10,9 +10,52 @@ export interface AtomicWriteOptions {
   overwrite?: boolean;
 }
 
+/** Flushes a file's bytes to the disk (fsync). */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * Writes `data` to a temporary file beside `path`, then renames it into place, so readers see either
- * no file or the whole file. The temporary file is removed if anything fails.
+ * Flushes a folder's entries (the names created, renamed or removed in it) to the disk. Some file
+ * systems cannot fsync a folder (EINVAL, EISDIR, EPERM on a few): there the rename is as durable as it gets.
+ */
+export async function syncFolder(path: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes every file and folder under `folder` (and `folder` itself) to the disk. */
+export async function syncTree(folder: string): Promise<void> {
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) await syncTree(path);
+    else if (entry.isFile()) await syncFile(path);
+  }
+  await syncFolder(folder);
+}
+
+/**
+ * Writes `data` to a temporary file beside `path`, flushes it to the disk, then renames it into
+ * place and flushes the folder, so readers — and a restart after a crash or power loss — see either
+ * no file (or the old one) or the whole new file. The temporary file is removed if anything fails.
  */
 export async function writeFileAtomic(
   path: string,
@@ -22,8 +65,15 @@ export async function writeFileAtomic(
   await assertWritableTarget(path, options.overwrite ?? false);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
   try {
-    await writeFile(temporary, data);
+    const handle = await open(temporary, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
+    await syncFolder(dirname(path));
   } catch (error) {
     await rm(temporary, { force: true });
     throw new SpinegradeError('OUTPUT_ERROR', `cannot write: ${describeError(error)}`, path, { cause: error });
@@ -70,8 +120,8 @@ export async function writeFolderAtomic(
 }
 
 /**
- * Builds a folder atomically: `fill` writes into a hidden sibling, `beforeSwap` (if given) checks the
- * target once more, then an existing folder is moved aside, the new one renamed into place and the
+ * Builds a folder atomically: `fill` writes into a hidden sibling, whose files are then flushed to the
+ * disk, `beforeSwap` (if given) checks the target once more, then an existing folder is moved aside, the new one renamed into place and the
  * old one removed — or, if anything fails, the sibling is removed and the old folder put back.
  * Errors other than spinegrade's own become `OUTPUT_ERROR`.
  */
@@ -88,12 +138,14 @@ export async function buildFolderAtomic(
   try {
     await mkdir(temporary);
     await fill(temporary);
+    await syncTree(temporary);
     await beforeSwap?.();
     if (await stat(folder).catch(() => undefined)) {
       await rename(folder, aside);
       moved = true;
     }
     await rename(temporary, folder);
+    await syncFolder(parent);
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
     if (moved) await rename(aside, folder).catch(() => undefined);

@@ -21,8 +21,8 @@ import { cross, norm } from '../volume/volume.js';
 import type { DicomwebClient } from './client.js';
 import { type DicomJsonDataset, jsonNumbers, jsonString, TAGS } from './dicomJson.js';
 
-/** Where one study stands. */
-export type WatchStudyStatus = 'running' | 'done' | 'skipped' | 'failed';
+/** Where one study stands (`waiting`: seen, not yet analysed, until it stops growing). */
+export type WatchStudyStatus = 'waiting' | 'running' | 'done' | 'skipped' | 'failed';
 
 /** What the watcher remembers of one study. */
 export interface WatchStudyState {
@@ -37,6 +37,10 @@ export interface WatchStudyState {
   series?: string[];
   /** What was stored (SOP Instance UIDs of the SR and SEG). */
   stored?: { sr: string | null; seg: string | null };
+  /** While waiting: the instance count the PACS last reported (null when it reports none). */
+  instances?: number | null;
+  /** While waiting: since when that count has not changed (ISO time). */
+  stableSince?: string;
 }
 
 /** The state file. */
@@ -60,6 +64,13 @@ export interface WatchOptions {
   maxInstances?: number;
   /** Folder for temporary retrievals (default: the system's). */
   tempDir?: string;
+  /**
+   * A new study is analysed only once the instance count the PACS reports for it has not changed for
+   * this long (ms), so a study still arriving is not analysed half (default 0: at once).
+   */
+  settleMs?: number;
+  /** The clock (ms since the epoch), for tests. */
+  now?: () => number;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -71,6 +82,8 @@ export interface PollSummary {
   processed: string[];
   skipped: string[];
   failed: string[];
+  /** New studies left for a later poll: still growing, or not stable for `settleMs` yet. */
+  waiting: string[];
 }
 
 /** A series picked for analysis, or the reason it was not. */
@@ -131,19 +144,54 @@ export function judgeSeries(series: DicomJsonDataset, firstInstance: DicomJsonDa
   };
 }
 
-/** Every MR study the PACS lists (QIDO-RS, paged). */
-async function listMrStudies(client: DicomwebClient, signal?: AbortSignal): Promise<string[]> {
-  const uids: string[] = [];
+/** Every MR study the PACS lists (QIDO-RS, paged), with its instance count (null when not reported). */
+async function listMrStudies(client: DicomwebClient, signal?: AbortSignal): Promise<Map<string, number | null>> {
+  const studies = new Map<string, number | null>();
   const page = 500;
   for (let offset = 0; offset < 100_000; offset += page) {
-    const batch = await client.searchStudies({ ModalitiesInStudy: 'MR', limit: page, offset }, signal);
+    const batch = await client.searchStudies(
+      { ModalitiesInStudy: 'MR', limit: page, offset, includefield: ['NumberOfStudyRelatedInstances'] },
+      signal,
+    );
     for (const s of batch) {
       const uid = jsonString(s, TAGS.StudyInstanceUID);
-      if (uid) uids.push(uid);
+      if (uid) studies.set(uid, jsonNumbers(s, TAGS.NumberOfStudyRelatedInstances)?.[0] ?? null);
     }
     if (batch.length < page) break;
   }
-  return [...new Set(uids)];
+  return studies;
+}
+
+/**
+ * For a study not analysed yet: true when it may be analysed now — its instance count has stayed
+ * the same for `settleMs` — else it is (re)recorded as `waiting` in `state` and false.
+ */
+function settled(
+  state: WatchState,
+  uid: string,
+  instances: number | null,
+  settleMs: number,
+  nowMs: number,
+  log: (line: string) => void,
+): boolean {
+  if (settleMs <= 0) return true;
+  const known = state.studies[uid];
+  const now = new Date(nowMs).toISOString();
+  if (!known || known.instances !== instances || known.stableSince === undefined) {
+    state.studies[uid] = {
+      status: 'waiting',
+      attempts: 0,
+      firstSeen: known?.firstSeen ?? now,
+      lastAttempt: null,
+      instances,
+      stableSince: now,
+    };
+    log(
+      `study ${uid}: ${known ? 'still growing' : 'new'} (${instances ?? 'unknown'} instances); analysed once it has not changed for ${Math.round(settleMs / 1000)} s`,
+    );
+    return false;
+  }
+  return nowMs - Date.parse(known.stableSince) >= settleMs;
 }
 
 /**
@@ -164,14 +212,25 @@ export async function pollOnce(options: WatchOptions): Promise<PollSummary> {
     }
   }
   if (dirty) await writeWatchState(options.statePath, state);
-  const uids = await listMrStudies(options.client, options.signal);
-  const summary: PollSummary = { seen: uids.length, processed: [], skipped: [], failed: [] };
-  for (const uid of uids) {
+  const studies = await listMrStudies(options.client, options.signal);
+  const summary: PollSummary = { seen: studies.size, processed: [], skipped: [], failed: [], waiting: [] };
+  const clock = options.now ?? Date.now;
+  for (const [uid, instances] of studies) {
     options.signal?.throwIfAborted();
     const known = state.studies[uid];
-    if (known && (known.status !== 'failed' || known.attempts >= maxAttempts)) continue;
-    const now = new Date().toISOString();
+    if (known && known.status !== 'waiting' && (known.status !== 'failed' || known.attempts >= maxAttempts)) continue;
+    if (
+      (!known || known.status === 'waiting') &&
+      !settled(state, uid, instances, options.settleMs ?? 0, clock(), log)
+    ) {
+      summary.waiting.push(uid);
+      await writeWatchState(options.statePath, state);
+      continue;
+    }
+    const now = new Date(clock()).toISOString();
     const entry: WatchStudyState = known ?? { status: 'running', attempts: 0, firstSeen: now, lastAttempt: null };
+    delete entry.instances;
+    delete entry.stableSince;
     entry.status = 'running';
     entry.attempts += 1;
     entry.lastAttempt = now;

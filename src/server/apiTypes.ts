@@ -25,6 +25,8 @@ export interface SeriesInfo {
   displayToInstance: [number, number, number, number, number, number] | null;
   /** Index into `findings.studies[0].series` once analysed, else null. */
   findingsSeries: number | null;
+  /** Levels with a Grad-CAM map (`…/series/{n}/heat/{level}.png`); `[]` before analysis or when none. */
+  heatmaps: string[];
 }
 
 /** One study of the PACS's study list (docs/api.md, "The PACS study list"). */

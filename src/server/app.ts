@@ -11,17 +11,19 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
+import type { Analyzer } from '../analyze/analyze.js';
 import { SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { packageRoot } from '../util/package.js';
+import { type AnalysisRunner, InThreadRunner } from './analysisEngine.js';
+import { WorkerPoolRunner } from './analysisPool.js';
 import { TOKEN_VARIABLE } from './constants.js';
 import type { UploadLimits } from './files.js';
 import { bearerTokenCheck } from './http/auth.js';
-import { errorHandler, HttpError } from './http/errors.js';
+import { clientErrorHandler, errorHandler, HttpError } from './http/errors.js';
 import { analysisRoutes } from './routes/analysis.js';
 import { exportRoutes } from './routes/exports.js';
 import { findingsRoutes } from './routes/findings.js';
@@ -32,6 +34,21 @@ import { serveStatic } from './routes/static.js';
 import { studyRoutes } from './routes/studies.js';
 import { createServices, type ServerServices } from './services/index.js';
 import type { StudyRepository } from './services/repository.js';
+import { SqliteStudyRepository } from './services/sqliteRepository.js';
+
+/** `make` called once (again after a failure). */
+function onceAnalyzer(make: () => Promise<Analyzer>): () => Promise<Analyzer> {
+  let made: Promise<Analyzer> | undefined;
+  return () => {
+    if (!made) {
+      made = make();
+      made.catch(() => {
+        made = undefined;
+      });
+    }
+    return made;
+  };
+}
 
 /** Options of the server. */
 export interface ServerOptions {
@@ -43,9 +60,18 @@ export interface ServerOptions {
   token?: string;
   /** DICOMweb base URL (or a client) of the PACS. */
   dicomweb?: string | DicomwebClient;
-  /** Folder for the studies (default: a fresh temporary folder, removed on close). */
+  /**
+   * Data folder of a persistent store (SQLite database and the studies' files, kept across restarts;
+   * docs/api.md, "Data folder"). Without it the studies live in memory for as long as the server runs.
+   */
+  dataDir?: string;
+  /** Folder for the studies' files of the in-memory store (default: a fresh temporary folder, removed on close). */
   workDir?: string;
-  /** The models: an analyzer, or a function making one (default: the bundled models, loaded on first use). */
+  /**
+   * The models: an analyzer, or a function making one, used in this thread (the caller disposes it).
+   * Default: the bundled models (or `model`/`localizer`), loaded once per worker thread of the
+   * analysis pool (`concurrency` workers), so analyses never hold up the HTTP thread.
+   */
   analyzer?: Analyzer | (() => Promise<Analyzer>);
   /** Grader folder for the default analyzer. */
   model?: string;
@@ -59,7 +85,7 @@ export interface ServerOptions {
   limits?: Partial<UploadLimits>;
   /** Most studies held (default 100). */
   maxStudies?: number;
-  /** Where the studies are kept (default: in memory, for as long as the server runs). */
+  /** Where the studies are kept (default: `dataDir`'s store, else in memory); with it, `workDir` is the folder of their files. */
   repository?: StudyRepository;
   /** Folder of the built viewer (default `<package>/dist/viewer`). */
   viewerDir?: string;
@@ -117,7 +143,12 @@ export async function buildApp(
   services: ServerServices,
   options: { token?: string; viewerDir: string; log: (line: string) => void; version: string },
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+    clientErrorHandler: clientErrorHandler(options.log),
+  });
   const routes: RouteEntry[] = [];
   const { limits } = services.studies;
 
@@ -138,7 +169,8 @@ export async function buildApp(
   await app.register(multipart, {
     throwFileSizeLimit: true,
     limits: {
-      fileSize: limits.maxFileBytes,
+      // One byte over, so that the upload's own limiter (which refuses while the body streams) sees the excess.
+      fileSize: limits.maxFileBytes + 1,
       files: limits.maxFiles,
       parts: limits.maxFiles + 10,
       fields: 10,
@@ -223,40 +255,46 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
   } else dicomweb = options.dicomweb;
 
-  const ownWorkDir = options.workDir === undefined;
-  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'spinegrade-serve-')));
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
-  let analyzerPromise: Promise<Analyzer> | undefined;
-  let ownAnalyzer = false;
-  const getAnalyzer = (): Promise<Analyzer> => {
-    if (!analyzerPromise) {
-      const given = options.analyzer;
-      if (typeof given === 'function') analyzerPromise = given();
-      else if (given) analyzerPromise = Promise.resolve(given);
-      else {
-        ownAnalyzer = true;
-        analyzerPromise = createAnalyzer({
-          ...(options.model !== undefined ? { model: options.model } : {}),
-          ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
-        });
-      }
-      analyzerPromise.catch(() => {
-        analyzerPromise = undefined;
-      });
-    }
-    return analyzerPromise;
-  };
+  if (options.dataDir !== undefined && options.repository) {
+    throw new SpinegradeError('USAGE', 'give the server a data folder or a repository, not both');
+  }
+  const store = options.dataDir !== undefined ? new SqliteStudyRepository(resolve(options.dataDir)) : undefined;
+  const repository = store ?? options.repository;
+  const ownWorkDir = store === undefined && options.workDir === undefined;
+  const workDir = store?.studiesDir ?? options.workDir ?? (await mkdtemp(join(tmpdir(), 'spinegrade-serve-')));
+  // Given models (tests, embedding) run in this thread; the bundled or named ones in worker threads.
+  const runner: AnalysisRunner = options.analyzer
+    ? new InThreadRunner(
+        typeof options.analyzer === 'function'
+          ? onceAnalyzer(options.analyzer)
+          : async () => options.analyzer as Analyzer,
+      )
+    : new WorkerPoolRunner(
+        options.concurrency ?? 1,
+        {
+          ...(options.model !== undefined ? { model: resolve(options.model) } : {}),
+          ...(options.localizer !== undefined ? { localizer: resolve(options.localizer) } : {}),
+        },
+        log,
+      );
   const services = createServices({
     workDir,
-    analyzer: getAnalyzer,
+    runner,
     ...(dicomweb ? { dicomweb } : {}),
     limits: { ...DEFAULT_LIMITS, ...(options.limits ?? {}) },
     maxStudies: options.maxStudies ?? 100,
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 500,
-    ...(options.repository ? { repository: options.repository } : {}),
+    ...(repository ? { repository } : {}),
     log,
   });
+  if (store) {
+    const recovered = await services.studies.recover();
+    log(
+      `data folder ${store.dataDir}: ${recovered.studies} studies, ${recovered.interrupted} interrupted jobs marked failed, ${recovered.removed} unfinished study folders removed`,
+    );
+  }
   const version =
     (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ??
     'unknown';
@@ -269,7 +307,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const close = async (): Promise<void> => {
     await app.close();
     await services.close();
-    if (ownAnalyzer && analyzerPromise) (await analyzerPromise.catch(() => undefined))?.dispose();
     if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
   };
   try {

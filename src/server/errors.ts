@@ -28,6 +28,8 @@ export const SERVICE_ERROR_CODES = [
   'PACS_ERROR',
   'NO_DICOMWEB',
   'SHUTTING_DOWN',
+  'STORAGE_ERROR',
+  'STORAGE_FULL',
   'INTERNAL',
 ] as const;
 
@@ -68,10 +70,30 @@ export function toServiceError(error: unknown, hidePath?: string): ServiceError 
   if (isSpinegradeError(error)) {
     return new ServiceError(error.kind === 'USAGE' ? 'BAD_REQUEST' : error.kind, scrub(describeError(error), hidePath));
   }
+  const storage = storageError(error);
+  if (storage) return storage;
   if (error instanceof DicomwebError) {
     return new ServiceError('PACS_ERROR', `the DICOMweb server failed: ${describeError(error)}`);
   }
   return new ServiceError('INTERNAL', `internal error: ${scrub(describeError(error), hidePath)}`);
+}
+
+/**
+ * A failure of the server's own storage (a file-system call on the data folder, or the database) as
+ * `STORAGE_FULL` or `STORAGE_ERROR`, naming the system's code but no path; undefined for other errors.
+ */
+export function storageError(error: unknown): ServiceError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  const fileSystem = typeof (error as { syscall?: unknown }).syscall === 'string';
+  if (!fileSystem && !code.startsWith('SQLITE_')) return undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
+    return new ServiceError('STORAGE_FULL', `the server's data folder is full (${code}); nothing was kept`);
+  }
+  return new ServiceError(
+    'STORAGE_ERROR',
+    `the server cannot write or read its data folder (${code}); nothing was kept — the server's administrator should check it`,
+  );
 }
 
 /** `text` with every occurrence of the folder `path` (a server path) cut down to the file name after it. */

@@ -8,6 +8,9 @@ import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isSpinegradeError } from '../errors.js';
+import { syncFile } from '../io/atomic.js';
+import { type DicomFile, readDicomFile } from '../io/dicom/read.js';
 import { type FileKind, sniff } from '../io/discover.js';
 import { ServiceError } from './errors.js';
 
@@ -62,13 +65,30 @@ export function isCompanionName(name: string | undefined): boolean {
   return last.toUpperCase() === 'DICOMDIR' || last.startsWith('.');
 }
 
-/** Counts the bytes flowing through and fails with `UPLOAD_TOO_LARGE` past `limit` (shared across files by `counter`). */
-export function byteLimiter(counter: { bytes: number }, limit: number): Transform {
+/**
+ * Counts the bytes flowing through and fails as soon as they pass a limit, while the body streams:
+ * `UPLOAD_TOO_LARGE` past `limit` (shared across the files of one upload by `counter`),
+ * `FILE_TOO_LARGE` when this one file passes `fileLimit`.
+ */
+export function byteLimiter(
+  counter: { bytes: number },
+  limit: number,
+  fileLimit = Number.POSITIVE_INFINITY,
+  label = 'a file',
+): Transform {
+  let fileBytes = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       counter.bytes += chunk.length;
+      fileBytes += chunk.length;
       if (counter.bytes > limit) {
         callback(new ServiceError('UPLOAD_TOO_LARGE', `the study is larger than the limit of ${limit} bytes`));
+        return;
+      }
+      if (fileBytes > fileLimit) {
+        callback(
+          new ServiceError('FILE_TOO_LARGE', `${label} is larger than the per-file limit of ${fileLimit} bytes`),
+        );
         return;
       }
       callback(null, chunk);
@@ -76,15 +96,21 @@ export function byteLimiter(counter: { bytes: number }, limit: number): Transfor
   });
 }
 
-/** Writes `source` to `path` (which must not exist), through `limiter` when given. */
+/**
+ * Writes `source` to `path` (which must not exist), through `limiter` when given, and flushes it to
+ * the disk; `signal` aborts the copy.
+ */
 export async function writeStream(
   source: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
   path: string,
   limiter?: Transform,
+  signal?: AbortSignal,
 ): Promise<void> {
   const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  if (limiter) await pipeline(source, limiter, out);
-  else await pipeline(source, out);
+  const options = signal ? { signal } : {};
+  if (limiter) await pipeline(source, limiter, out, options);
+  else await pipeline(source, out, options);
+  await syncFile(path);
 }
 
 async function isSelfContainedMetaImage(path: string): Promise<boolean> {
@@ -97,6 +123,25 @@ async function isSelfContainedMetaImage(path: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Why a DICOM file cannot be analysed, read as the analysis reads it (header, and for an image the
+ * pixel data's presence and length), or undefined when it can: a truncated file is refused at upload.
+ */
+async function dicomProblem(path: string): Promise<string | undefined> {
+  let file: DicomFile;
+  try {
+    file = await readDicomFile(path);
+  } catch (error) {
+    if (isSpinegradeError(error))
+      return error.path === undefined ? error.message : error.message.slice(error.path.length + 2);
+    throw error;
+  }
+  if (file.isImage && file.dataset.PixelData === undefined) {
+    return 'DICOM image without pixel data (the file is truncated or incomplete)';
+  }
+  return undefined;
 }
 
 /**
@@ -129,6 +174,10 @@ export async function acceptFile(
   }
   if (kind === undefined) return refuse('not DICOM, NIfTI, MetaImage (.mha) or PNG');
   if (kind === 'jpeg') return refuse('JPEG is not accepted (upload DICOM, NIfTI, MetaImage .mha or PNG)');
+  if (kind === 'dicom') {
+    const problem = await dicomProblem(temporary);
+    if (problem) return refuse(problem);
+  }
   if (kind === 'metaimage' && !(await isSelfContainedMetaImage(temporary))) {
     return refuse('a MetaImage header with a separate data file (.mhd + .raw) is not accepted; upload a .mha');
   }

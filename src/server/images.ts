@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { loadStudies } from '../io/load.js';
-import { encodeGreyPng } from '../io/png.js';
+import { encodeGreyPngAsync } from '../io/png.js';
 import { robustRange } from '../transforms/intensity.js';
 import { extractSagittalSlice, imagePlane, sagittalAxis } from '../volume/orientation.js';
 import type { Volume } from '../volume/volume.js';
@@ -16,7 +16,7 @@ export type { SeriesInfo } from './apiTypes.js';
 
 /** A series with its volume and the ids of its files in slice order. */
 export interface LoadedSeries {
-  info: Omit<SeriesInfo, 'findingsSeries'>;
+  info: Omit<SeriesInfo, 'findingsSeries' | 'heatmaps'>;
   volume: Volume;
   /** File ids (stored file names) in slice order. */
   fileIds: string[];
@@ -81,8 +81,11 @@ export function parseWindow(text: unknown): [number, number] | undefined {
   return [center, width];
 }
 
-/** Sagittal display slice `k` of `volume` as an 8-bit greyscale PNG (robust window unless `window` is given). */
-export function slicePng(volume: Volume, k: number, window?: readonly [number, number]): Uint8Array {
+/**
+ * Sagittal display slice `k` of `volume` as an 8-bit greyscale PNG (robust window unless `window` is
+ * given), compressed off the event loop.
+ */
+export async function slicePng(volume: Volume, k: number, window?: readonly [number, number]): Promise<Uint8Array> {
   const count = volume.size[sagittalAxis(volume)];
   if (!Number.isInteger(k) || k < 0 || k >= count) {
     throw new ServiceError('NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
@@ -95,5 +98,5 @@ export function slicePng(volume: Volume, k: number, window?: readonly [number, n
     const v = ((slice.pixels[n] as number) - lo) * scale;
     bytes[n] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
   }
-  return encodeGreyPng(bytes, slice.width, slice.height);
+  return encodeGreyPngAsync(bytes, slice.width, slice.height);
 }

@@ -65,6 +65,8 @@ export interface JobQueueOptions {
   keepFinishedMs?: number;
   /** Called when a job fails (for the log: ids and codes only). */
   onFailure?: (view: JobView) => void;
+  /** Called when a job is queued, starts and ends (not on progress), e.g. to persist its state. */
+  onChange?: (view: JobView) => void;
 }
 
 /** Bounded-concurrency FIFO of jobs with per-study exclusion. */
@@ -76,6 +78,7 @@ export class JobQueue {
   private readonly maxQueued: number;
   private readonly keepFinishedMs: number;
   private readonly onFailure: ((view: JobView) => void) | undefined;
+  private readonly onChange: ((view: JobView) => void) | undefined;
   private closed = false;
 
   constructor(options: JobQueueOptions = {}) {
@@ -83,6 +86,7 @@ export class JobQueue {
     this.maxQueued = Math.max(1, Math.floor(options.maxQueued ?? 500));
     this.keepFinishedMs = options.keepFinishedMs ?? 60 * 60_000;
     this.onFailure = options.onFailure;
+    this.onChange = options.onChange;
   }
 
   /** Queues a job (`front`: ahead of every waiting job); throws `QUEUE_FULL` when the queue is full. */
@@ -120,6 +124,7 @@ export class JobQueue {
     this.jobs.set(job.view.id, job);
     if (options.front) this.waiting.unshift(job);
     else this.waiting.push(job);
+    this.onChange?.(this.viewOf(job));
     this.pump();
     return this.viewOf(job);
   }
@@ -197,6 +202,7 @@ export class JobQueue {
     job.view.status = 'running';
     job.view.startedAt = new Date().toISOString();
     job.view.stage = 'read';
+    this.onChange?.(this.viewOf(job));
     this.notify(job);
     for (const waiting of this.waiting) this.notify(waiting);
     const context: JobContext = {
@@ -237,6 +243,7 @@ export class JobQueue {
       this.onFailure?.(this.viewOf(job));
     }
     const view = this.viewOf(job);
+    this.onChange?.(view);
     this.notify(job);
     job.listeners.clear();
     job.resolve(view);

@@ -57,7 +57,11 @@ test('watch: each new study is analysed once, its SR and SEG stored; failures ar
   const statePath = join(dir, 'state', 'watch.json');
   const options = { client, statePath, analyzer: async () => counting, log: logLine };
   const first = await pollOnce(options);
-  assert.deepEqual(first, { seen: 1, processed: [EXAMPLE_STUDY_UID], skipped: [], failed: [] }, log.join('\n'));
+  assert.deepEqual(
+    first,
+    { seen: 1, processed: [EXAMPLE_STUDY_UID], skipped: [], failed: [], waiting: [] },
+    log.join('\n'),
+  );
   assert.equal(analyses, 1);
   const state = await readWatchState(statePath);
   const done = state.studies[EXAMPLE_STUDY_UID];
@@ -80,7 +84,7 @@ test('watch: each new study is analysed once, its SR and SEG stored; failures ar
 
   // A restart (state read from the file again) does not redo it.
   const again = await pollOnce(options);
-  assert.deepEqual(again, { seen: 1, processed: [], skipped: [], failed: [] });
+  assert.deepEqual(again, { seen: 1, processed: [], skipped: [], failed: [], waiting: [] });
   assert.equal(analyses, 1);
 
   // Even with the state file lost, a study already holding spinegrade's SR is not analysed again.
@@ -109,4 +113,51 @@ test('watch: each new study is analysed once, its SR and SEG stored; failures ar
   const text = log.join('\n');
   for (const phi of EXAMPLE_PHI) assert.ok(!text.includes(phi), `log holds "${phi}"`);
   assert.match(text, new RegExp(`study ${EXAMPLE_STUDY_UID.replace(/\./g, '\\.')}: done`));
+});
+
+test('watch waits until a study stops growing before analysing it', async (t) => {
+  const orthanc = await withOrthanc(t);
+  if (!orthanc) return;
+  const client = new DicomwebClient(orthanc.dicomweb);
+  const names = (await readdir(EXAMPLE)).filter((n) => n.endsWith('.dcm')).sort();
+  const files = await Promise.all(names.map((n) => readFile(join(EXAMPLE, n))));
+  assert.equal((await client.store(files.slice(0, 4))).failed.length, 0);
+  const dir = await tempFolder(t);
+  let seenFiles = -1;
+  // An analyzer that notes how many files it was given (then fails: the grading is not the point).
+  const counting = {
+    analyze: async (inputs: readonly string[]) => {
+      seenFiles = (await readdir(inputs[0] as string)).length;
+      throw new SpinegradeError('INTERNAL', 'counted');
+    },
+  } as unknown as Analyzer;
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const log: string[] = [];
+  const options = {
+    client,
+    statePath: join(dir, 'watch.json'),
+    analyzer: async () => counting,
+    settleMs: 60_000,
+    now: () => clock,
+    log: (line: string) => void log.push(line),
+  };
+  const poll = async (): Promise<string> => {
+    const summary = await pollOnce(options);
+    return summary.waiting.includes(EXAMPLE_STUDY_UID)
+      ? 'waiting'
+      : summary.failed.includes(EXAMPLE_STUDY_UID)
+        ? 'analysed'
+        : 'other';
+  };
+  assert.equal(await poll(), 'waiting', 'a new study waits');
+  clock += 120_000;
+  assert.equal((await client.store(files.slice(4))).failed.length, 0);
+  assert.equal(await poll(), 'waiting', 'it grew since: it waits again');
+  clock += 59_000;
+  assert.equal(await poll(), 'waiting', 'not stable for the settle time yet');
+  assert.equal(seenFiles, -1);
+  clock += 1_000;
+  assert.equal(await poll(), 'analysed', log.join('\n'));
+  assert.equal(seenFiles, files.length, 'the whole study was analysed');
+  assert.match(log.join('\n'), /still growing \(11 instances\)/);
 });

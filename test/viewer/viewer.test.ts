@@ -278,6 +278,21 @@ test('viewer: a study uploaded through the file input shows labelled, graded dis
       assert.equal(flag, disc.needsReview, `${disc.level} review flag`);
     }
 
+    // Grad-CAM: the server offers a map per disc, so the toggle is enabled and shows one over the slice.
+    const heatBox = page.locator('#show-heat');
+    await page.waitForFunction(`!document.getElementById('show-heat').disabled`);
+    await heatBox.check();
+    await page.waitForFunction(
+      `(document.querySelector('image.heat')?.getAttribute('href') ?? '').startsWith('blob:')`,
+    );
+    assert.notEqual(
+      await page.locator('image.heat').evaluate((e) => (e as unknown as { style: { display: string } }).style.display),
+      'none',
+    );
+    await screenshot(page, 'gradcam');
+    await heatBox.uncheck();
+    await page.waitForFunction(`document.querySelector('image.heat').style.display === 'none'`);
+
     // Zoom (buttons and keyboard) and pan (keyboard): the outlines stay on the discs.
     await page.locator('#zoom-in').click();
     await page.locator('#viewport').focus();

@@ -76,7 +76,11 @@ function assertNativePixelDataComplete(
   expectedLength: number,
   path: string,
 ): void {
-  if (isEncapsulatedSyntax(transferSyntaxUid) || transferSyntaxUid === '1.2.840.10008.1.2.1.99') return;
+  if (transferSyntaxUid === '1.2.840.10008.1.2.1.99') return;
+  if (isEncapsulatedSyntax(transferSyntaxUid)) {
+    assertEncapsulatedPixelDataComplete(bytes, path);
+    return;
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const implicit = transferSyntaxUid === '1.2.840.10008.1.2';
   // The top-level Pixel Data element: the last (7FE0,0010) tag whose length is the one the image needs
@@ -105,6 +109,48 @@ function assertNativePixelDataComplete(
     }
     return;
   }
+}
+
+/**
+ * dcmjs reads encapsulated pixel data that the file cuts short without complaint. Walks the items of
+ * the top-level encapsulated Pixel Data element (undefined length) to its sequence delimiter; a file
+ * that ends first is truncated.
+ */
+function assertEncapsulatedPixelDataComplete(bytes: Uint8Array, path: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tagAt = (at: number, group: number, element: number): boolean =>
+    at + 4 <= bytes.length && view.getUint16(at, true) === group && view.getUint16(at + 2, true) === element;
+  // The first (7FE0,0010) OB with undefined length followed by an item tag is the encapsulated pixel data.
+  let at = -1;
+  for (let i = 132; i + 16 <= bytes.length; i++) {
+    if (
+      tagAt(i, 0x7fe0, 0x0010) &&
+      bytes[i + 4] === 0x4f &&
+      bytes[i + 5] === 0x42 &&
+      view.getUint32(i + 8, true) === 0xffffffff &&
+      tagAt(i + 12, 0xfffe, 0xe000)
+    ) {
+      at = i + 12;
+      break;
+    }
+  }
+  if (at < 0) return;
+  while (at + 8 <= bytes.length) {
+    if (tagAt(at, 0xfffe, 0xe0dd)) return;
+    if (!tagAt(at, 0xfffe, 0xe000)) {
+      throw new SpinegradeError(
+        'TRUNCATED',
+        `DICOM file is corrupt: pixel data fragment expected at offset ${at}`,
+        path,
+      );
+    }
+    at += 8 + view.getUint32(at + 4, true);
+  }
+  throw new SpinegradeError(
+    'TRUNCATED',
+    'DICOM file is truncated: its compressed pixel data ends before the last fragment',
+    path,
+  );
 }
 
 interface PlacedSlice {

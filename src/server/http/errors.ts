@@ -3,6 +3,7 @@
  * multipart plugin's own errors in the API's shape, and the error handler that sends
  * `{ "error": { "code", "message" } }` (docs/api.md, "Error codes").
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, JobFailedError, ServiceError, toServiceError } from '../errors.js';
 
@@ -33,6 +34,8 @@ export const STATUS_OF_CODE: Record<ErrorCode, number> = {
   PACS_ERROR: 502,
   NO_DICOMWEB: 503,
   SHUTTING_DOWN: 503,
+  STORAGE_ERROR: 500,
+  STORAGE_FULL: 507,
   INTERNAL: 500,
   // Analysis problems (src/errors.ts) that reach the API.
   NO_IMAGES: 422,
@@ -108,7 +111,19 @@ export function httpErrorOf(error: unknown): HttpError {
     case 'FST_PROTO_VIOLATION':
       return new HttpError(400, 'BAD_REQUEST', message);
     case 'FST_MP_PREMATURE_CLOSE':
-      return new HttpError(400, 'BAD_REQUEST', 'the upload ended before it was complete');
+    case 'ECONNRESET':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return new HttpError(400, 'UPLOAD_ABORTED', 'the upload ended before it was complete; nothing was kept');
+  }
+  if (
+    /^(Unexpected end of (form|multipart data)|Part terminated early|Malformed (part header|urlencoded form))/i.test(
+      message,
+    )
+  ) {
+    return new HttpError(400, 'MALFORMED_UPLOAD', `the multipart body is malformed (${message}); nothing was kept`);
+  }
+  if (message === 'aborted') {
+    return new HttpError(400, 'UPLOAD_ABORTED', 'the upload ended before it was complete; nothing was kept');
   }
   const status = (error as Partial<FastifyError>).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -117,11 +132,80 @@ export function httpErrorOf(error: unknown): HttpError {
   return fromServiceError(toServiceError(error));
 }
 
-/** Fastify error handler: every error as the API's JSON error body; 5xx codes go to the log. */
+/**
+ * Fastify error handler: every error as the API's JSON error body, and a log line with its status and
+ * code (never the message: it may quote a client's input). When the request's body was not read to
+ * its end (a limit refused it while it streamed), the answer closes the connection, so the client
+ * hears the refusal at once instead of after sending the rest.
+ */
 export function errorHandler(log: (line: string) => void) {
-  return (error: unknown, _request: FastifyRequest, reply: FastifyReply): void => {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const http = httpErrorOf(error);
-    if (http.status >= 500) log(`error ${http.code}`);
-    void reply.code(http.status).headers(http.headers).type('application/json; charset=utf-8').send(http.body());
+    log(`error ${http.status} ${http.code} (${request.method} ${request.url.split('?')[0] ?? ''})`);
+    const unread = !request.raw.complete && !request.raw.destroyed;
+    if (unread) {
+      reply.raw.once('finish', () => lingerAndClose(request.raw.socket));
+    }
+    void reply
+      .code(http.status)
+      .headers(unread ? { ...http.headers, connection: 'close' } : http.headers)
+      .type('application/json; charset=utf-8')
+      .send(http.body());
+  };
+}
+
+/** How long a refused request's remaining body is read and dropped before the connection is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * Ends a connection whose request body is still arriving: the answer has been written; the rest of
+ * the body is read and dropped for a moment (closing at once would reset the connection and the
+ * client could lose the answer), then the socket is destroyed.
+ */
+function lingerAndClose(socket: Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  socket.end();
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/** The messages of the HTTP parser's errors (llhttp codes), as the API's error. */
+function clientHttpError(error: Error & { code?: string }): HttpError {
+  switch (error.code) {
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return new HttpError(400, 'BAD_CONTENT_LENGTH', 'the Content-Length header is not one whole number of bytes');
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_STRICT':
+      return new HttpError(400, 'MALFORMED_BODY', 'the request body or its chunked framing is malformed');
+    case 'HPE_HEADER_OVERFLOW':
+      return new HttpError(431, 'HEADERS_TOO_LARGE', 'the request headers are too large');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new HttpError(408, 'REQUEST_TIMEOUT', 'the request took too long to arrive');
+    default:
+      return new HttpError(400, 'BAD_REQUEST', 'the request is not valid HTTP');
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request the HTTP parser refuses (malformed or duplicated
+ * Content-Length, bad chunking, oversized headers) gets the API's JSON error and a log line with
+ * its code, then the connection is closed.
+ */
+export function clientErrorHandler(log: (line: string) => void) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      log(`client error ${error.code ?? 'UNKNOWN'}: the client closed the connection before the request was complete`);
+      socket.destroy();
+      return;
+    }
+    const http = clientHttpError(error);
+    log(`client error ${http.status} ${http.code} (${error.code ?? 'unknown'})`);
+    const body = JSON.stringify(http.body());
+    socket.end(
+      `HTTP/1.1 ${http.status} ${http.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 }

@@ -32,6 +32,12 @@ export const imageRoutes: FastifyPluginAsync<RoutesOptions> = async (app, { serv
     return reply.type('image/png').header('Cache-Control', CACHE_AN_HOUR).send(Buffer.from(png));
   });
 
+  app.get('/api/studies/:id/series/:n/heat/:level', async (request, reply) => {
+    const { id, n, level } = pathParams(request) as { id: string; n: string; level: string };
+    const png = await images.heat(studies.get(id), n, level);
+    return reply.type('image/png').header('Cache-Control', 'private, no-cache').send(png);
+  });
+
   app.get('/api/studies/:id/files/:fileId', async (request, reply) => {
     const { id, fileId } = pathParams(request) as { id: string; fileId: string };
     const { file, bytes } = await images.file(id, fileId);

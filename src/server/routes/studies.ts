@@ -24,7 +24,27 @@ export const studyRoutes: FastifyPluginAsync<RoutesOptions> = async (app, { serv
       throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'upload the files as multipart/form-data (one part per file)');
     }
     studies.checkDeclaredUpload(Number(request.headers['content-length']));
-    const created = await studies.upload(uploadParts(request));
+    // A connection that closes before the body is complete (the client went away, or the HTTP
+    // parser gave up on a malformed body) ends the upload at once; nothing of it is kept.
+    const controller = new AbortController();
+    const onClose = (): void => {
+      if (!request.raw.complete) {
+        controller.abort(
+          new HttpError(
+            400,
+            'UPLOAD_ABORTED',
+            'the connection closed before the upload was complete; nothing was kept',
+          ),
+        );
+      }
+    };
+    request.raw.once('close', onClose);
+    let created: Awaited<ReturnType<typeof studies.upload>>;
+    try {
+      created = await studies.upload(uploadParts(request), controller.signal);
+    } finally {
+      request.raw.off('close', onClose);
+    }
     reply.code(201);
     return created;
   });

@@ -1,15 +1,15 @@
 /**
  * Analyses of the studies as queued jobs: a first analysis, a level correction's re-labelling and
- * re-grading, and re-making the exports when the analysis artefacts are no longer held. The latest
- * results of a few studies stay in memory for re-making exports after a grade override.
+ * re-grading, and re-making the exports after a grade override. The work itself runs in an
+ * {@link AnalysisRunner} (worker threads for `serve`), which keeps the latest results of a few
+ * studies for re-making exports; this service only schedules it and records what it gave.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import type { AnalysisResult, AnalysisStage, Analyzer } from '../../analyze/analyze.js';
-import { writeAnalysisOutputs } from '../../analyze/outputs.js';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isSpinegradeError } from '../../errors.js';
 import type { LevelOverride } from '../../localize/override.js';
 import type { FindingsDocument } from '../../report/findings.js';
+import type { AnalysisInputs, AnalysisRunner, AnalyzedStudy } from '../analysisEngine.js';
 import { applyGradeCorrections, type LevelsCorrection, parseLevelOverrideInput } from '../corrections.js';
 import { JobFailedError, ServiceError, toServiceError } from '../errors.js';
 import type { JobContext, JobQueue, JobView } from '../queue.js';
@@ -44,28 +44,24 @@ export function parseAnalyzeRequest(body: Record<string, unknown>): AnalyzeReque
 export class AnalysisService {
   readonly queue: JobQueue;
   private readonly studies: StudyService;
-  private readonly analyzer: () => Promise<Analyzer>;
+  private readonly runner: AnalysisRunner;
   private readonly log: (line: string) => void;
-  /** The latest analysis result of a few studies, for re-making exports after a grade override. */
-  private readonly results = new Map<string, { generation: number; result: AnalysisResult }>();
-  private static readonly RESULTS_KEPT = 2;
 
   constructor(options: {
     studies: StudyService;
     queue: JobQueue;
-    analyzer: () => Promise<Analyzer>;
+    runner: AnalysisRunner;
     log: (line: string) => void;
   }) {
     this.studies = options.studies;
     this.queue = options.queue;
-    this.analyzer = options.analyzer;
+    this.runner = options.runner;
     this.log = options.log;
-    this.studies.onRemove((id) => this.results.delete(id));
   }
 
-  /** A job's view; `NOT_FOUND` when unknown or pruned. */
+  /** A job's view (from the queue, or as the store last wrote it); `NOT_FOUND` when unknown or pruned. */
   job(id: string): JobView {
-    const job = /^j-[0-9a-f]{16}$/.test(id) ? this.queue.get(id) : undefined;
+    const job = /^j-[0-9a-f]{16}$/.test(id) ? (this.queue.get(id) ?? this.studies.storedJob(id)) : undefined;
     if (!job)
       throw new ServiceError('NOT_FOUND', `no job ${id.slice(0, 40)} (unknown, or finished more than an hour ago)`);
     return job;
@@ -79,6 +75,7 @@ export class AnalysisService {
       this.runAnalysis(study, context, 'analyze', request.levelOverride),
     );
     study.lastJobId = job.id;
+    study.lastJobStatus = 'queued';
     this.studies.save(study);
     this.log(`study ${study.id}: analysis queued as ${job.id}`);
     return job;
@@ -91,26 +88,22 @@ export class AnalysisService {
     );
     correction.jobId = job.id;
     study.lastJobId = job.id;
+    study.lastJobStatus = 'queued';
     this.studies.save(study);
     return job;
   }
 
   /**
-   * Writes the exports of the study's current findings: from the analysis result held in memory, or,
-   * when it is gone, by analysing again (same override) in a job at the front of the queue.
+   * Writes the exports of the study's current findings, in a job at the front of the queue: from the
+   * analysis result the runner holds or, when it is gone, by analysing again (same override).
    */
   renderCurrent(study: StudyRecord): Promise<Outputs> {
-    const kept = this.results.get(study.id);
-    if (kept && kept.generation === study.generation) return this.render(study, kept.result);
     const job = this.queue.add(
       study.id,
       'render',
       async (context) => {
         if (study.outputs?.revision === study.revision) return study.revision;
-        const result = await this.analyzeFiles(study, context, study.levelOverride ?? undefined);
-        this.keepResult(study, result);
-        context.progress('outputs', 0, 1);
-        await this.render(study, result);
+        await this.render(study, context);
         return study.revision;
       },
       { front: true },
@@ -126,27 +119,24 @@ export class AnalysisService {
     });
   }
 
-  private async analyzeFiles(
-    study: StudyRecord,
-    context: JobContext,
-    override: LevelOverride | undefined,
-  ): Promise<AnalysisResult> {
-    const analyzer = await this.analyzer();
-    try {
-      return await analyzer.analyze([study.filesDir], {
-        ...(override ? { levelOverride: override } : {}),
-        ...(study.pixelSpacing ? { pixelSpacing: study.pixelSpacing } : {}),
-        onProgress: (stage: AnalysisStage, done: number, total: number) => context.progress(stage, done, total),
-        signal: context.signal,
-      });
-    } catch (error) {
-      if (error instanceof ServiceError) throw error;
-      const failure = toServiceError(error, study.filesDir);
-      if (isSpinegradeError(error) && error.kind === 'USAGE' && /level override|--levels/.test(error.message)) {
-        throw new ServiceError('BAD_OVERRIDE', failure.message);
-      }
-      throw failure;
+  /** The inputs of an analysis of the study that gives (or gave) generation `generation`. */
+  private inputs(study: StudyRecord, generation: number, override: LevelOverride | undefined): AnalysisInputs {
+    return {
+      key: `${study.id}:${generation}`,
+      filesDir: study.filesDir,
+      ...(override ? { levelOverride: override } : {}),
+      ...(study.pixelSpacing ? { pixelSpacing: study.pixelSpacing } : {}),
+    };
+  }
+
+  /** An analysis problem as the service error the API shows (paths of the server cut away). */
+  private failure(study: StudyRecord, error: unknown): ServiceError {
+    if (error instanceof ServiceError) return error;
+    const failure = toServiceError(error, study.dir);
+    if (isSpinegradeError(error) && error.kind === 'USAGE' && /level override|--levels/.test(error.message)) {
+      return new ServiceError('BAD_OVERRIDE', failure.message);
     }
+    return failure;
   }
 
   private async runAnalysis(
@@ -156,24 +146,31 @@ export class AnalysisService {
     override: LevelOverride | undefined,
     correction?: LevelsCorrection,
   ): Promise<number> {
-    let result: AnalysisResult;
+    const generation = study.generation + 1;
+    const heatRoot = join(study.dir, 'heat');
+    let analyzed: AnalyzedStudy;
     try {
-      result = await this.analyzeFiles(study, context, override);
+      await mkdir(heatRoot, { recursive: true });
+      analyzed = await this.runner.analyze(
+        { ...this.inputs(study, generation, override), heatDir: join(heatRoot, `g${generation}`) },
+        (stage, done, total) => context.progress(stage, done, total),
+        context.signal,
+      );
     } catch (error) {
+      const failure = this.failure(study, error);
       study.lastJobStatus = 'failed';
       if (correction) {
-        const failure = toServiceError(error);
         correction.status = 'failed';
         correction.error = { code: failure.code, message: failure.message };
       }
       this.studies.save(study);
-      throw error;
+      throw failure;
     }
     if (!this.studies.holds(study)) throw new ServiceError('NOT_FOUND', `study ${study.id} was deleted`);
-    study.generation++;
+    study.generation = generation;
     study.revision++;
     if (kind === 'analyze') {
-      study.original = result.findings;
+      study.original = analyzed.findings;
       study.corrections = [];
     } else {
       for (const c of study.corrections) {
@@ -182,48 +179,39 @@ export class AnalysisService {
       if (correction) correction.status = 'applied';
     }
     study.levelOverride = override ?? null;
-    study.base = result.findings;
-    study.current = applyGradeCorrections(result.findings, study.corrections);
+    study.base = analyzed.findings;
+    study.current = applyGradeCorrections(analyzed.findings, study.corrections);
     study.analyzedAt = new Date().toISOString();
     study.lastJobStatus = 'done';
-    study.studyInstanceUid ??= result.findings.studies[0]?.studyInstanceUid ?? null;
-    study.findingsSeriesByFile = Object.fromEntries(
-      (result.artefacts[0]?.series ?? []).map((s, n) => [basename(s.volume.metadata.sourcePaths[0] ?? ''), n]),
-    );
+    study.studyInstanceUid ??= analyzed.findings.studies[0]?.studyInstanceUid ?? null;
+    study.findingsSeriesByFile = Object.fromEntries(analyzed.seriesFiles.map((file, n) => [file, n]));
+    study.heatmaps = analyzed.heatmaps;
     this.studies.save(study);
-    this.keepResult(study, result);
+    // Heat maps of earlier generations are no longer shown.
+    for (const name of await readdir(heatRoot).catch(() => [] as string[])) {
+      if (name !== `g${generation}`) await rm(join(heatRoot, name), { recursive: true, force: true });
+    }
     const revision = study.revision;
-    context.progress('outputs', 0, 1);
-    await this.render(study, result);
-    context.progress('outputs', 1, 1);
+    await this.render(study, context);
     return revision;
   }
 
-  private keepResult(study: StudyRecord, result: AnalysisResult): void {
-    this.results.delete(study.id);
-    this.results.set(study.id, { generation: study.generation, result });
-    while (this.results.size > AnalysisService.RESULTS_KEPT) {
-      this.results.delete(this.results.keys().next().value as string);
-    }
-  }
-
-  /** Writes the exports of the current findings (revision as now) with the artefacts of `result`. */
-  private async render(study: StudyRecord, result: AnalysisResult): Promise<Outputs> {
+  /** Writes the exports of the current findings (revision as now). */
+  private async render(study: StudyRecord, context: JobContext): Promise<Outputs> {
     const revision = study.revision;
     const findings = study.current as FindingsDocument;
     const outDir = join(study.dir, 'out');
     const dir = join(outDir, `r${revision}`);
     await mkdir(outDir, { recursive: true });
-    await rm(dir, { recursive: true, force: true });
     let notes: string[];
     try {
-      ({ notes } = await writeAnalysisOutputs(
-        { ...result, findings },
-        { kind: 'folder', path: dir },
-        { overwrite: true },
+      ({ notes } = await this.runner.render(
+        { ...this.inputs(study, study.generation, study.levelOverride ?? undefined), findings, dir },
+        (stage, done, total) => context.progress(stage, done, total),
+        context.signal,
       ));
     } catch (error) {
-      throw toServiceError(error, study.dir);
+      throw this.failure(study, error);
     }
     const outputs: Outputs = { revision, dir, notes };
     const previous = study.outputs;

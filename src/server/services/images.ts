@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { heatFileName } from '../analysisEngine.js';
 import { ServiceError, toServiceError } from '../errors.js';
 import { FILE_ID_PATTERN, type StoredFile } from '../files.js';
 import { type LoadedSeries, loadSeries, parseWindow, type SeriesInfo, slicePng } from '../images.js';
@@ -54,10 +55,30 @@ export class ImageService {
       study.studyInstanceUid = loaded[0]?.volume.metadata.studyInstanceUid ?? null;
       this.studies.save(study);
     }
-    return loaded.map((l) => ({
-      info: { ...l.info, findingsSeries: study.findingsSeriesByFile[l.fileIds[0] ?? ''] ?? null },
-      loaded: l,
-    }));
+    return loaded.map((l) => {
+      const findingsSeries = study.findingsSeriesByFile[l.fileIds[0] ?? ''] ?? null;
+      const heatmaps = findingsSeries === null ? [] : [...(study.heatmaps[findingsSeries] ?? [])];
+      return { info: { ...l.info, findingsSeries, heatmaps }, loaded: l };
+    });
+  }
+
+  /**
+   * The Grad-CAM map (RGBA PNG on the display slice's grid) of disc `level` on series `n` (the name
+   * `<level>.png`, the level URL-encoded); `NOT_FOUND` when that series and level have none.
+   */
+  async heat(study: StudyRecord, n: string, name: string): Promise<Buffer> {
+    const { info } = await this.oneSeries(study, n);
+    const level = name.endsWith('.png') ? name.slice(0, -4) : '';
+    if (info.findingsSeries === null || !info.heatmaps.includes(level)) {
+      throw new ServiceError(
+        'NOT_FOUND',
+        `no Grad-CAM map of ${level.slice(0, 20) || name.slice(0, 20)} on series ${info.index} (its maps: ${info.heatmaps.join(', ') || 'none'})`,
+      );
+    }
+    const path = join(study.dir, 'heat', `g${study.generation}`, String(info.findingsSeries), heatFileName(level));
+    return readFile(path).catch((error: unknown) => {
+      throw toServiceError(error);
+    });
   }
 
   /** Series `n` (its index as text) of a study; `NOT_FOUND` when out of range. */

@@ -3,8 +3,8 @@
  * corrections, exports and the PACS, over one study repository and one job queue. None of them knows
  * HTTP; the route plugins (`../routes/`) map them onto the API.
  */
-import type { Analyzer } from '../../analyze/analyze.js';
 import type { DicomwebClient } from '../../pacs/client.js';
+import type { AnalysisRunner } from '../analysisEngine.js';
 import type { UploadLimits } from '../files.js';
 import { JobQueue } from '../queue.js';
 import { AnalysisService } from './analysis.js';
@@ -19,8 +19,8 @@ import { StudyService } from './studies.js';
 export interface ServicesOptions {
   /** Folder the studies are kept in (one sub-folder each). */
   workDir: string;
-  /** The models, loaded on first use. */
-  analyzer: () => Promise<Analyzer>;
+  /** Where the analyses run (worker threads for `serve`). */
+  runner: AnalysisRunner;
   dicomweb?: DicomwebClient;
   limits: UploadLimits;
   /** Most studies held at once. */
@@ -44,19 +44,21 @@ export interface ServerServices {
   findings: FindingsService;
   exports: ExportService;
   pacs: PacsService;
-  /** Stops the queue (running jobs end), aborts imports and deletes every study's files. */
+  /** Stops the queue (running jobs end), aborts imports and closes the store (an ephemeral one's files are deleted). */
   close(): Promise<void>;
 }
 
 /** Makes the services of one server. */
 export function createServices(options: ServicesOptions): ServerServices {
   const { log } = options;
+  let studies: StudyService | undefined;
   const queue = new JobQueue({
     concurrency: options.concurrency,
     maxQueued: options.maxQueued,
     onFailure: (view) => log(`job ${view.id} (${view.kind}, study ${view.studyId}) failed: ${view.error?.code}`),
+    onChange: (view) => studies?.saveJob(view),
   });
-  const studies = new StudyService({
+  studies = new StudyService({
     repository: options.repository ?? new InMemoryStudyRepository(),
     workDir: options.workDir,
     limits: options.limits,
@@ -65,7 +67,7 @@ export function createServices(options: ServicesOptions): ServerServices {
     log,
   });
   const images = new ImageService(studies);
-  const analysis = new AnalysisService({ studies, queue, analyzer: options.analyzer, log });
+  const analysis = new AnalysisService({ studies, queue, runner: options.runner, log });
   const findings = new FindingsService({ studies, analysis, log });
   const exports = new ExportService({ studies, analysis, findings });
   const pacs = new PacsService({ client: options.dicomweb, studies, exports, log });
@@ -80,6 +82,7 @@ export function createServices(options: ServicesOptions): ServerServices {
     close: async () => {
       studies.abortImports();
       await queue.close();
+      await options.runner.close();
       await studies.close();
     },
   };

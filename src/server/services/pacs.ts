@@ -2,10 +2,12 @@
  * The PACS (DICOMweb) side of the server: importing a study by WADO-RS into a new study, storing the
  * current SR and SEG by STOW-RS, and the PACS's study list (QIDO-RS) in simplified form.
  */
+
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUTPUT_FILES } from '../../analyze/outputs.js';
+import { syncFile } from '../../io/atomic.js';
 import { type DicomwebClient, DicomwebError, isDicomUid, type QidoQuery } from '../../pacs/client.js';
 import { jsonNumber, jsonString, jsonStrings, TAGS } from '../../pacs/dicomJson.js';
 import { decodePart10 } from '../../report/dicomCodes.js';
@@ -139,6 +141,7 @@ export class PacsService {
     );
     if (received.length === 0) throw new ServiceError('NOT_FOUND', `the PACS returned no instances of study ${uid}`);
     for (const [n, part] of received.entries()) {
+      await syncFile(part.temporary);
       const file = await acceptFile(
         study.filesDir,
         part.temporary,
@@ -150,6 +153,7 @@ export class PacsService {
       if (file.kind !== 'dicom') throw new ServiceError('PACS_ERROR', `instance ${n + 1} from the PACS is not DICOM`);
       this.studies.addFile(study, file);
     }
+    await this.studies.syncStudy(study);
   }
 
   /** STOW-RS of the SR and SEG of the current findings; `PACS_ERROR` when the PACS refuses them. */

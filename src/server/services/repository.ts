@@ -8,6 +8,7 @@ import type { LevelOverride } from '../../localize/override.js';
 import type { FindingsDocument } from '../../report/findings.js';
 import type { Correction } from '../corrections.js';
 import type { StoredFile } from '../files.js';
+import type { JobView } from '../queue.js';
 
 /** Where a study is. */
 export type StudyStatus = 'importing' | 'ready' | 'failed';
@@ -49,6 +50,8 @@ export interface StudyRecord {
   current: FindingsDocument | null;
   levelOverride: LevelOverride | null;
   corrections: Correction[];
+  /** Per findings series: the levels with a Grad-CAM map (in `heat/g<generation>/<series>/`). */
+  heatmaps: string[][];
   /** Stored file id of a series' first file → index into `findings.studies[0].series`. */
   findingsSeriesByFile: Record<string, number>;
   /** The exports written for the latest revision that has them. */
@@ -63,6 +66,8 @@ export interface StudyRecord {
  * change (the in-memory store holds the objects themselves, so it has nothing to do).
  */
 export interface StudyRepository {
+  /** True when the studies outlive the process (their files are kept on close). */
+  readonly persistent: boolean;
   /** The study with this id, or undefined. */
   get(id: string): StudyRecord | undefined;
   /** Every study, oldest first. */
@@ -73,12 +78,21 @@ export interface StudyRepository {
   add(study: StudyRecord): void;
   /** Writes the changes made to a study. */
   save(study: StudyRecord): void;
-  /** Forgets a study. */
+  /** Forgets a study (and its jobs). */
   delete(id: string): void;
+  /** Writes a job's state (on each change of status; a job of a study no longer held is not written). */
+  saveJob(view: JobView): void;
+  /** A job written by {@link saveJob} (also one of an earlier run of the server), or undefined. */
+  job(id: string): JobView | undefined;
+  /** The jobs written as queued or running: after a restart, those the process died with. */
+  unfinishedJobs(): JobView[];
+  /** Closes the store. */
+  close(): void;
 }
 
 /** The studies in a map, for as long as the process runs. */
 export class InMemoryStudyRepository implements StudyRepository {
+  readonly persistent: boolean = false;
   private readonly studies = new Map<string, StudyRecord>();
 
   get(id: string): StudyRecord | undefined {
@@ -103,5 +117,21 @@ export class InMemoryStudyRepository implements StudyRepository {
 
   delete(id: string): void {
     this.studies.delete(id);
+  }
+
+  saveJob(_view: JobView): void {
+    // The queue holds the jobs for as long as the process runs.
+  }
+
+  job(_id: string): JobView | undefined {
+    return undefined;
+  }
+
+  unfinishedJobs(): JobView[] {
+    return [];
+  }
+
+  close(): void {
+    // Nothing is open.
   }
 }

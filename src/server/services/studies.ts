@@ -4,9 +4,10 @@
  * their files. Knows nothing of HTTP: it throws {@link ServiceError}s.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ServiceError } from '../errors.js';
+import { syncFolder } from '../../io/atomic.js';
+import { ServiceError, toServiceError } from '../errors.js';
 import {
   acceptFile,
   byteLimiter,
@@ -17,7 +18,7 @@ import {
   type UploadLimits,
   writeStream,
 } from '../files.js';
-import type { JobQueue } from '../queue.js';
+import type { JobQueue, JobView } from '../queue.js';
 import type { AnalysisStatus, StudyRecord, StudyRepository, StudyStatus } from './repository.js';
 
 /** A study as the API shows it. */
@@ -142,6 +143,83 @@ export class StudyService {
     this.repository.save(study);
   }
 
+  /** A job as the store last wrote it (one of an earlier run of the server too), or undefined. */
+  storedJob(id: string): JobView | undefined {
+    return this.repository.job(id);
+  }
+
+  /** Writes a job's state to the store (the log has the code when that fails; the job goes on). */
+  saveJob(view: JobView): void {
+    try {
+      this.repository.saveJob(view);
+    } catch (error) {
+      this.options.log(`job ${view.id}: its state could not be stored: ${toServiceError(error).code}`);
+    }
+  }
+
+  /**
+   * Brings the store back after a restart: a job the process died with is marked failed with the
+   * reason (so is the study's analysis status, and a level correction it carried), an import in
+   * progress is marked failed, and what is not a stored study in the studies folder — a study whose
+   * upload never finished, or whose deletion was cut short, and half-written temporary files — is
+   * removed. Returns what it did, for the start-up log.
+   */
+  async recover(): Promise<{ studies: number; interrupted: number; removed: number }> {
+    const interrupted = {
+      code: 'INTERRUPTED',
+      message: 'the server stopped while this job was queued or running; start it again',
+    };
+    const now = new Date().toISOString();
+    let count = 0;
+    for (const job of this.repository.unfinishedJobs()) {
+      const study = this.repository.get(job.studyId);
+      const completed = study?.lastJobId === job.id && study.lastJobStatus === 'done';
+      this.repository.saveJob(
+        completed
+          ? { ...job, status: 'done', stage: 'done', finishedAt: now, revision: study?.revision ?? null }
+          : { ...job, status: 'failed', finishedAt: now, error: interrupted },
+      );
+      if (!completed) count++;
+    }
+    for (const study of this.repository.list()) {
+      let changed = false;
+      if (study.lastJobStatus === 'queued' || study.lastJobStatus === 'running') {
+        study.lastJobStatus = 'failed';
+        changed = true;
+      }
+      for (const correction of study.corrections) {
+        if (correction.status === 'pending') {
+          correction.status = 'failed';
+          correction.error = interrupted;
+          changed = true;
+        }
+      }
+      if (study.status === 'importing') {
+        study.status = 'failed';
+        study.error = { code: 'INTERRUPTED', message: 'the server stopped during the import; import the study again' };
+        changed = true;
+      }
+      if (changed) this.repository.save(study);
+    }
+    let removed = 0;
+    const entries = await readdir(this.options.workDir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const path = join(this.options.workDir, entry.name);
+      const study = this.repository.get(entry.name);
+      if (!study) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+        continue;
+      }
+      for (const sub of [study.filesDir, join(study.dir, 'out')]) {
+        for (const name of await readdir(sub).catch(() => [] as string[])) {
+          if (name.startsWith('.')) await rm(join(sub, name), { recursive: true, force: true });
+        }
+      }
+    }
+    return { studies: this.repository.count(), interrupted: count, removed };
+  }
+
   /** The API view of a study. */
   view(study: StudyRecord): StudyView {
     return {
@@ -182,7 +260,12 @@ export class StudyService {
     const id = `s-${randomBytes(6).toString('hex')}`;
     const dir = join(this.options.workDir, id);
     const filesDir = join(dir, 'files');
-    await mkdir(filesDir, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(filesDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw toServiceError(error);
+    }
     return {
       id,
       dir,
@@ -205,9 +288,17 @@ export class StudyService {
       current: null,
       levelOverride: null,
       corrections: [],
+      heatmaps: [],
       findingsSeriesByFile: {},
       outputs: null,
     };
+  }
+
+  /** Flushes a study's new folder and files to the disk before the store lists it. */
+  async syncStudy(study: StudyRecord): Promise<void> {
+    await syncFolder(study.filesDir);
+    await syncFolder(study.dir);
+    await syncFolder(this.options.workDir);
   }
 
   /** Lists a study made by {@link create}. */
@@ -238,17 +329,29 @@ export class StudyService {
   /**
    * Makes a study of an upload's parts: every file is stored under an opaque name and accepted by its
    * content; `DICOMDIR` and hidden files are skipped; the field `pixelSpacing` sets the spacing of PNG
-   * slices. On any refusal nothing is kept.
+   * slices. On any refusal nothing is kept. `signal` aborts it (the client went away): the reason is thrown.
    */
-  async upload(parts: AsyncIterable<UploadPart>): Promise<UploadResult> {
+  async upload(parts: AsyncIterable<UploadPart>, signal?: AbortSignal): Promise<UploadResult> {
     const { maxFiles, maxFileBytes, maxUploadBytes } = this.limits;
     const study = await this.create('upload');
     const counter = { bytes: 0 };
     const skipped: { name: string; reason: string }[] = [];
     const kinds: Record<string, number> = {};
     let part = 0;
+    const iterator = parts[Symbol.asyncIterator]();
+    let rejectAborted: (reason: unknown) => void = () => undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      rejectAborted = reject;
+    });
+    aborted.catch(() => undefined);
+    const onAbort = (): void => rejectAborted(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      for await (const item of parts) {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), aborted]);
+        if (next.done) break;
+        const item = next.value;
         if (item.kind === 'field') {
           if (item.name === 'pixelSpacing') study.pixelSpacing = parsePixelSpacing(item.value);
           continue;
@@ -265,7 +368,12 @@ export class StudyService {
         const stem = fileStem(study.files.length + 1);
         const temporary = join(study.filesDir, `.${stem}.part`);
         const before = counter.bytes;
-        await writeStream(item.stream, temporary, byteLimiter(counter, maxUploadBytes));
+        await writeStream(
+          item.stream,
+          temporary,
+          byteLimiter(counter, maxUploadBytes, maxFileBytes, `file ${part}`),
+          signal,
+        );
         if (item.truncated()) {
           throw new ServiceError(
             'FILE_TOO_LARGE',
@@ -289,11 +397,15 @@ export class StudyService {
           skipped.length > 0 ? 'the upload holds no image file (only skipped files)' : 'the upload holds no file',
         );
       }
+      if (this.repository.persistent) await this.syncStudy(study);
+      this.register(study);
     } catch (error) {
+      void iterator.return?.().catch(() => undefined);
       await this.discard(study);
-      throw error;
+      throw signal?.aborted ? signal.reason : error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
-    this.register(study);
     return { id: study.id, status: study.status, files: study.files.length, bytes: study.bytes, kinds, skipped };
   }
 
@@ -350,9 +462,16 @@ export class StudyService {
     this.imports.clear();
   }
 
-  /** Aborts the imports and deletes every study's files (close the queue first). */
+  /**
+   * Aborts the imports and closes the store (close the queue first); a store that does not outlive
+   * the process has its studies' files deleted.
+   */
   async close(): Promise<void> {
     this.abortImports();
+    if (this.repository.persistent) {
+      this.repository.close();
+      return;
+    }
     for (const study of this.repository.list()) {
       await this.discard(study);
       this.repository.delete(study.id);
