@@ -61,6 +61,8 @@ export const DCM = {
   sourceOfMeasurement: code('121112', 'DCM', 'Source of Measurement'),
   center: code('111010', 'DCM', 'Center'),
   comment: code('121106', 'DCM', 'Comment'),
+  findings: code('121070', 'DCM', 'Findings'),
+  impression: code('121073', 'DCM', 'Impression'),
   sourceImageForProcessing: code('121322', 'DCM', 'Source image for image processing operation'),
   segmentation: code('113076', 'DCM', 'Segmentation'),
 } as const;

@@ -37,6 +37,7 @@ import {
   UCUM,
 } from './dicomCodes.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from './findings.js';
+import { DRAFT_NOTICE, describeStudy, findingsText, impressionText } from './narrative.js';
 
 /** SOP Class UID of Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
@@ -414,6 +415,7 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
     );
   }
   const version = findings.software.version;
+  const narrative = describeStudy(study, findings.reviewThreshold);
   const content: ContentItem[] = [
     codeItem('HAS CONCEPT MOD', DCM.languageOfContent, OTHER.englishUs),
     codeItem('HAS OBS CONTEXT', DCM.observerType, DCM.device),
@@ -436,6 +438,9 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
     container('CONTAINS', DCM.imagingMeasurements, groups),
     container('CONTAINS', OTHER.qualitativeEvaluations, [
       textItem('CONTAINS', DCM.comment, `${findings.disclaimer} ${findings.credit}`),
+      // The report in words (docs/report-text.md): a draft, so it says so in its own text.
+      textItem('CONTAINS', DCM.findings, `${DRAFT_NOTICE}\n${findingsText(narrative)}`),
+      textItem('CONTAINS', DCM.impression, `${DRAFT_NOTICE}\n${impressionText(narrative)}`),
     ]),
   ];
 
