@@ -56,6 +56,17 @@ export interface HtmlReportInput {
   modelCard: HtmlReportModelCard;
 }
 
+/**
+ * The start of a self-contained page, up to its open `<head>`: a Content-Security-Policy that allows
+ * only inline styles and data: pictures (no scripts, no requests), UTF-8, the viewport.
+ */
+export const SELF_CONTAINED_HTML_START = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
+<meta name="viewport" content="width=device-width, initial-scale=1">`;
+
 const ESCAPES: Readonly<Record<string, string>> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -504,12 +515,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const extraDisclaimer =
     findings.disclaimer && findings.disclaimer !== RESEARCH_USE_DISCLAIMER ? `<p>${text(findings.disclaimer)}</p>` : '';
   const extraCredit = findings.credit && findings.credit !== SPIDER_CREDIT ? `<p>${text(findings.credit)}</p>` : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+  return `${SELF_CONTAINED_HTML_START}
 <meta name="generator" content="spinegrade ${text(findings.software.version)}">
 <title>${text(title)}</title>
 <style>${STYLE}</style>
