@@ -121,6 +121,9 @@ export const PRIVATE = {
   listhesis: code('LISTHESIS-MM', PRIVATE_SCHEME, 'Listhesis offset'),
   wedgeAngle: code('WEDGE-ANGLE', PRIVATE_SCHEME, 'Disc wedge angle'),
   discAngle: code('DISC-ANGLE', PRIVATE_SCHEME, 'Disc angle to the image horizontal'),
+  canalAp: code('CANAL-AP', PRIVATE_SCHEME, 'Canal AP diameter at the disc level'),
+  canalApBody: code('CANAL-AP-BODY', PRIVATE_SCHEME, 'Canal AP diameter at the adjacent mid-vertebral bodies'),
+  canalApRatio: code('CANAL-AP-RATIO', PRIVATE_SCHEME, 'Canal AP diameter ratio, disc level to mid-vertebral bodies'),
 } as const;
 
 /** The private code of Pfirrmann grade `grade` (1–5). */

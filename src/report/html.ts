@@ -209,6 +209,9 @@ const MEASURE_COLUMNS: readonly { key: keyof DiscMeasures; title: string; unit: 
   { key: 'listhesisMm', title: 'Listhesis offset', unit: 'mm', digits: 1 },
   { key: 'wedgeAngleDeg', title: 'Wedge angle', unit: '°', digits: 1 },
   { key: 'discAngleDeg', title: 'Disc angle', unit: '°', digits: 1 },
+  { key: 'canalApMm', title: 'Canal AP at disc', unit: 'mm', digits: 1 },
+  { key: 'canalApBodyMm', title: 'Canal AP at mid-bodies', unit: 'mm', digits: 1 },
+  { key: 'canalApRatio', title: 'Canal AP ratio disc/bodies', unit: 'ratio', digits: 2 },
 ];
 
 function measuresTable(discs: readonly DiscFindings[], id: string): string {

@@ -1,11 +1,12 @@
 /**
  * The report in words: a draft findings paragraph per level and an impression, written from a study's
  * fused levels in `findings.json` by the fixed templates that docs/report-text.md states (no language
- * model). Every clause whose probability is below the review threshold is marked uncertain. Pure
+ * model), in ASCII so that every DICOM reader shows it as written. Every clause whose probability is below the review threshold is marked uncertain. Pure
  * data in, data out, so the HTML report, the SR and the viewer share it.
  */
 import { BINARY_FINDINGS, type BinaryFinding } from '../disc/findings.js';
 import { gradeProbability, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/grades.js';
+import { CANAL_AP_THRESHOLDS_MM } from '../disc/measures.js';
 import type { FindingsDocument, FusedLevelFindings, StudyFindings } from './findings.js';
 
 /** One clause of the draft, with the probability it rests on (null for a measurement). */
@@ -91,12 +92,25 @@ function statedFindings(level: FusedLevelFindings, threshold: number): Narrative
   return clauses;
 }
 
+/** Which literature band a canal AP diameter lies in, quoted as a measure, not a diagnosis. */
+function canalBand(mm: number): string {
+  if (mm < CANAL_AP_THRESHOLDS_MM.absolute)
+    return ` (below the ${CANAL_AP_THRESHOLDS_MM.absolute} mm literature threshold)`;
+  if (mm < CANAL_AP_THRESHOLDS_MM.relative)
+    return ` (in the ${CANAL_AP_THRESHOLDS_MM.absolute}-${CANAL_AP_THRESHOLDS_MM.relative} mm literature band)`;
+  return '';
+}
+
 function measureClause(level: FusedLevelFindings): NarrativeClause | undefined {
   const m = level.measures;
   const parts: string[] = [];
   if (Number.isFinite(m.discHeightMm)) parts.push(`disc height ${m.discHeightMm.toFixed(1)} mm`);
   if (m.discHeightIndex !== null) parts.push(`DHI ${m.discHeightIndex.toFixed(2)}`);
   if (m.signalIntensityRatio !== null) parts.push(`signal-intensity ratio ${m.signalIntensityRatio.toFixed(2)}`);
+  if (typeof m.canalApMm === 'number') {
+    const ratio = typeof m.canalApRatio === 'number' ? `, ${m.canalApRatio.toFixed(2)} of the mid-body diameter` : '';
+    parts.push(`canal AP diameter ${m.canalApMm.toFixed(1)} mm${ratio}${canalBand(m.canalApMm)}`);
+  }
   return parts.length > 0 ? { text: parts.join(', '), probability: null, uncertain: false } : undefined;
 }
 

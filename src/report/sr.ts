@@ -184,6 +184,9 @@ const MEASURES: readonly { field: keyof DiscFindings['measures']; concept: Coded
   { field: 'listhesisMm', concept: PRIVATE.listhesis, unit: UCUM.millimetre },
   { field: 'wedgeAngleDeg', concept: PRIVATE.wedgeAngle, unit: UCUM.degree },
   { field: 'discAngleDeg', concept: PRIVATE.discAngle, unit: UCUM.degree },
+  { field: 'canalApMm', concept: PRIVATE.canalAp, unit: UCUM.millimetre },
+  { field: 'canalApBodyMm', concept: PRIVATE.canalApBody, unit: UCUM.millimetre },
+  { field: 'canalApRatio', concept: PRIVATE.canalApRatio, unit: UCUM.noUnits },
 ];
 
 /** The binary findings (probabilities) written per disc, in report order. */
@@ -310,7 +313,7 @@ function findingItems(
   items.push(codeItem('CONTAINS', PRIVATE.needsReview, finding.needsReview ? SCT.yes : SCT.no));
   for (const { field, concept, unit } of MEASURES) {
     const value = finding.measures[field];
-    if (value !== null && Number.isFinite(value)) items.push(numItem(concept, value, unit, measured()));
+    if (typeof value === 'number' && Number.isFinite(value)) items.push(numItem(concept, value, unit, measured()));
   }
   return items;
 }

@@ -78,6 +78,9 @@ function disc(
       listhesisMm: 1.3,
       wedgeAngleDeg: 6.5,
       discAngleDeg: -12.25,
+      canalApMm: 11.4,
+      canalApBodyMm: 14.2,
+      canalApRatio: 0.803,
       ...overrides,
     },
     geometry: {
@@ -117,6 +120,8 @@ function example(): Promise<Example> {
       disc(volume, mid, 'L5/S1', 1, 500, [0, 0, 0.05, 0.35, 0.6], [0.1, 0.2, 0.6, 0.1], {
         discHeightIndex: null,
         wedgeAngleDeg: null,
+        canalApMm: null,
+        canalApRatio: null,
       }),
     ];
     const study: StudyFindings = {
@@ -296,6 +301,11 @@ test('probabilities are dimensionless, heights in mm and angles in degrees; null
   assert.equal(value(groups[0]!, PRIVATE.listhesis)?.value, 1.3);
   assert.equal(value(groups[2]!, PRIVATE.discHeightIndex), undefined);
   assert.equal(value(groups[2]!, PRIVATE.wedgeAngle), undefined);
+  // The canal measures (findings schema 1.2): diameters in mm, their ratio dimensionless.
+  assert.deepEqual(value(l4, PRIVATE.canalAp), { value: 11.4, unit: UCUM.millimetre });
+  assert.deepEqual(value(l4, PRIVATE.canalApBody), { value: 14.2, unit: UCUM.millimetre });
+  assert.deepEqual(value(l4, PRIVATE.canalApRatio), { value: 0.803, unit: UCUM.noUnits });
+  assert.equal(value(groups[2]!, PRIVATE.canalAp), undefined);
   const review = named(itemsOf(l4, 'ContentSequence'), PRIVATE.needsReview)!;
   assert.equal(study.series[0]!.discs[1]!.needsReview, true);
   assert.equal(codeOf(review, 'ConceptCodeSequence')?.CodeMeaning, 'Yes');
