@@ -27,9 +27,18 @@ export {
   writeAnalysisOutputs,
 } from './analyze/outputs.js';
 export { assertFindingsDocument, isFindingsDocument, validateFindings } from './analyze/validate.js';
+export {
+  type CohortPageContext,
+  type CohortSummary,
+  renderCohortPage,
+  summarizeCohort,
+  writeCohortPage,
+} from './batch/cohortPage.js';
 export * from './datasets/index.js';
+export { CANAL_AP_THRESHOLDS_MM } from './disc/measures.js';
 export * from './disc/predictions.js';
 export * from './errors.js';
+export { type CanalPair, type CanalValidation, validateCanalMeasures } from './evaluation/canal.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
 export { formatEvaluation } from './evaluation/table.js';
@@ -44,6 +53,7 @@ export {
 } from './explain/gradcam.js';
 export { heatOverlayRgb, writeHeatOverlayPng } from './explain/overlay.js';
 export { type CoveragePoint, coverageAccuracyCurve } from './grade/calibration.js';
+export { type CanalMeasures, type ClassMap, canalDiameterMm, measureCanal } from './grade/canal.js';
 export {
   type CropPlacement,
   cropDisc,
@@ -145,6 +155,14 @@ export {
   type StudyFindings,
   type VertebraFindings,
 } from './report/findings.js';
+export {
+  describeFindings,
+  describeStudy,
+  narrativeText,
+  type StudyNarrative,
+  sentenceText,
+  UNCERTAIN_MARK,
+} from './report/narrative.js';
 export {
   DEFAULT_LOCALIZER_DIR,
   DEFAULT_MODEL_DIR,
