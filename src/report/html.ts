@@ -98,7 +98,7 @@ function pngSize(png: Uint8Array): [number, number] | undefined {
 }
 
 /** An `<img>` of PNG bytes as a data: URI (with its intrinsic size, so printing lays out before decoding). */
-function pngImage(png: Uint8Array, alt: string, attributes: string): string {
+export function pngImage(png: Uint8Array, alt: string, attributes: string): string {
   if (!isPngSignature(png)) throw new Error(`HTML report: the picture for "${alt}" is not PNG data`);
   const size = pngSize(png);
   const dimensions = size ? ` width="${size[0]}" height="${size[1]}"` : '';
