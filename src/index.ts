@@ -14,6 +14,7 @@ export {
   type SeriesArtefacts,
   type StudyArtefacts,
 } from './analyze/analyze.js';
+export { compareStudies, readComparedInput, readComparisonNoise } from './analyze/compare.js';
 export { formatFindings, levelTable } from './analyze/format.js';
 export { cardHeadlines, modelAccuracy, modelReference } from './analyze/models.js';
 export {
@@ -40,6 +41,7 @@ export * from './disc/predictions.js';
 export * from './errors.js';
 export { type CanalPair, type CanalValidation, validateCanalMeasures } from './evaluation/canal.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
+export { measureRepeatability, type RepeatabilityTable } from './evaluation/repeatability.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
 export { formatEvaluation } from './evaluation/table.js';
 export { type DiscHeat, type ExplainTarget, explainDiscs } from './explain/disc.js';
@@ -140,6 +142,14 @@ export {
   type Network,
 } from './models/engine.js';
 export { loadNetwork } from './models/network.js';
+export {
+  COMPARISON_SCHEMA,
+  COMPARISON_VERSION,
+  compareFindings,
+  formatComparison,
+  renderComparisonHtml,
+  type StudyComparison,
+} from './report/compare.js';
 export {
   type DiscFindings as FindingsDisc,
   FINDINGS_SCHEMA,
