@@ -1,7 +1,8 @@
 /**
  * Repeatability of the per-level measures: how much a measure moves when nothing about the patient
  * changed. Measured on SPIDER's 11-slice T2 SPACE stacks: the same disc measured on the middle slice,
- * on its two neighbours (1 mm apart) and on the middle slice shifted by a few pixels; the within-level
+ * on its two neighbours (1 mm apart) and on the middle slice shifted by a few pixels and rotated by a few
+ * degrees; the within-level
  * standard deviation over those repeats, pooled over levels, gives the repeatability coefficient
  * RC = 1.96·√2·s_w (Bland & Altman, Lancet 1986): two measurements of an unchanged disc differ by
  * less than RC in 95% of cases. `compare` calls a change smaller than RC "within noise".
@@ -12,6 +13,7 @@ import type { DiscMeasures } from '../disc/measures.js';
 import { measureDisc } from '../grade/measures.js';
 import { type Localizer, localizeImages } from '../localize/localizer.js';
 import type { Image2D } from '../transforms/resample.js';
+import { sampleBilinear } from '../transforms/sample.js';
 
 /** The measures whose repeatability is measured (the ones `compare` reports). */
 export const REPEATABLE_MEASURES = ['discHeightMm', 'discHeightIndex', 'signalIntensityRatio', 'canalApMm'] as const;
@@ -52,6 +54,33 @@ export function shiftImage(image: Image2D, dx: number, dy: number): Image2D {
   return { ...image, pixels };
 }
 
+/** The image rotated by `degrees` about its centre (bilinear; physical pixel spacing honoured). */
+export function rotateImage(image: Image2D, degrees: number): Image2D {
+  const [sx, sy] = image.pixelSpacing;
+  const cos = Math.cos((degrees * Math.PI) / 180);
+  const sin = Math.sin((degrees * Math.PI) / 180);
+  const cx = ((image.width - 1) / 2) * sx;
+  const cy = ((image.height - 1) / 2) * sy;
+  const pixels = new Float32Array(image.width * image.height);
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const dx = x * sx - cx;
+      const dy = y * sy - cy;
+      // Inverse mapping: where this output pixel comes from in the input.
+      const fx = (cos * dx + sin * dy + cx) / sx;
+      const fy = (-sin * dx + cos * dy + cy) / sy;
+      pixels[x + y * image.width] = sampleBilinear(
+        image.pixels,
+        image.width,
+        image.height,
+        Math.min(image.width - 1, Math.max(0, fx)),
+        Math.min(image.height - 1, Math.max(0, fy)),
+      );
+    }
+  }
+  return { ...image, pixels };
+}
+
 /** Pooled within-group SD and the repeatability coefficient of groups of repeats. */
 export function repeatabilityOf(groups: readonly number[][]): MeasureRepeatability {
   let sum = 0;
@@ -81,14 +110,15 @@ function measuresByLevel(localizer: Localizer, image: Image2D): Map<string, Disc
 
 /**
  * Measures the repeatability on the T2 SPACE stacks of `records` (one series per patient): the middle
- * slice, its neighbours, and the middle slice shifted by (`shiftPx`, `shiftPx`) pixels.
+ * slice, its neighbours, and the middle slice shifted by (`shiftPx`, `shiftPx`) pixels and rotated by `rotationDeg`.
  */
 export async function measureRepeatability(
   records: readonly MaskSliceRecord[],
   localizer: Localizer,
-  options: { shiftPx?: number } = {},
+  options: { shiftPx?: number; rotationDeg?: number } = {},
 ): Promise<RepeatabilityTable> {
   const shift = options.shiftPx ?? 6;
+  const rotation = options.rotationDeg ?? 3;
   const bySeries = new Map<string, MaskSliceRecord[]>();
   const sliceNumber = (r: MaskSliceRecord) => Number(/slice(\d+)/.exec(r.id)?.[1] ?? Number.NaN);
   for (const r of records) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
@@ -106,7 +136,8 @@ export async function measureRepeatability(
     if (chosen.length < 2) continue;
     const images = await Promise.all(chosen.map((r) => r.loadImage()));
     const mid = images[chosen.indexOf(sorted[middle] as MaskSliceRecord)] as Image2D;
-    const repeats = [...images, shiftImage(mid, shift, shift)].map((image) => measuresByLevel(localizer, image));
+    const moved = [shiftImage(mid, shift, shift), rotateImage(mid, rotation)];
+    const repeats = [...images, ...moved].map((image) => measuresByLevel(localizer, image));
     patients.add(chosen[0]?.patient as string);
     const levels = new Set(repeats.flatMap((r) => [...r.keys()]));
     for (const level of levels) {
@@ -122,7 +153,7 @@ export async function measureRepeatability(
   return {
     schema: 'spinegrade/repeatability',
     version: '1.0.0',
-    method: `SPIDER T2 SPACE stacks: the middle slice, its two neighbours (1 mm apart) and the middle slice shifted by ${shift} pixels, each localised and measured; pooled within-level SD over lumbar levels`,
+    method: `SPIDER T2 SPACE stacks: the middle slice, its two neighbours (1 mm apart), and the middle slice shifted by ${shift} pixels and rotated by ${rotation}°, each localised and measured; pooled within-level SD over lumbar levels`,
     patients: patients.size,
     measures: Object.fromEntries(REPEATABLE_MEASURES.map((m) => [m, repeatabilityOf(groups[m])])) as Record<
       RepeatableMeasure,

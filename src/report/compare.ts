@@ -194,12 +194,13 @@ function num(v: number | null, digits: number): string {
 /** What a measure change cell says, e.g. `7.9 → 7.1 (−0.8; within noise ±1.1)`. */
 export function measureChangeText(change: MeasureChange, digits: number): string {
   if (change.change === null) return `${num(change.baseline, digits)} → ${num(change.followUp, digits)}`;
-  const sign = change.change > 0 ? '+' : '';
+  const shown = Number(change.change.toFixed(digits)) || 0;
+  const sign = shown > 0 ? '+' : '';
   const noise =
     change.withinNoise === null
       ? 'noise not measured'
       : `${change.withinNoise ? 'within noise' : 'beyond noise'} ±${num(change.repeatabilityCoefficient, digits)}`;
-  return `${num(change.baseline, digits)} → ${num(change.followUp, digits)} (${sign}${change.change.toFixed(digits)}; ${noise})`;
+  return `${num(change.baseline, digits)} → ${num(change.followUp, digits)} (${sign}${shown.toFixed(digits)}; ${noise})`;
 }
 
 function gradeCell(name: string, change: GradeChange): string {

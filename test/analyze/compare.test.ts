@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { loadSingleVolume } from '../../src/io/load.js';
 import { writeMetaImage } from '../../src/io/metaimage.js';
@@ -14,10 +14,12 @@ import {
 } from '../../src/report/compare.js';
 import type { FindingsDocument, FusedLevelFindings } from '../../src/report/findings.js';
 import type { Volume } from '../../src/volume/volume.js';
+import { withPage } from '../helpers/chromium.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
+const COMPARISON_PNG = join(REPO_ROOT, 'test-output/comparison.png');
 
 test('the probability that a grade changed comes from both distributions', () => {
   assert.equal(probabilityDifferent([1, 0, 0], [1, 0, 0]), 0);
@@ -154,6 +156,20 @@ test('spinegrade compare on two real studies: the example and a shifted copy of 
   assert.equal(html.match(/<img [^>]*class="overlay"/g)?.length, 2, 'the two overlays side by side');
   assert.equal(html.match(/<tr data-level=/g)?.length, comparison.levels.length);
   assert.doesNotMatch(html, /<script/);
+  await withPage(t, async (page, problems) => {
+    await page.setContent(html, { waitUntil: 'load' });
+    const widths = await page.evaluate<number[]>('[...document.images].map((i) => (i.complete ? i.naturalWidth : 0))');
+    assert.equal(widths.length, 2);
+    assert.ok(
+      widths.every((w) => w > 0),
+      'both overlays decode',
+    );
+    const boxes = await Promise.all(['#baseline img', '#follow-up img'].map((s) => page.locator(s).boundingBox()));
+    assert.ok(boxes[0] && boxes[1] && Math.abs(boxes[0].y - boxes[1].y) < 2 && boxes[1].x > boxes[0].x, 'side by side');
+    assert.deepEqual(problems, []);
+    await mkdir(dirname(COMPARISON_PNG), { recursive: true });
+    await page.screenshot({ path: COMPARISON_PNG, fullPage: true });
+  });
   assert.match(run.stdout, /^L4\/L5: Pfirrmann \d → \d \(p changed 0\.\d\d\)/m);
   const again = runCli(['compare', join(dir, 'baseline'), join(dir, 'follow-up'), '--out', out]);
   assert.equal(again.status, 16, 'an existing output folder is not replaced without --overwrite');
