@@ -14,6 +14,7 @@ export {
   type SeriesArtefacts,
   type StudyArtefacts,
 } from './analyze/analyze.js';
+export { compareStudies, readComparedInput, readComparisonNoise } from './analyze/compare.js';
 export { formatFindings, levelTable } from './analyze/format.js';
 export { cardHeadlines, modelAccuracy, modelReference } from './analyze/models.js';
 export {
@@ -27,10 +28,20 @@ export {
   writeAnalysisOutputs,
 } from './analyze/outputs.js';
 export { assertFindingsDocument, isFindingsDocument, validateFindings } from './analyze/validate.js';
+export {
+  type CohortPageContext,
+  type CohortSummary,
+  renderCohortPage,
+  summarizeCohort,
+  writeCohortPage,
+} from './batch/cohortPage.js';
 export * from './datasets/index.js';
+export { CANAL_AP_THRESHOLDS_MM } from './disc/measures.js';
 export * from './disc/predictions.js';
 export * from './errors.js';
+export { type CanalPair, type CanalValidation, validateCanalMeasures } from './evaluation/canal.js';
 export { type DatasetPredictions, type PredictionPlan, predictDataset } from './evaluation/predict.js';
+export { measureRepeatability, type RepeatabilityTable } from './evaluation/repeatability.js';
 export { type Estimate, type Evaluation, evaluatePredictions, type MetricRow } from './evaluation/score.js';
 export { formatEvaluation } from './evaluation/table.js';
 export { type DiscHeat, type ExplainTarget, explainDiscs } from './explain/disc.js';
@@ -44,6 +55,7 @@ export {
 } from './explain/gradcam.js';
 export { heatOverlayRgb, writeHeatOverlayPng } from './explain/overlay.js';
 export { type CoveragePoint, coverageAccuracyCurve } from './grade/calibration.js';
+export { type CanalMeasures, type ClassMap, canalDiameterMm, measureCanal } from './grade/canal.js';
 export {
   type CropPlacement,
   cropDisc,
@@ -131,6 +143,14 @@ export {
 } from './models/engine.js';
 export { loadNetwork } from './models/network.js';
 export {
+  COMPARISON_SCHEMA,
+  COMPARISON_VERSION,
+  compareFindings,
+  formatComparison,
+  renderComparisonHtml,
+  type StudyComparison,
+} from './report/compare.js';
+export {
   type DiscFindings as FindingsDisc,
   FINDINGS_SCHEMA,
   FINDINGS_VERSION,
@@ -145,6 +165,14 @@ export {
   type StudyFindings,
   type VertebraFindings,
 } from './report/findings.js';
+export {
+  describeFindings,
+  describeStudy,
+  narrativeText,
+  type StudyNarrative,
+  sentenceText,
+  UNCERTAIN_MARK,
+} from './report/narrative.js';
 export {
   DEFAULT_LOCALIZER_DIR,
   DEFAULT_MODEL_DIR,

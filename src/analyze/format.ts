@@ -19,6 +19,7 @@ const COLUMNS: readonly [string, number][] = [
   ['endplates up/low', 16],
   ['listhesis', 9],
   ['disc height', 11],
+  ['canal AP', 8],
   ['review', 6],
 ];
 
@@ -37,6 +38,7 @@ function cells(row: Row): string[] {
     `${p2(row.endplateUpper)}/${p2(row.endplateLower)}`,
     p2(row.spondylolisthesis),
     Number.isFinite(height) ? `${height.toFixed(1)} mm` : '—',
+    typeof row.measures.canalApMm === 'number' ? `${row.measures.canalApMm.toFixed(1)} mm` : '—',
     row.needsReview ? 'yes' : '',
   ];
 }

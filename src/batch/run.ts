@@ -28,6 +28,7 @@ import { createAnalyzer } from '../analyze/analyze.js';
 import { describeError, SpinegradeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildCohort, type CohortCounts, writeCohort } from './cohort.js';
+import { writeCohortPage } from './cohortPage.js';
 import {
   type BatchJobData,
   batchJobId,
@@ -125,7 +126,7 @@ export interface BatchSummary {
   throughputPerMinute: number | null;
   /** Mean milliseconds per analysed study, per stage (from the done records of this run). */
   meanStageMs: Record<string, number> | null;
-  files: { cohortCsv: string; cohortJsonl: string; summary: string };
+  files: { cohortCsv: string; cohortJsonl: string; cohortHtml: string; summary: string };
   cohort: CohortCounts;
   skippedFiles: Record<string, number>;
 }
@@ -716,6 +717,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   await cleanStaging(outDir).catch(() => undefined);
   const { rows, counts } = await buildCohort(studies, outDir, version.id);
   const files = await writeCohort(rows, outDir);
+  const cohortHtml = await writeCohortPage(rows, outDir, {
+    createdAt: new Date().toISOString(),
+    modelVersion: version.id,
+  });
   const finishedAt = new Date();
   const records = ctx.tracker.doneThisRun;
   const settled = ctx.tracker.settled;
@@ -745,7 +750,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     studiesPerMinute: settled > 0 ? (settled / Math.max(1, finishedAt.getTime() - ctx.enqueuedAt)) * 60_000 : null,
     throughputPerMinute: throughput(records),
     meanStageMs: meanStages(records),
-    files: { cohortCsv: files.csv, cohortJsonl: files.jsonl, summary: join(outDir, 'batch-run.json') },
+    files: {
+      cohortCsv: files.csv,
+      cohortJsonl: files.jsonl,
+      cohortHtml,
+      summary: join(outDir, 'batch-run.json'),
+    },
     cohort: counts,
     skippedFiles: Object.fromEntries(discovery.skipped),
   };

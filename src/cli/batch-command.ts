@@ -32,7 +32,7 @@ export function formatBatchSummary(summary: BatchSummary): string {
       `${cohort.failed} failed, ${cohort.pending} not finished` +
       (summary.studiesPerMinute !== null ? `; ${summary.studiesPerMinute.toFixed(1)} studies/min` : '') +
       ` [${summary.mode}, models ${summary.modelVersion.slice(0, 12)}]`,
-    `cohort: ${summary.files.cohortCsv} and ${summary.files.cohortJsonl} (${cohort.rows} rows)`,
+    `cohort: ${summary.files.cohortCsv} and ${summary.files.cohortJsonl} (${cohort.rows} rows); page ${summary.files.cohortHtml}`,
   ];
   if (summary.interrupted) lines.push('interrupted: run the same command again to resume');
   return `${lines.join('\n')}\n`;

@@ -4,6 +4,7 @@ import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/
 import { parsePixelSpacing } from '../io/pixelSpacing.js';
 import { runAnalyze } from './analyze.js';
 import { type Flags, type OptionSpec, parseCommandLine as parse, parseOptionsOnly, stringOption } from './args.js';
+import { COMPARE_USAGE } from './compare-command.js';
 import { convert } from './convert.js';
 import type { PlanOptions } from './dataset-commands.js';
 import { terminalProgress } from './progress.js';
@@ -75,6 +76,7 @@ Usage:
   spinegrade finetune --data <own-data> --out <model-dir> [--model <grader-dir>] [--localizer <dir>]
                       [--epochs N] [--context-epochs N] [--learning-rate R] [--seed S] [--overwrite]
       Adapt a grader to a site's own labelled patients (docs/datasets.md, "Own data").
+${COMPARE_USAGE}
 ${BATCH_USAGE}
 ${SERVE_USAGE}
 ${WATCH_USAGE}
@@ -113,6 +115,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./serve-command.js')).runServeCommand(rest);
       case 'watch':
         return await (await import('./watch-command.js')).runWatchCommand(rest);
+      case 'compare':
+        return await (await import('./compare-command.js')).runCompareCommand(rest, printUsage);
       case 'batch':
         return await (await import('./batch-command.js')).runBatchCommand(rest, printUsage);
       case 'worker':

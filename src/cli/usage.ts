@@ -9,9 +9,9 @@ export const BATCH_USAGE = `  spinegrade batch <input-root|manifest.csv> --out <
                    [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]] [--retry-failed] [--in-process]
       Grade a cohort: one job per study (DICOM grouped by Study Instance UID; each NIfTI/MetaImage file;
       or the rows study_id,path[,pixel_spacing] of a manifest) on BullMQ workers; per-study outputs in
-      <dir>/studies/<id>/, the cohort table in <dir>/cohort.csv and cohort.jsonl. Re-running resumes:
-      studies done with the same models are skipped. Without --redis a private redis-server is started
-      (or, if there is none, the studies run in this process).
+      <dir>/studies/<id>/, the cohort table in <dir>/cohort.csv and cohort.jsonl, its page cohort.html.
+      Re-running resumes: studies done with the same models are skipped. Without --redis a private
+      redis-server is started (or, if there is none, the studies run in this process).
   spinegrade worker [--redis <url>] [--concurrency N] [--model <dir>] [--localizer <dir>]
       Take batch jobs from the Redis queue of this worker's models until stopped (SIGINT/SIGTERM).`;
 

@@ -7,18 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { SpinegradeError } from '../errors.js';
 import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
+import { type GradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from './grades.js';
 import type { DiscMeasures } from './measures.js';
 
-/** Pfirrmann grades, in the order of `pfirrmann.probs`. */
-export const PFIRRMANN_GRADES = [1, 2, 3, 4, 5] as const;
-/** Modic types, in the order of `modic.probs`. */
-export const MODIC_TYPES = [0, 1, 2, 3] as const;
-
-/** A graded finding with its class probabilities. */
-export interface GradedFinding {
-  grade: number;
-  probs: number[];
-}
+export { type GradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from './grades.js';
 
 /** Pixel coordinates `[x, y]` in the series' mid-sagittal image. */
 export type PixelPoint = [number, number];

@@ -13,6 +13,8 @@
  *   mean signal of those vertebral bodies (Modic et al., Radiology 1988, for why endplate signal matters).
  * - Listhesis offset: how far the posterior wall of the body above lies anterior of the body below,
  *   along the disc axis, mm (positive: anterolisthesis; Meyerding, Surg Gynecol Obstet 1932).
+ * - Spinal canal AP diameter at the disc level and at the adjacent mid-vertebral bodies, and their
+ *   ratio (`canal.ts`).
  * - Wedge angle: the angle between the disc's upper and lower boundaries, degrees (positive when the
  *   disc is taller anteriorly, i.e. lordotic); disc angle: the disc axis against the image horizontal.
  */
@@ -21,6 +23,7 @@ import type { DiscMeasures } from '../disc/measures.js';
 import type { LocalizedDisc, LocalizedVertebra } from '../localize/postprocess.js';
 import { distanceToOutline, insideByCrossings, rayCrossings } from '../metrics/detection.js';
 import type { Image2D } from '../transforms/resample.js';
+import { measureCanal, vertebraNamed } from './canal.js';
 
 /** What measuring needs of a slice's localisation: the class of every pixel and the instances. */
 export interface MeasurableSlice {
@@ -149,8 +152,12 @@ export function measureDisc(image: Image2D, slice: MeasurableSlice, disc: Locali
   const nucleusSignal = signal(nucleus);
   const annulusSignal = signal(annulus);
 
-  const above = vertebraNamed(slice, vertebraAboveDisc(disc.ivdLabel), disc);
-  const below = vertebraNamed(slice, disc.ivdLabel >= 1 ? vertebraAboveDisc(disc.ivdLabel - 1) : undefined, disc);
+  const above = vertebraNamed(slice.vertebrae, vertebraAboveDisc(disc.ivdLabel), disc);
+  const below = vertebraNamed(
+    slice.vertebrae,
+    disc.ivdLabel >= 1 ? vertebraAboveDisc(disc.ivdLabel - 1) : undefined,
+    disc,
+  );
   const bodyPixels = (v: LocalizedVertebra | undefined): number[] =>
     v ? pixelsInside(v.outline, width, height, (i) => slice.classes[i] === 2) : [];
   const abovePixels = bodyPixels(above);
@@ -207,22 +214,8 @@ export function measureDisc(image: Image2D, slice: MeasurableSlice, disc: Locali
     listhesisMm: roundOrNull(listhesisMm),
     wedgeAngleDeg: roundOrNull(wedgeAngleDeg),
     discAngleDeg: round((Math.atan2(disc.axis[1] * sy, disc.axis[0] * sx) * 180) / Math.PI),
+    ...measureCanal({ width, height, pixelSpacing: image.pixelSpacing, classes: slice.classes }, slice, disc),
   };
-}
-
-/** The vertebra with a level name, nearest the disc (a name can repeat on posterior elements). */
-function vertebraNamed(
-  slice: MeasurableSlice,
-  level: string | undefined,
-  disc: LocalizedDisc,
-): LocalizedVertebra | undefined {
-  if (!level) return undefined;
-  const named = slice.vertebrae.filter((v) => v.level === level);
-  return named.sort(
-    (a, b) =>
-      Math.hypot(a.center[0] - disc.center[0], a.center[1] - disc.center[1]) -
-      Math.hypot(b.center[0] - disc.center[0], b.center[1] - disc.center[1]),
-  )[0];
 }
 
 /** Measures every disc of a slice, in the order of `slice.discs`. */

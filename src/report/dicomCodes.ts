@@ -60,6 +60,8 @@ export const DCM = {
   sourceOfMeasurement: code('121112', 'DCM', 'Source of Measurement'),
   center: code('111010', 'DCM', 'Center'),
   comment: code('121106', 'DCM', 'Comment'),
+  findings: code('121070', 'DCM', 'Findings'),
+  impression: code('121073', 'DCM', 'Impression'),
   sourceImageForProcessing: code('121322', 'DCM', 'Source image for image processing operation'),
   segmentation: code('113076', 'DCM', 'Segmentation'),
 } as const;
@@ -118,6 +120,9 @@ export const PRIVATE = {
   listhesis: code('LISTHESIS-MM', PRIVATE_SCHEME, 'Listhesis offset'),
   wedgeAngle: code('WEDGE-ANGLE', PRIVATE_SCHEME, 'Disc wedge angle'),
   discAngle: code('DISC-ANGLE', PRIVATE_SCHEME, 'Disc angle to the image horizontal'),
+  canalAp: code('CANAL-AP', PRIVATE_SCHEME, 'Canal AP diameter at the disc level'),
+  canalApBody: code('CANAL-AP-BODY', PRIVATE_SCHEME, 'Canal AP diameter at the adjacent mid-vertebral bodies'),
+  canalApRatio: code('CANAL-AP-RATIO', PRIVATE_SCHEME, 'Canal AP diameter ratio, disc level to mid-vertebral bodies'),
 } as const;
 
 /** The private code of Pfirrmann grade `grade` (1–5). */

@@ -9,7 +9,7 @@ import type { GradedFinding, PixelPoint } from '../disc/predictions.js';
 /** Schema identifier and version of `findings.json` (semver: minor = fields added). */
 export const FINDINGS_SCHEMA = 'spinegrade/findings' as const;
 /** Version of the findings schema. */
-export const FINDINGS_VERSION = '1.1.0' as const;
+export const FINDINGS_VERSION = '1.2.0' as const;
 
 /** A model that contributed, with the measured figures its card states. */
 export interface ModelReference {

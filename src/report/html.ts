@@ -5,8 +5,8 @@
  * Every string that comes from the findings is HTML-escaped.
  */
 import type { BinaryFinding } from '../disc/findings.js';
+import { gradeProbability, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/grades.js';
 import type { DiscMeasures } from '../disc/measures.js';
-import { MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/predictions.js';
 import { isPngSignature } from '../io/png.js';
 import {
   type DiscFindings,
@@ -17,6 +17,7 @@ import {
   SPIDER_CREDIT,
   type StudyFindings,
 } from './findings.js';
+import { describeStudy, type NarrativeSentence, UNCERTAIN_MARK } from './narrative.js';
 import { PFIRRMANN_COLOURS, VERTEBRA_COLOUR } from './overlayImage.js';
 
 /** A Grad-CAM thumbnail of one disc (see `heatThumbnailPng`). */
@@ -55,6 +56,17 @@ export interface HtmlReportInput {
   modelCard: HtmlReportModelCard;
 }
 
+/**
+ * The start of a self-contained page, up to its open `<head>`: a Content-Security-Policy that allows
+ * only inline styles and data: pictures (no scripts, no requests), UTF-8, the viewport.
+ */
+export const SELF_CONTAINED_HTML_START = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
+<meta name="viewport" content="width=device-width, initial-scale=1">`;
+
 const ESCAPES: Readonly<Record<string, string>> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -86,7 +98,7 @@ function pngSize(png: Uint8Array): [number, number] | undefined {
 }
 
 /** An `<img>` of PNG bytes as a data: URI (with its intrinsic size, so printing lays out before decoding). */
-function pngImage(png: Uint8Array, alt: string, attributes: string): string {
+export function pngImage(png: Uint8Array, alt: string, attributes: string): string {
   if (!isPngSignature(png)) throw new Error(`HTML report: the picture for "${alt}" is not PNG data`);
   const size = pngSize(png);
   const dimensions = size ? ` width="${size[0]}" height="${size[1]}"` : '';
@@ -100,12 +112,6 @@ function percent(probability: number): string {
 
 function fixed(value: number | null | undefined, digits: number): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits);
-}
-
-/** The probability of the graded class (`grade` among `classes`), or the top probability when it is not found. */
-function gradeProbability(finding: { grade: number; probs: number[] }, classes: readonly number[]): number {
-  const index = classes.indexOf(finding.grade);
-  return index >= 0 && finding.probs[index] !== undefined ? finding.probs[index] : Math.max(...finding.probs);
 }
 
 /** Column title of each binary finding, in table order (a `Record`, so a new finding must be given a column). */
@@ -203,6 +209,9 @@ const MEASURE_COLUMNS: readonly { key: keyof DiscMeasures; title: string; unit: 
   { key: 'listhesisMm', title: 'Listhesis offset', unit: 'mm', digits: 1 },
   { key: 'wedgeAngleDeg', title: 'Wedge angle', unit: '°', digits: 1 },
   { key: 'discAngleDeg', title: 'Disc angle', unit: '°', digits: 1 },
+  { key: 'canalApMm', title: 'Canal AP at disc', unit: 'mm', digits: 1 },
+  { key: 'canalApBodyMm', title: 'Canal AP at mid-bodies', unit: 'mm', digits: 1 },
+  { key: 'canalApRatio', title: 'Canal AP ratio disc/bodies', unit: 'ratio', digits: 2 },
 ];
 
 function measuresTable(discs: readonly DiscFindings[], id: string): string {
@@ -376,7 +385,35 @@ function studySection(
   return (
     `<article class="study" id="${prefix}" data-study-key="${text(study.key)}">` +
     `<header class="study-header"><h1>Study ${text(study.key)}</h1>${facts}</header>` +
-    `${series}${fused}${skipped}</article>`
+    `${narrativeSection(study, findings.reviewThreshold, prefix)}${series}${fused}${skipped}</article>`
+  );
+}
+
+function narrativeSentenceHtml(sentence: NarrativeSentence): string {
+  const clauses = sentence.clauses
+    .map((c) =>
+      c.uncertain
+        ? `<span class="uncertain" title="below the review threshold">${text(c.text)} <small>${UNCERTAIN_MARK}</small></span>`
+        : text(c.text),
+    )
+    .join(escapeHtml(sentence.separator));
+  const level = sentence.level === null ? '' : ` data-level="${text(sentence.level)}"`;
+  const lead = sentence.level === null ? text(sentence.lead) : `<strong>${text(sentence.lead)}</strong>`;
+  return `<p${level}>${lead}${clauses}.</p>`;
+}
+
+/** The draft report in words (src/report/narrative.ts), uncertain clauses highlighted. */
+function narrativeSection(study: StudyFindings, reviewThreshold: number, prefix: string): string {
+  const narrative = describeStudy(study, reviewThreshold);
+  return (
+    `<section class="narrative" id="${prefix}-narrative"><h2>Draft report</h2>` +
+    '<p class="note">Generated from the findings by fixed templates (no language model); ' +
+    `<span class="uncertain">${UNCERTAIN_MARK}</span> marks a statement whose probability is below the review ` +
+    `threshold ${fixed(reviewThreshold, 2)}. A draft for a qualified reader to check, not a report.</p>` +
+    `<h3>Findings</h3><div class="narrative-findings" id="${prefix}-narrative-findings">` +
+    `${narrative.findings.map(narrativeSentenceHtml).join('')}</div>` +
+    `<h3>Impression</h3><div class="narrative-impression" id="${prefix}-narrative-impression">` +
+    `${narrative.impression.map(narrativeSentenceHtml).join('')}</div></section>`
   );
 }
 
@@ -439,6 +476,7 @@ tr.needs-review { background: var(--warn); } tr.needs-review th { box-shadow: in
 .gallery { display: flex; flex-wrap: wrap; gap: 12px; }
 .heat { margin: 0; width: 168px; } .heat img { display: block; width: 160px; height: auto; border-radius: 4px; }
 .note { color: var(--muted); font-size: 12px; margin: 2px 0 8px; }
+.narrative p { margin: 4px 0; max-width: 110ch; } .uncertain { background: var(--warn); color: var(--warn-ink); border-radius: 3px; padding: 0 2px; }
 .warnings.has-warnings { background: var(--warn); border-left: 4px solid var(--warn-ink); padding: 4px 12px; }
 .warnings ul { margin: 4px 0; padding-left: 20px; } .warnings.none { color: var(--muted); margin: 4px 0 12px; }
 .models { display: flex; flex-wrap: wrap; gap: 8px 32px; } .model-dir { margin: 0; color: var(--muted); }
@@ -480,12 +518,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const extraDisclaimer =
     findings.disclaimer && findings.disclaimer !== RESEARCH_USE_DISCLAIMER ? `<p>${text(findings.disclaimer)}</p>` : '';
   const extraCredit = findings.credit && findings.credit !== SPIDER_CREDIT ? `<p>${text(findings.credit)}</p>` : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+  return `${SELF_CONTAINED_HTML_START}
 <meta name="generator" content="spinegrade ${text(findings.software.version)}">
 <title>${text(title)}</title>
 <style>${STYLE}</style>

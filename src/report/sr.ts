@@ -37,6 +37,7 @@ import {
   UCUM,
 } from './dicomCodes.js';
 import type { DiscFindings, FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from './findings.js';
+import { DRAFT_NOTICE, describeStudy, findingsText, impressionText } from './narrative.js';
 
 /** SOP Class UID of Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.34';
@@ -183,6 +184,9 @@ const MEASURES: readonly { field: keyof DiscFindings['measures']; concept: Coded
   { field: 'listhesisMm', concept: PRIVATE.listhesis, unit: UCUM.millimetre },
   { field: 'wedgeAngleDeg', concept: PRIVATE.wedgeAngle, unit: UCUM.degree },
   { field: 'discAngleDeg', concept: PRIVATE.discAngle, unit: UCUM.degree },
+  { field: 'canalApMm', concept: PRIVATE.canalAp, unit: UCUM.millimetre },
+  { field: 'canalApBodyMm', concept: PRIVATE.canalApBody, unit: UCUM.millimetre },
+  { field: 'canalApRatio', concept: PRIVATE.canalApRatio, unit: UCUM.noUnits },
 ];
 
 /** The binary findings (probabilities) written per disc, in report order. */
@@ -309,7 +313,7 @@ function findingItems(
   items.push(codeItem('CONTAINS', PRIVATE.needsReview, finding.needsReview ? SCT.yes : SCT.no));
   for (const { field, concept, unit } of MEASURES) {
     const value = finding.measures[field];
-    if (value !== null && Number.isFinite(value)) items.push(numItem(concept, value, unit, measured()));
+    if (typeof value === 'number' && Number.isFinite(value)) items.push(numItem(concept, value, unit, measured()));
   }
   return items;
 }
@@ -414,6 +418,7 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
     );
   }
   const version = findings.software.version;
+  const narrative = describeStudy(study, findings.reviewThreshold);
   const content: ContentItem[] = [
     codeItem('HAS CONCEPT MOD', DCM.languageOfContent, OTHER.englishUs),
     codeItem('HAS OBS CONTEXT', DCM.observerType, DCM.device),
@@ -436,6 +441,9 @@ export function buildMeasurementReport(input: SrInput): Uint8Array {
     container('CONTAINS', DCM.imagingMeasurements, groups),
     container('CONTAINS', OTHER.qualitativeEvaluations, [
       textItem('CONTAINS', DCM.comment, `${findings.disclaimer} ${findings.credit}`),
+      // The report in words (docs/report-text.md): a draft, so it says so in its own text.
+      textItem('CONTAINS', DCM.findings, `${DRAFT_NOTICE}\n${findingsText(narrative)}`),
+      textItem('CONTAINS', DCM.impression, `${DRAFT_NOTICE}\n${impressionText(narrative)}`),
     ]),
   ];
 

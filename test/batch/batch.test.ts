@@ -13,6 +13,7 @@ import { closeRedis, queueConnection } from '../../src/batch/redis.js';
 import { startRedisServer } from '../../src/batch/redis-server.js';
 import { studyFolderId } from '../../src/batch/studies.js';
 import { main } from '../../src/cli/main.js';
+import { escapeHtml } from '../../src/report/html.js';
 import { skipWhenMissing } from '../helpers/programs.js';
 import { tempFolder } from '../helpers/tmp.js';
 import {
@@ -100,6 +101,10 @@ test("(a, b) batch over a folder: per-study outputs, a cohort with the corrupt s
   assert.equal(rows.find((r) => r.study_id === EXAMPLE_UID)?.source_format, 'dicom');
   const csvLines = (await readFile(join(out, 'cohort.csv'), 'utf8')).trimEnd().split('\n');
   assert.equal(csvLines.length, rows.length + 1);
+  // The cohort page beside the table: the same counts, the corrupt study's reason among the failures.
+  const page = await readFile(join(out, 'cohort.html'), 'utf8');
+  assert.ok(page.includes('data-count="ok">3<') && page.includes('data-count="failed">1<'), 'page counts');
+  assert.ok(page.includes(escapeHtml(String(corrupt[0]?.reason))), 'the failure and its reason are on the page');
   const journal = await readJournal(out);
   assert.deepEqual([...countEvents(journal, 'done').values()], [1, 1, 1], 'each study analysed once');
   const summary = JSON.parse(await readFile(join(out, 'batch-run.json'), 'utf8')) as Record<string, unknown>;

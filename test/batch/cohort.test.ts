@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildCohort, COHORT_COLUMNS, type CohortRow, cohortCsv, writeCohort } from '../../src/batch/cohort.js';
+import { writeCohortPage } from '../../src/batch/cohortPage.js';
 import { DONE_RECORD, studyOutputDir, writeFailureRecord } from '../../src/batch/job.js';
 import { formatBatchStatus, formatDuration } from '../../src/batch/progress.js';
 import type { BatchStudy } from '../../src/batch/studies.js';
@@ -167,6 +168,13 @@ test('the cohort table: one row per study × level, failed studies with their re
   assert.deepEqual(other.counts, { studies: 2, ok: 0, failed: 0, pending: 2, rows: 2 });
 
   const files = await writeCohort(rows, out);
+  const page = await readFile(
+    await writeCohortPage(rows, out, { createdAt: '2026-01-01T00:00:00Z', modelVersion: 'a'.repeat(64) }),
+    'utf8',
+  );
+  assert.match(page, /^<!doctype html>/);
+  const studies = new Set(rows.map((r) => r.study_id)).size;
+  assert.ok(page.includes(`data-count="total">${studies}<`), 'the page beside the CSV counts the same studies');
   const csv = await readFile(files.csv, 'utf8');
   const lines = csv.trimEnd().split('\n');
   assert.equal(lines[0], COHORT_COLUMNS.join(','));

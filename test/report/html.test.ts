@@ -18,6 +18,7 @@ import {
   type VertebraFindings,
 } from '../../src/report/findings.js';
 import { escapeHtml, type HtmlReportInput, renderHtmlReport } from '../../src/report/html.js';
+import { describeStudy, sentenceText } from '../../src/report/narrative.js';
 import {
   encodeOverlayPng,
   heatThumbnailPng,
@@ -39,6 +40,7 @@ const BODY = { left: 50, right: 110, height: 26 };
 const DISC = { left: 52, right: 108, height: 8, gap: 2 };
 const HOSTILE_DESCRIPTION = 'Sag T2 <script>alert("x")</script>';
 const REPORT_PNG = fileURLToPath(new URL('../../../test-output/report.png', import.meta.url));
+const NARRATIVE_PNG = fileURLToPath(new URL('../../../test-output/report-narrative.png', import.meta.url));
 
 function discTop(level: number): number {
   return FIRST_BODY_TOP + level * PERIOD + BODY.height + DISC.gap;
@@ -465,5 +467,43 @@ test('in headless Chromium the report shows its pictures, one row per level with
     await mkdir(dirname(REPORT_PNG), { recursive: true });
     await page.screenshot({ path: REPORT_PNG, fullPage: true });
     assert.ok((await stat(REPORT_PNG)).size > 10_000);
+  });
+});
+
+test('in headless Chromium the draft report in words shows a paragraph per level and an impression, uncertain clauses highlighted', async (t) => {
+  const document = findingsDocument();
+  const study = document.studies[0]!;
+  const narrative = describeStudy(study, document.reviewThreshold);
+  const html = renderHtmlReport(reportInput(document));
+  await withPage(t, async (page, problems) => {
+    await page.setContent(html, { waitUntil: 'load' });
+    const section = page.locator('#study0-narrative');
+    assert.ok(await section.isVisible());
+    const paragraphs = await page.locator('#study0-narrative-findings p').allTextContents();
+    assert.deepEqual(
+      paragraphs,
+      narrative.findings.map(sentenceText),
+      'the page shows the same text as the plain-text draft (the SR and the viewer copy)',
+    );
+    assert.deepEqual(
+      paragraphs.map((p) => p.split(':')[0]),
+      study.levels.map((l) => l.level),
+    );
+    for (const level of study.levels) {
+      const grade = page.locator(`#study0-narrative-findings p[data-level="${level.level}"] .uncertain`).first();
+      const gradeUncertain = (await grade.count()) > 0 && ((await grade.textContent()) ?? '').includes('Pfirrmann');
+      assert.equal(gradeUncertain, level.needsReview, `${level.level}: grade marked uncertain iff flagged`);
+    }
+    const impression = await page.locator('#study0-narrative-impression p').allTextContents();
+    assert.deepEqual(impression, narrative.impression.map(sentenceText));
+    assert.match(impression.join('\n'), /^Disc degeneration at /m);
+    const background = await page.evaluate<string>(
+      'getComputedStyle(document.querySelector("#study0-narrative-findings .uncertain")).backgroundColor',
+    );
+    assert.notEqual(background, 'rgba(0, 0, 0, 0)', 'uncertain clauses are highlighted');
+    assert.deepEqual(problems, []);
+    await mkdir(dirname(NARRATIVE_PNG), { recursive: true });
+    await section.screenshot({ path: NARRATIVE_PNG });
+    assert.ok((await stat(NARRATIVE_PNG)).size > 5_000);
   });
 });

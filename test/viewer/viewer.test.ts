@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Analyzer, createAnalyzer } from '../../src/analyze/analyze.js';
+import { describeStudy, narrativeText } from '../../src/report/narrative.js';
 import { type RunningServer, type ServerOptions, startServer } from '../../src/server/app.js';
 import { withPage } from '../helpers/chromium.js';
 import { uploadInstances, withOrthanc } from '../helpers/orthanc.js';
@@ -265,6 +266,14 @@ test('viewer: a study uploaded through the file input shows labelled, graded dis
     await assertLabelsOnImage(page);
     await assertAligned(page, series.discs, 'patient', 'as opened');
     await screenshot(page, 'upload');
+
+    // The draft report in words: the templates' text for these findings, copied as plain text.
+    const draft = await page.locator('#draft-text').inputValue();
+    assert.equal(draft, narrativeText(describeStudy(findings.findings.studies[0], findings.findings.reviewThreshold)));
+    assert.match(draft, /^L\d\/(L\d|S1): .*Pfirrmann \d, p \d\.\d\d/m);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await page.locator('#draft-copy').click();
+    assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), draft);
 
     // The table: one row per disc, with the document's grades.
     const rows = await tableRows(page);

@@ -5,6 +5,7 @@
 import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import * as api from './api.js';
 import { byId, h } from './dom.js';
+import { renderDraft } from './draft.js';
 import { renderCorrections, renderExports } from './exports.js';
 import { updateHeat } from './heat.js';
 import { currentStudy, findingsOverlay, initials, type OpenStudy, setOverrideLevel, updateStudy } from './state.js';
@@ -48,6 +49,7 @@ export function renderFindings(): void {
     byId<HTMLButtonElement>('move-apply').disabled = true;
     renderExports();
     renderCorrections();
+    renderDraft();
     return;
   }
   const rows = rowsOf(c);
@@ -79,6 +81,7 @@ export function renderFindings(): void {
   byId<HTMLButtonElement>('move-apply').disabled = !discs.length;
   renderExports();
   renderCorrections();
+  renderDraft();
 }
 
 /** Selects a disc (or, selected already, unselects it) in the table, the overlay and the move form. */

@@ -7,6 +7,7 @@
 import * as api from './api.js';
 import { bindCorrections, onLabelDrop } from './corrections.js';
 import { byId } from './dom.js';
+import { bindDraft } from './draft.js';
 import { bindDropZone } from './dropZone.js';
 import { bindExports, renderExports } from './exports.js';
 import { bindFindings, renderFindings, selectLevel } from './findings.js';
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   bindFindings();
   bindCorrections();
   bindExports();
+  bindDraft();
   byId('token-button').addEventListener('click', askToken);
   onTokenEntered(() => void start());
   bindQueue();

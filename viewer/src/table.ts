@@ -40,6 +40,13 @@ const MEASURES: { key: string; label: string; title: string; digits: number }[] 
   { key: 'nucleusAnnulusContrast', label: 'NAC', title: 'Nucleus–annulus contrast', digits: 2 },
   { key: 'listhesisMm', label: 'Slip', title: 'Listhesis (mm)', digits: 1 },
   { key: 'wedgeAngleDeg', label: 'Wedge', title: 'Wedge angle of the disc (degrees)', digits: 1 },
+  { key: 'canalApMm', label: 'Canal', title: 'AP diameter of the spinal canal at the disc level (mm)', digits: 1 },
+  {
+    key: 'canalApRatio',
+    label: 'Canal ratio',
+    title: 'Canal AP diameter at the disc / at the adjacent mid-vertebral bodies',
+    digits: 2,
+  },
 ];
 
 const topProb = (probs: readonly number[], grade: number, offset: number): number | undefined => probs[grade - offset];
