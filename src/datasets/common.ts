@@ -1,5 +1,6 @@
 /** Pieces the dataset readers share: SPIDER names and gradings, folder checks, mid-sagittal slices. */
 import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import type { DiscFindings } from '../disc/findings.js';
 import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
@@ -212,4 +213,12 @@ export function restrictToPatients(dataset: SpineDataset, patients: ReadonlySet<
     discs: dataset.discs.filter((d) => patients.has(d.patient)),
     maskSlices: dataset.maskSlices.filter((m) => patients.has(m.patient)),
   };
+}
+
+/**
+ * The name that identifies a dataset in model provenance (docs/models.md): `SPIDER` for either SPIDER
+ * layout, the root folder's name for own data. In-sample checks compare (this name, patient id) pairs.
+ */
+export function datasetName(dataset: Pick<SpineDataset, 'root' | 'layout'>): string {
+  return dataset.layout === 'own' ? basename(resolve(dataset.root)) : 'SPIDER';
 }

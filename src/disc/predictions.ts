@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { SpinegradeError } from '../errors.js';
 import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
 import type { DiscMeasures } from './measures.js';
+import type { ModelIdentity } from './provenance.js';
 
 /** Pfirrmann grades, in the order of `pfirrmann.probs`. */
 export const PFIRRMANN_GRADES = [1, 2, 3, 4, 5] as const;
@@ -53,6 +54,11 @@ export interface PredictionLine {
   /** Sequence of the series; absent on patient lines. */
   sequence?: string;
   discs: DiscPrediction[];
+  /**
+   * The models that wrote the line (`predict` writes it on every line): the grader or class prior
+   * (null when cross-validated afresh) and the localisers.
+   */
+  models?: { model: ModelIdentity | null; localizers: ModelIdentity[] };
 }
 
 /** The index of the largest value. */
