@@ -40,17 +40,21 @@ export function formatBatchSummary(summary: BatchSummary): string {
 
 /** `spinegrade batch …`; returns the exit code (130 when interrupted). */
 export async function runBatchCommand(args: readonly string[], usage: () => number): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string' },
-    workers: { type: 'string' },
-    redis: { type: 'string' },
-    concurrency: { type: 'string' },
-    model: { type: 'string' },
-    localizer: { type: 'string' },
-    'pixel-spacing': { type: 'string' },
-    'retry-failed': { type: 'boolean' },
-    'in-process': { type: 'boolean' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      out: { type: 'string' },
+      workers: { type: 'string' },
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+      'pixel-spacing': { type: 'string' },
+      'retry-failed': { type: 'boolean' },
+      'in-process': { type: 'boolean' },
+    },
+    'batch',
+  );
   if (values.help) return usage();
   if (positionals.length !== 1) {
     throw new SpinegradeError('USAGE', 'batch needs exactly one input: a folder of studies or a manifest.csv');
@@ -94,12 +98,16 @@ export async function runBatchCommand(args: readonly string[], usage: () => numb
 
 /** `spinegrade worker …`; returns the exit code once stopped. */
 export async function runWorkerCommand(args: readonly string[], usage: () => number): Promise<number> {
-  const { values, positionals } = parse(args, {
-    redis: { type: 'string' },
-    concurrency: { type: 'string' },
-    model: { type: 'string' },
-    localizer: { type: 'string' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+    },
+    'worker',
+  );
   if (values.help) return usage();
   if (positionals.length > 0)
     throw new SpinegradeError('USAGE', `worker takes no input paths (got "${positionals[0]}")`);

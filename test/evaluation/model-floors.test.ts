@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isLumbarIvdLabel } from '../../src/disc/levels.js';
 import type { SpineDataset } from '../../src/datasets/types.js';
+import { isLumbarIvdLabel } from '../../src/disc/levels.js';
+import { readPredictions } from '../../src/disc/predictions.js';
 import { type Evaluation, evaluatePredictions, type MetricRow } from '../../src/evaluation/score.js';
 import type { GraderVariant } from '../../src/grade/grader.js';
 import { distanceToPolygon } from '../../src/metrics/index.js';
-import { VARIANT_NAMES } from '../../src/training/grader/card.js';
 import { readModelMetadata } from '../../src/models/modelJson.js';
 import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../../src/store/store.js';
-import { readPredictions } from '../../src/disc/predictions.js';
+import { VARIANT_NAMES } from '../../src/training/grader/card.js';
 import { discKey, spiderGradings, spiderKeypoints } from '../helpers/spiderLabels.js';
 
 /**
