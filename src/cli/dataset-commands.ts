@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { datasetName, restrictToPatients } from '../datasets/common.js';
+import { datasetName, describeAccount, restrictToPatients } from '../datasets/common.js';
 import { readDataset } from '../datasets/index.js';
 import type { MaskSliceRecord, SpineDataset } from '../datasets/types.js';
 import { type PredictionLine, readPredictions, toJsonLines } from '../disc/predictions.js';
@@ -98,7 +98,11 @@ export async function runPredict(
   if (options.masksOut !== undefined && plan.localizers)
     await writePredictedMasks(dataset, plan.localizers, options.masksOut);
   const warning = inSampleWarning(predictions, dataset, 'predict', modelDirOf(options, plan), manifestOf(plan));
-  return `wrote ${predictions.lines.length} lines (${dataset.series.length} series, ${dataset.patients.length} patients) to ${out}\nmodel: ${predictions.description}${warning}`;
+  return [
+    `wrote ${predictions.lines.length} lines (${dataset.series.length} series, ${dataset.patients.length} patients) to ${out}`,
+    ...accountLines(dataset),
+    `model: ${predictions.description}${warning}`,
+  ].join('\n');
 }
 
 /** The identities of a plan's models, as the predictions file records them. */
@@ -178,6 +182,9 @@ export function inSampleWarning(
   return `\nwarning: ${predictions.inSamplePatients} of ${dataset.patients.length} patients were in ${whose} training data: these ${command === 'evaluate' ? 'figures' : 'predictions'} are in-sample; for honest figures, ${routes.join('; or ')}`;
 }
 
+/** What the dataset reader read and left out, for the command's last words. */
+const accountLines = (dataset: SpineDataset): string[] => (dataset.account ? describeAccount(dataset.account) : []);
+
 /** A path as the user can type it: relative to the working folder when inside it. */
 function displayPath(path: string): string {
   const relativePath = relative(process.cwd(), resolve(path));
@@ -215,7 +222,11 @@ export async function runEvaluate(
     const sets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
     const seenByAll = (patient: string): boolean =>
       sets.length > 0 && sets.every((set) => patientsInTraining(name, [patient], [set]).length > 0);
-    dataset = restrictToPatients(dataset, new Set(dataset.patients.filter((p) => !seenByAll(p))));
+    dataset = restrictToPatients(
+      dataset,
+      new Set(dataset.patients.filter((p) => !seenByAll(p))),
+      "in the localiser's training data (--held-out-only)",
+    );
     if (dataset.patients.length === 0) {
       throw new SpinegradeError('NO_IMAGES', 'every patient was in the localiser training data', datasetDir);
     }
@@ -246,12 +257,13 @@ export async function runEvaluate(
   });
   const header = [
     `spinegrade evaluate: ${dataset.root} (${dataset.layout}): ${dataset.patients.length} patients, ${dataset.series.length} series, ${dataset.discs.length} graded discs`,
+    ...accountLines(dataset),
     `model: ${description}${warning}`,
   ];
   if (options.json !== undefined) {
     await writeFileAtomic(
       options.json,
-      `${JSON.stringify({ version: 1, dataset: { root: dataset.root, layout: dataset.layout, patients: dataset.patients.length, series: dataset.series.length }, model: description, ...(models ? { models } : {}), evaluation }, null, 1)}\n`,
+      `${JSON.stringify({ version: 1, dataset: { root: dataset.root, layout: dataset.layout, patients: dataset.patients.length, series: dataset.series.length }, model: description, ...(models ? { models } : {}), ...(dataset.account ? { reader: dataset.account } : {}), evaluation }, null, 1)}\n`,
       { overwrite: options.overwrite === true },
     );
   }

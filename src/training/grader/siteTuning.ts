@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { datasetName } from '../../datasets/common.js';
+import { datasetName, describeAccount } from '../../datasets/common.js';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
 import { CLASSICAL_JSON } from '../../grade/classicalModel.js';
@@ -16,6 +16,7 @@ import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
 import type { EngineChoice } from '../../models/engine.js';
 import { computeManifest, readManifest, writeManifest } from '../../models/manifest.js';
 import { saveModel } from '../../models/tf/io.js';
+import { GRADER_MODEL_DIR } from '../../store/store.js';
 import type { Progress } from '../../util/progress.js';
 import { FEW_SHOT_MARKERS } from './card.js';
 import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from './fewShot.js';
@@ -92,10 +93,12 @@ export async function fineTuneOnDataset(
   if (labelled.length < 2)
     throw new SpinegradeError(
       'NO_USABLE_SERIES',
-      `fine-tuning needs graded discs that the localiser finds; found ${labelled.length} (${records.length} discs localised, ${dataset.discs.length} graded in the labels)`,
+      `fine-tuning needs graded discs that the localiser finds; found ${labelled.length} (${records.length} discs localised, ${dataset.discs.length} graded in the labels; ${(dataset.account ? describeAccount(dataset.account) : []).join('; ')})`,
       datasetDir,
     );
   log(`${labelled.length} graded discs from ${new Set(labelled.map((c) => c.record.patient)).size} patients`);
+  if (labelled.length < dataset.discs.length)
+    log(`left out: ${dataset.discs.length - labelled.length} graded discs: level not found by the localiser`);
   const tuned = await fineTuneGrader(trainableGrader(grader), records, labelled, dataset.patients, {
     epochs,
     contextEpochs,
@@ -109,7 +112,9 @@ export async function fineTuneOnDataset(
     },
   });
   progress.finish();
-  const command = `spinegrade finetune --data ${datasetDir} --model ${settings.model} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
+  // The bundled grader is the default: the command names it by no path.
+  const modelOption = modelDir === GRADER_MODEL_DIR ? '' : ` --model ${settings.model}`;
+  const command = `spinegrade finetune --data ${datasetDir}${modelOption} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
   const base = await readManifest(modelDir);
   const site = datasetName(dataset);
   const fineTuned = {
@@ -166,7 +171,10 @@ export async function fineTuneOnDataset(
     );
   });
   tuned.cnn.dispose();
-  return `wrote ${out} in ${((Date.now() - started) / 60000).toFixed(1)} min (${tuned.crops} crops of ${dataset.patients.length} patients)`;
+  return [
+    `wrote ${out} in ${((Date.now() - started) / 60000).toFixed(1)} min (${tuned.crops} crops of ${tuned.patients.length} patients)`,
+    ...(dataset.account ? describeAccount(dataset.account) : []),
+  ].join('\n');
 }
 
 /**
