@@ -1,4 +1,6 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { parsePixelSpacing } from '../io/pixelSpacing.js';
@@ -37,19 +39,19 @@ Usage:
                       [--localizer <dir>[,<dir>...]|none] [--held-out-only] [--masks <dir>] [--json <out>] [--resamples N]
                       [--overwrite] [--engine auto|onnx|tfjs]
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
-  spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S] [--resamples N]
+  spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S] [--resamples N] [--overwrite]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
                              [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
-                             [--cross-validate <folds-dir>] [--resamples N]
+                             [--cross-validate <folds-dir>] [--resamples N] [--overwrite]
       Train the disc localiser (U-Net, TensorFlow.js on WebAssembly) on all but fold i of K,
       validating on fold i (early stopping and the reported figures). --cross-validate also trains
       the other folds' localisers into <folds-dir> (reusing ones trained the same way) and puts the
       out-of-fold figures over all patients into the model card and cross-validation.json.
   spinegrade train grader --data <dataset-dir> --out <model-dir> [--localizer <dir>[,<dir>...]]
                           [--epochs N] [--context-epochs N] [--folds K|0] [--seed S] [--workers 1|2]
-                          [--review-threshold P] [--resamples N]
+                          [--review-threshold P] [--resamples N] [--overwrite]
       Crop every disc the localiser finds, cross-validate the grader CNN and the hybrid (CNN + a
       transformer across levels) over K patient folds, fit the calibration on the out-of-fold
       logits, train the final models on all patients; writes the models, out-of-fold.jsonl and
@@ -59,7 +61,7 @@ Usage:
   spinegrade train few-shot --data <dataset-dir> --out <grader-dir> [--localizer <dir>[,...]]
                             [--source V] [--target V] [--shots 0,5,10,20] [--seeds 1,2,3]
                             [--epochs N] [--context-epochs N] [--tune-epochs N] [--tune-context-epochs N]
-                            [--learning-rate R] [--workers 1|2] [--resamples N]
+                            [--learning-rate R] [--workers 1|2] [--resamples N] [--overwrite]
       The vendor-split few-shot experiment: train on one vendor, fine-tune on N patients of the
       other, score on its remaining patients; writes few-shot.json and the card's curve.
   spinegrade finetune --data <own-data> --out <model-dir> [--model <grader-dir>] [--localizer <dir>]
@@ -358,7 +360,11 @@ function parseTrainArguments(
   kind: string,
   flags: readonly string[],
 ): { data: string; out: string; values: Flags } | undefined {
-  const spec: OptionSpec = { data: { type: 'string' }, out: { type: 'string', short: 'o' } };
+  const spec: OptionSpec = {
+    data: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    overwrite: { type: 'boolean' },
+  };
   for (const flag of flags) spec[flag] = { type: 'string' };
   const parsed = parseOptionsOnly(args, spec, `train ${kind}`, '(use --data <dataset-dir>)');
   if (!parsed) return undefined;
@@ -367,6 +373,10 @@ function parseTrainArguments(
   const out = str(values.out);
   if (!data || !out)
     throw new SpinegradeError('USAGE', `train ${kind} needs --data <dataset-dir> and --out <model-dir>`);
+  // The same rule as every writer: what a run would replace is refused unless --overwrite.
+  const written = kind === 'few-shot' ? 'few-shot.json' : 'model.json';
+  if (values.overwrite !== true && existsSync(join(out, written)))
+    throw new SpinegradeError('OUTPUT_ERROR', `output already holds ${written} (pass --overwrite to replace it)`, out);
   return { data, out, values };
 }
 

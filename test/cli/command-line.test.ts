@@ -114,3 +114,28 @@ test('predict --out and evaluate --json refuse an existing file (exit 16) before
     assert.equal(again.status, 0, `${args[0]} --overwrite: ${again.stderr}`);
   }
 });
+
+test("the README's command table lists the options each command's --help lists", async () => {
+  const readme = await readFile('README.md', 'utf8');
+  for (const command of COMMANDS) {
+    const name = command.join(' ');
+    const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+    assert.ok(row, `the README's command table has ${name}`);
+    const inReadme = [...row.matchAll(/`--([a-z-]+)`/g)].map((m) => m[1]).sort();
+    const inHelp = [...listedOptions(runCli([...command, '--help']).stdout).keys()].sort();
+    assert.deepEqual(inReadme, inHelp, name);
+  }
+});
+
+test('train commands refuse to replace a model (exit 16) unless --overwrite', async (t) => {
+  const folder = await tempFolder(t);
+  await writeFile(join(folder, 'model.json'), '{}\n');
+  await writeFile(join(folder, 'few-shot.json'), '{}\n');
+  for (const kind of ['prior', 'localizer', 'grader', 'few-shot']) {
+    const run = runCli(['train', kind, '--data', 'no-such-data', '--out', folder]);
+    assert.equal(run.status, EXIT_CODES.OUTPUT_ERROR, `${kind}: ${run.stderr}`);
+    assert.match(run.stderr, /output already holds (model|few-shot)\.json \(pass --overwrite to replace it\)/);
+    const replacing = runCli(['train', kind, '--data', 'no-such-data', '--out', folder, '--overwrite']);
+    assert.notEqual(replacing.status, EXIT_CODES.OUTPUT_ERROR, `${kind} --overwrite goes on (to the missing data)`);
+  }
+});
