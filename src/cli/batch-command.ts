@@ -33,6 +33,8 @@ export function formatBatchSummary(summary: BatchSummary): string {
       (summary.studiesPerMinute !== null ? `; ${summary.studiesPerMinute.toFixed(1)} studies/min` : '') +
       ` [${summary.mode}, models ${summary.modelVersion.slice(0, 12)}]`,
     `cohort: ${summary.files.cohortCsv} and ${summary.files.cohortJsonl} (${cohort.rows} rows)`,
+    // What discovery left out, by reason (also in batch-run.json, skippedFiles): every file is accounted for.
+    ...Object.entries(summary.skippedFiles).map(([reason, n]) => `left out: ${n} ${reason}`),
   ];
   if (summary.interrupted) lines.push('interrupted: run the same command again to resume');
   return `${lines.join('\n')}\n`;

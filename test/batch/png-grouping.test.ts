@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { discoverBatchStudies } from '../../src/batch/studies.js';
@@ -8,7 +8,7 @@ import { tempFolder } from '../helpers/tmp.js';
 
 const SLICES = 'test/fixtures/spider-slices';
 
-test('batch groups the PNG slices of a folder into one study, as analyze does: T1 and T2 fused, no format notes as warnings, empty cells null', async (t) => {
+test('batch groups the PNG slices of a folder into one study, as analyze does: T1 and T2 fused, no format notes as warnings, empty cells null, left-out files accounted for', async (t) => {
   const root = await tempFolder(t);
   const cohort = join(root, 'cohort');
   // SPIDER patient 98's T1 and T2 mid-sagittal slices in one folder, its T2 alone in another.
@@ -17,6 +17,7 @@ test('batch groups the PNG slices of a folder into one study, as analyze does: T
   for (const sequence of ['t1', 't2'])
     await copyFile(join(SLICES, `98_${sequence}.png`), join(cohort, 'p98', `${sequence}.png`));
   await copyFile(join(SLICES, '98_t2.png'), join(cohort, 'second', 't2.png'));
+  await writeFile(join(cohort, 'notes.txt'), 'a note, not an image\n');
   const spacing = [0.5859375, 0.5859375] as const;
   const { studies } = await discoverBatchStudies(cohort, { pixelSpacing: spacing });
   assert.deepEqual(
@@ -30,6 +31,7 @@ test('batch groups the PNG slices of a folder into one study, as analyze does: T
   const out = join(root, 'out');
   const run = runCli(['batch', cohort, '--out', out, '--pixel-spacing', '0.5859375', '--in-process', '--quiet']);
   assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^left out: 1 companion file\(s\)/m, 'the closing lines account for the file left out');
   const rows = (await readFile(join(out, 'cohort.jsonl'), 'utf8'))
     .trim()
     .split('\n')
