@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { localizerTrainedOn } from '../helpers/datasets.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
@@ -28,12 +28,7 @@ test("evaluate's in-sample warning for the bundled grader proposes its out-of-fo
 
 test('when only the localiser saw some patients, the warning proposes --held-out-only, which scores the others', async (t) => {
   const folder = await tempFolder(t);
-  const localizer = join(folder, 'localizer');
-  await cp('models/localizer', localizer, { recursive: true });
-  await rm(join(localizer, 'manifest.json'));
-  const model = JSON.parse(await readFile(join(localizer, 'model.json'), 'utf8'));
-  model.userDefinedMetadata.trainedOn = { dataset: 'SPIDER training split', patients: ['1'] };
-  await writeFile(join(localizer, 'model.json'), JSON.stringify(model));
+  const localizer = await localizerTrainedOn(join(folder, 'localizer'), ['1']);
   const args = ['evaluate', MINI, '--cross-validate', '2', '--localizer', localizer, '--resamples', '20'];
   const run = runCli(args);
   assert.equal(run.status, 0, run.stderr);

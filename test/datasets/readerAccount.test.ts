@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeAccount } from '../../src/datasets/common.js';
 import { readDataset } from '../../src/datasets/index.js';
 import { runCli } from '../helpers/cli.js';
+import { localizerTrainedOn } from '../helpers/datasets.js';
 import { tempFolder } from '../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
@@ -94,12 +95,7 @@ test('predict and evaluate end with the reader account, in their output and in e
 test('evaluate --held-out-only accounts for the patients it leaves out', async (t) => {
   const folder = await tempFolder(t);
   // A localiser that saw SPIDER patient 1 only (the bundled one, its training record cut down).
-  const localizer = join(folder, 'localizer');
-  await cp('models/localizer', localizer, { recursive: true });
-  await rm(join(localizer, 'manifest.json'));
-  const model = JSON.parse(await readFile(join(localizer, 'model.json'), 'utf8'));
-  model.userDefinedMetadata.trainedOn = { dataset: 'SPIDER training split', patients: ['1'] };
-  await writeFile(join(localizer, 'model.json'), JSON.stringify(model));
+  const localizer = await localizerTrainedOn(join(folder, 'localizer'), ['1']);
   const predictions = join(folder, 'p.jsonl');
   assert.equal(
     runCli(['predict', MINI, '--out', predictions, '--cross-validate', '3', '--localizer', 'none']).status,

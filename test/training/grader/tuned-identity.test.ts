@@ -1,43 +1,23 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { levelOfIvdLabel } from '../../../src/disc/levels.js';
 import { MANIFEST_FILE, type ModelManifest, readManifest } from '../../../src/models/manifest.js';
 import { GRADER_MODEL_DIR } from '../../../src/store/store.js';
 import { runCli } from '../../helpers/cli.js';
+import { ownDataFromMini } from '../../helpers/datasets.js';
 import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
 
 /**
- * An own-data folder named `site` with SPIDER's patients 5 and 7 as its patients "5" and "7": the
- * same ids as two SPIDER training patients, but other people as far as provenance goes.
+ * The own-data folder is named `site`, its patients "5" and "7" being SPIDER's patients 5 and 7:
+ * the same ids as two SPIDER training patients, but other people as far as provenance goes.
  */
-async function siteData(root: string): Promise<string> {
-  const spacing: Record<string, string> = { '5': '2.34375', '7': '1.875' };
-  const lines = ['file,col_spacing_mm,row_spacing_mm'];
-  for (const patient of ['5', '7']) {
-    await mkdir(join(root, 'studies', patient), { recursive: true });
-    await copyFile(join(MINI, 'midsagittal', `${patient}_t2.png`), join(root, 'studies', patient, 't2.png'));
-    lines.push(`${patient}/t2.png,${spacing[patient]},${spacing[patient]}`);
-  }
-  await writeFile(join(root, 'spacing.csv'), `${lines.join('\n')}\n`);
-  const gradings = (await readFile(join(MINI, 'radiological_gradings.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
-  const labels = ['patient,level,pfirrmann,modic'];
-  for (const row of gradings) {
-    const [patient, ivd, modic, , , , , , , pfirrmann] = row.split(',');
-    if (patient === '5' || patient === '7')
-      labels.push(`${patient},${levelOfIvdLabel(Number(ivd))},${pfirrmann},${modic}`);
-  }
-  await writeFile(join(root, 'labels.csv'), `${labels.join('\n')}\n`);
-  return root;
-}
-
 test("a tuned model's identity reaches its card, the predictions, findings.json, the SR and the report; in-sample is by (dataset, patient)", async (t) => {
   const folder = await tempFolder(t);
-  const site = await siteData(join(folder, 'site'));
+  const site = await ownDataFromMini(join(folder, 'site'));
   const tunedDir = join(folder, 'tuned');
   const tune = runCli([
     'finetune',
