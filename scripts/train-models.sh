@@ -8,12 +8,14 @@ set -eu
 DATA=${1:-../shared/data/spider}
 FOLDS=.cache/localizer-folds
 cd "$(dirname "$0")/.."
-node bin/spinegrade.js train prior --data "$DATA" --out models/prior --folds 5 --seed 1
-node bin/spinegrade.js train localizer --data "$DATA" --out models/localizer --epochs 10 --folds 5 --fold 1 \
+node bin/spinegrade.js train prior --data "$DATA" --out models/prior --folds 5 --seed 1 --overwrite
+node bin/spinegrade.js train localizer --data "$DATA" --out models/localizer --epochs 10 --folds 5 --fold 1 --overwrite \
   --seed 1 --workers 2 --cross-validate "$FOLDS"
-node bin/spinegrade.js train grader --data "$DATA" --out models/grader \
+node bin/spinegrade.js train grader --data "$DATA" --out models/grader --overwrite \
   --localizer "models/localizer,$FOLDS/fold-2,$FOLDS/fold-3,$FOLDS/fold-4,$FOLDS/fold-5" \
   --epochs "${GRADER_EPOCHS:-16}" --context-epochs "${CONTEXT_EPOCHS:-10}" --folds 5 --seed 1 --workers 2
-node bin/spinegrade.js train few-shot --data "$DATA" --out models/grader \
+node bin/spinegrade.js train few-shot --data "$DATA" --out models/grader --overwrite \
   --localizer "models/localizer,$FOLDS/fold-2,$FOLDS/fold-3,$FOLDS/fold-4,$FOLDS/fold-5" \
   --epochs "${GRADER_EPOCHS:-16}" --context-epochs "${CONTEXT_EPOCHS:-10}" --workers 2
+# The manifests (name, version, weights SHA-256, training patients) of the models just trained.
+node scripts/write-manifests.mjs

@@ -4,8 +4,10 @@
  * ships one, else from the table rows of its `MODEL_CARD.md` that state a κ, an AUC or a level rate.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { identityOfManifest, readManifest } from '../models/manifest.js';
 import type { ModelReference } from '../report/findings.js';
+import { BUNDLED_MODELS_DIR } from '../store/store.js';
 
 /** Most accuracy lines a model reference carries. */
 export const MAX_ACCURACY_LINES = 4;
@@ -78,5 +80,20 @@ export async function modelReference(
   variant: string,
   engine: ModelReference['engine'],
 ): Promise<ModelReference> {
-  return { dir, variant, accuracy: await modelAccuracy(dir), ...(engine ? { engine } : {}) };
+  const identity = identityOfManifest(await readManifest(dir));
+  return {
+    dir: modelFolderName(dir),
+    identity,
+    variant,
+    accuracy: await modelAccuracy(dir),
+    ...(engine ? { engine } : {}),
+  };
+}
+
+/** A model folder as outputs name it, never a local path: `models/<name>` when bundled, else the folder's name. */
+export function modelFolderName(dir: string): string {
+  const inBundle = relative(BUNDLED_MODELS_DIR, resolve(dir));
+  return inBundle !== '' && !inBundle.startsWith('..') && !isAbsolute(inBundle)
+    ? `models/${inBundle.split(sep).join('/')}`
+    : basename(resolve(dir));
 }

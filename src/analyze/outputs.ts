@@ -76,9 +76,16 @@ export function findingsJson(findings: FindingsDocument): string {
   return `${text.replace(NUMBER_ARRAY, (_match, numbers: string) => `[${numbers.split(/,\n\s*/).join(', ')}]`)}\n`;
 }
 
+const NON_DICOM_NOTE = 'DICOM SR and SEG need DICOM input:';
+
 /** The note recorded when SR and SEG cannot be made (non-DICOM input). */
 export function nonDicomNote(format: string): string {
-  return `DICOM SR and SEG need DICOM input: ${OUTPUT_FILES.sr} and ${OUTPUT_FILES.seg} were not written (${format} input)`;
+  return `${NON_DICOM_NOTE} ${OUTPUT_FILES.sr} and ${OUTPUT_FILES.seg} were not written (${format} input)`;
+}
+
+/** True for the note of {@link nonDicomNote}: about the input's format, not about a series' images. */
+export function isFormatNote(warning: string): boolean {
+  return warning.startsWith(NON_DICOM_NOTE);
 }
 
 /** The findings with `note` added to the warnings of every series of the studies it concerns. */

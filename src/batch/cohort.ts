@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OUTPUT_FILES } from '../analyze/outputs.js';
+import { isFormatNote, OUTPUT_FILES } from '../analyze/outputs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { FindingsDocument, FusedLevelFindings, SeriesFindings, StudyFindings } from '../report/findings.js';
 import { type DoneRecord, type FailureRecord, readDoneRecord, readFailureRecord, studyOutputDir } from './job.js';
@@ -142,8 +142,6 @@ function levelRow(
   const row = emptyRow(study);
   const contributing = level.fromSeries.map((n) => ({ n, series: found.series[n] }));
   row.status = 'ok';
-  row.reason = '';
-  row.error_kind = '';
   row.attempts = done.attempt;
   row.source_format = found.sourceFormat;
   row.study_instance_uid = found.studyInstanceUid;
@@ -164,7 +162,11 @@ function levelRow(
   row.needs_review = level.needsReview;
   for (const [column, key] of MEASURE_COLUMNS) row[column] = round6(level.measures[key]);
   row.possible_transitional = contributing.some(({ series }) => series?.possibleTransitional === true);
-  row.warnings = [...new Set(contributing.flatMap(({ series }) => series?.warnings ?? []))].join(' | ');
+  // Notes about the input format (no SR for PNG input) are the study's, not warnings about a level.
+  const warnings = new Set(
+    contributing.flatMap(({ series }) => series?.warnings ?? []).filter((w) => !isFormatNote(w)),
+  );
+  row.warnings = warnings.size > 0 ? [...warnings].join(' | ') : null;
   row.skipped_series = found.skipped.length;
   row.model_version = done.modelVersion.slice(0, 12);
   row.grader = findings.models.grader.variant;
@@ -185,7 +187,6 @@ export function failedRow(study: BatchStudy, failure: FailureRecord | undefined)
   } else {
     row.status = 'pending';
     row.reason = 'not analysed yet (the batch was interrupted; run it again to resume)';
-    row.error_kind = '';
   }
   return row;
 }

@@ -1,7 +1,8 @@
 /**
  * The studies of a cohort, found once by the batch coordinator: either every study under a folder
  * tree (DICOM files grouped by Study Instance UID wherever they lie; each NIfTI or MetaImage file
- * a study; each PNG/JPEG slice a study when a pixel spacing is given) or the rows of a manifest CSV
+ * a study; the PNG/JPEG slices of one folder a study, as `analyze` groups them, when a pixel spacing
+ * is given) or the rows of a manifest CSV
  * (`study_id,path[,pixel_spacing]`).
  *
  * Discovery never gives up on one bad file: a file whose bytes are not what its name claims, or a
@@ -278,14 +279,33 @@ async function walkInput(root: string, isFolder: boolean, options: BatchDiscover
     });
   };
   const dicomFiles: string[] = [];
+  // PNG/JPEG slices: one study per folder, as `analyze` groups them (its T1 and T2 slices fused).
+  const picturesByFolder = new Map<string, { paths: string[]; kind: FileKind }>();
   for (const file of files) {
     const kind = file.kind ?? file.claimed;
     if (kind === undefined) skip('file(s) in no image format spinegrade reads');
     else if (kind === 'dicom') dicomFiles.push(file.path);
     else if (kind === 'png' || kind === 'jpeg') {
-      if (options.pixelSpacing) single(file.path, kind, options.pixelSpacing);
-      else skip('PNG/JPEG slice(s) (they need --pixel-spacing)');
+      if (!options.pixelSpacing) skip('PNG/JPEG slice(s) (they need --pixel-spacing)');
+      else if (!isFolder) single(file.path, kind, options.pixelSpacing);
+      else {
+        const folder = dirname(file.path);
+        const group = picturesByFolder.get(folder);
+        if (group) group.paths.push(file.path);
+        else picturesByFolder.set(folder, { paths: [file.path], kind });
+      }
     } else single(file.path, kind);
+  }
+  for (const [folder, { paths, kind }] of picturesByFolder) {
+    const key = keyOf(root, folder, isFolder) || basename(root);
+    studies.push({
+      key,
+      id: studyFolderId(key),
+      inputs: paths.sort(),
+      source: key,
+      format: kind,
+      ...(options.pixelSpacing ? { pixelSpacing: options.pixelSpacing } : {}),
+    });
   }
 
   // DICOM: one study per Study Instance UID, wherever its files lie.

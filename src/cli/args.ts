@@ -1,6 +1,6 @@
 /** Parsing of option values shared by the commands. */
 import { parseArgs } from 'node:util';
-import { describeError, SpinegradeError } from '../errors.js';
+import { SpinegradeError } from '../errors.js';
 
 /** Option definitions of a command (`--help` and `--quiet` are always added). */
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -17,19 +17,44 @@ export function parseCommandLine(
   options: OptionSpec,
   command?: string,
 ): { values: Flags; positionals: string[] } {
+  const all: OptionSpec = { ...options, help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } };
+  const hint = `(try: spinegrade ${command ? `${command} ` : ''}--help)`;
+  checkOptionTokens(args, all, command, hint);
   try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      options: { ...options, help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseArgs({ args: [...args], options: all, allowPositionals: true, strict: true });
     return { values: values as Flags, positionals };
-  } catch (error) {
-    throw new SpinegradeError(
-      'USAGE',
-      `${describeError(error)} (try: spinegrade ${command ? `${command} ` : ''}--help)`,
-    );
+  } catch {
+    throw new SpinegradeError('USAGE', `the options could not be read ${hint}`);
+  }
+}
+
+/**
+ * Our own message for each option problem (never Node's parser text): an option the command does not
+ * take, a value missing, or a value given to a switch.
+ */
+function checkOptionTokens(
+  args: readonly string[],
+  options: OptionSpec,
+  command: string | undefined,
+  hint: string,
+): void {
+  const { tokens } = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  const known = Object.keys(options)
+    .filter((name) => name !== 'help' && name !== 'quiet')
+    .map((name) => `--${name}`);
+  const where = command ? `spinegrade ${command}` : 'this command';
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const spec = options[token.name];
+    const written = token.rawName;
+    if (!spec) {
+      const takes = known.length > 0 ? `; it takes ${known.join(', ')}` : '; it takes no options';
+      throw new SpinegradeError('USAGE', `${where} has no option ${written}${takes} ${hint}`);
+    }
+    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))))
+      throw new SpinegradeError('USAGE', `${written} needs a value ${hint}`);
+    if (spec.type === 'boolean' && token.value !== undefined)
+      throw new SpinegradeError('USAGE', `${written} takes no value ${hint}`);
   }
 }
 

@@ -33,6 +33,8 @@ export function formatBatchSummary(summary: BatchSummary): string {
       (summary.studiesPerMinute !== null ? `; ${summary.studiesPerMinute.toFixed(1)} studies/min` : '') +
       ` [${summary.mode}, models ${summary.modelVersion.slice(0, 12)}]`,
     `cohort: ${summary.files.cohortCsv} and ${summary.files.cohortJsonl} (${cohort.rows} rows); page ${summary.files.cohortHtml}`,
+    // What discovery left out, by reason (also in batch-run.json, skippedFiles): every file is accounted for.
+    ...Object.entries(summary.skippedFiles).map(([reason, n]) => `left out: ${n} ${reason}`),
   ];
   if (summary.interrupted) lines.push('interrupted: run the same command again to resume');
   return `${lines.join('\n')}\n`;
@@ -40,17 +42,21 @@ export function formatBatchSummary(summary: BatchSummary): string {
 
 /** `spinegrade batch …`; returns the exit code (130 when interrupted). */
 export async function runBatchCommand(args: readonly string[], usage: () => number): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string' },
-    workers: { type: 'string' },
-    redis: { type: 'string' },
-    concurrency: { type: 'string' },
-    model: { type: 'string' },
-    localizer: { type: 'string' },
-    'pixel-spacing': { type: 'string' },
-    'retry-failed': { type: 'boolean' },
-    'in-process': { type: 'boolean' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      out: { type: 'string' },
+      workers: { type: 'string' },
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+      'pixel-spacing': { type: 'string' },
+      'retry-failed': { type: 'boolean' },
+      'in-process': { type: 'boolean' },
+    },
+    'batch',
+  );
   if (values.help) return usage();
   if (positionals.length !== 1) {
     throw new SpinegradeError('USAGE', 'batch needs exactly one input: a folder of studies or a manifest.csv');
@@ -94,12 +100,16 @@ export async function runBatchCommand(args: readonly string[], usage: () => numb
 
 /** `spinegrade worker …`; returns the exit code once stopped. */
 export async function runWorkerCommand(args: readonly string[], usage: () => number): Promise<number> {
-  const { values, positionals } = parse(args, {
-    redis: { type: 'string' },
-    concurrency: { type: 'string' },
-    model: { type: 'string' },
-    localizer: { type: 'string' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+    },
+    'worker',
+  );
   if (values.help) return usage();
   if (positionals.length > 0)
     throw new SpinegradeError('USAGE', `worker takes no input paths (got "${positionals[0]}")`);

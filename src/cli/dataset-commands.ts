@@ -2,25 +2,21 @@
 
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { restrictToPatients } from '../datasets/common.js';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { datasetName, describeAccount, restrictToPatients } from '../datasets/common.js';
 import { readDataset } from '../datasets/index.js';
 import type { MaskSliceRecord, SpineDataset } from '../datasets/types.js';
 import { type PredictionLine, readPredictions, toJsonLines } from '../disc/predictions.js';
+import { type ModelIdentity, patientsInTraining } from '../disc/provenance.js';
 import { SpinegradeError } from '../errors.js';
 import { type DatasetPredictions, type PredictionPlan, predictWithProgress } from '../evaluation/predict.js';
 import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { formatEvaluation } from '../evaluation/table.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { assertWritableTarget, writeFileAtomic } from '../io/atomic.js';
 import { writeGreyPng } from '../io/png.js';
-import {
-  type Localizer,
-  loadLocalizer,
-  localizerForPatient,
-  patientsSeenByAll,
-  predictSemanticMask,
-} from '../localize/localizer.js';
-import { engineFromEnvironment } from '../models/engine.js';
+import { type Localizer, loadLocalizer, localizerForPatient, predictSemanticMask } from '../localize/localizer.js';
+import { ENGINE_CHOICES, type EngineChoice, engineFromEnvironment, isEngineChoice } from '../models/engine.js';
+import { identityOfManifest, type ModelManifest, readManifest, trainingOfRecord } from '../models/manifest.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import type { Progress } from '../util/progress.js';
 import { positiveInteger } from './args.js';
@@ -35,26 +31,39 @@ export interface PlanOptions {
    * is localised by one that never saw them); default the bundled one when present; `none` for none.
    */
   localizer?: string;
+  /** `--engine`: auto, onnx or tfjs (default: SPINEGRADE_ENGINE, else auto). */
+  engine?: string;
+  /** Replace an existing output file (without it, an existing one is refused before any work). */
+  overwrite?: boolean;
+}
+
+/** The engine of the options, checked, or the environment's. */
+function engineOf(option: string | undefined): EngineChoice {
+  if (option === undefined) return engineFromEnvironment();
+  if (!isEngineChoice(option))
+    throw new SpinegradeError('USAGE', `--engine wants ${ENGINE_CHOICES.join(', ')}, got "${option}"`);
+  return option;
 }
 
 /** The localisers of the options: the given folder(s), the bundled one when present, or none. */
-async function localizersFromOptions(option: string | undefined): Promise<Localizer[]> {
+async function localizersFromOptions(option: string | undefined, engine: EngineChoice): Promise<Localizer[]> {
   if (option === 'none') return [];
   if (option === undefined)
     return existsSync(join(DEFAULT_LOCALIZER_DIR, 'model.json'))
-      ? [await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine: engineFromEnvironment() })]
+      ? [await loadLocalizer(DEFAULT_LOCALIZER_DIR, { engine })]
       : [];
   const dirs = option.split(',').filter((d) => d.length > 0);
   if (dirs.length === 0)
     throw new SpinegradeError('USAGE', '--localizer wants a folder, folders separated by commas, or none');
   const localizers: Localizer[] = [];
-  for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir), { engine: engineFromEnvironment() }));
+  for (const dir of dirs) localizers.push(await loadLocalizer(resolve(dir), { engine }));
   return localizers;
 }
 
 /** The prediction plan from the command-line options. */
 export async function planFromOptions(options: PlanOptions): Promise<PredictionPlan> {
-  const localizers = await localizersFromOptions(options.localizer);
+  const engine = engineOf(options.engine);
+  const localizers = await localizersFromOptions(options.localizer, engine);
   const withLocalizer = localizers.length > 0 ? { localizers } : {};
   if (options.crossValidate !== undefined) {
     if (options.model !== undefined)
@@ -63,11 +72,9 @@ export async function planFromOptions(options: PlanOptions): Promise<PredictionP
     if (folds < 2) throw new SpinegradeError('USAGE', '--cross-validate needs at least 2 folds');
     return { mode: 'cross-validate', folds, seed: positiveInteger(options.seed, '--seed', 1), ...withLocalizer };
   }
-  return {
-    mode: 'model',
-    model: await readModel(resolve(options.model ?? DEFAULT_MODEL_DIR), { engine: engineFromEnvironment() }),
-    ...withLocalizer,
-  };
+  const modelDir = resolve(options.model ?? DEFAULT_MODEL_DIR);
+  const model = await readModel(modelDir, { engine });
+  return { mode: 'model', model, manifest: await readManifest(modelDir), ...withLocalizer };
 }
 
 /** `predict`: writes the predictions file; returns what to tell the user. */
@@ -77,17 +84,41 @@ export async function runPredict(
   options: PlanOptions & { masksOut?: string },
   progress: Progress,
 ): Promise<string> {
+  await assertWritableTarget(out, options.overwrite === true);
   const plan = await planFromOptions(options);
   if (options.masksOut !== undefined && !plan.localizers) {
     throw new SpinegradeError('USAGE', '--masks-out needs a localiser (none is bundled or given with --localizer)');
   }
   const dataset = await readDataset(datasetDir);
   const predictions = await predictWithProgress(dataset, plan, progress);
-  await writeFileAtomic(out, toJsonLines(predictions.lines), { overwrite: true });
+  const models = await identitiesOfPlan(plan);
+  await writeFileAtomic(out, toJsonLines(predictions.lines.map((line) => ({ ...line, models }))), {
+    overwrite: options.overwrite === true,
+  });
   if (options.masksOut !== undefined && plan.localizers)
     await writePredictedMasks(dataset, plan.localizers, options.masksOut);
-  return `wrote ${predictions.lines.length} lines (${dataset.series.length} series, ${dataset.patients.length} patients) to ${out}\nmodel: ${predictions.description}${inSampleWarning(predictions, dataset)}`;
+  const warning = inSampleWarning(predictions, dataset, 'predict', modelDirOf(options, plan), manifestOf(plan));
+  return [
+    `wrote ${predictions.lines.length} lines (${dataset.series.length} series, ${dataset.patients.length} patients) to ${out}`,
+    ...accountLines(dataset),
+    `model: ${predictions.description}${warning}`,
+  ].join('\n');
 }
+
+/** The identities of a plan's models, as the predictions file records them. */
+async function identitiesOfPlan(
+  plan: PredictionPlan,
+): Promise<{ model: ModelIdentity | null; localizers: ModelIdentity[] }> {
+  const localizers: ModelIdentity[] = [];
+  for (const localizer of plan.localizers ?? []) localizers.push(identityOfManifest(await readManifest(localizer.dir)));
+  return { model: plan.mode === 'model' && plan.manifest ? identityOfManifest(plan.manifest) : null, localizers };
+}
+
+const manifestOf = (plan: PredictionPlan | undefined): ModelManifest | undefined =>
+  plan?.mode === 'model' ? plan.manifest : undefined;
+
+const modelDirOf = (options: PlanOptions, plan: PredictionPlan | undefined): string | undefined =>
+  plan?.mode === 'model' ? (options.model ?? DEFAULT_MODEL_DIR) : undefined;
 
 /** Writes the localiser's semantic mask (0/29/76/150) of every reference mask slice, named like the slice. */
 async function writePredictedMasks(
@@ -105,9 +136,59 @@ async function writePredictedMasks(
   }
 }
 
-function inSampleWarning(predictions: DatasetPredictions, dataset: SpineDataset): string {
+/**
+ * The warning when predictions are in-sample, with the routes that give honest figures: the model's own
+ * out-of-fold predictions (when it ships them and this is the data they cover), patients it never saw,
+ * and `--held-out-only` for a localiser's training patients. (Cross-validating here refits only the
+ * class prior, not the grader, so it is no remedy for a grader's in-sample figures.)
+ */
+export function inSampleWarning(
+  predictions: Pick<DatasetPredictions, 'inSample' | 'inSamplePatients'>,
+  dataset: Pick<SpineDataset, 'root' | 'layout' | 'patients'>,
+  command: 'predict' | 'evaluate',
+  modelDir?: string,
+  manifest?: ModelManifest,
+): string {
   if (predictions.inSamplePatients === 0) return '';
-  return `\nwarning: ${predictions.inSamplePatients} of ${dataset.patients.length} patients were in the model's training data: these predictions are in-sample; use --cross-validate K for honest figures`;
+  const routes: string[] = [];
+  const { model, localizers } = predictions.inSample;
+  if (model.length > 0) {
+    const outOfFold = modelDir !== undefined ? join(modelDir, 'out-of-fold.jsonl') : undefined;
+    const untuned = manifest?.tuning === undefined;
+    if (outOfFold && untuned && existsSync(outOfFold) && datasetName(dataset) === 'SPIDER')
+      routes.push(
+        command === 'evaluate'
+          ? `score the model's own out-of-fold predictions: spinegrade evaluate ${dataset.root} --predictions ${displayPath(outOfFold)}`
+          : `use the model's own out-of-fold predictions (${displayPath(outOfFold)}) instead`,
+      );
+    routes.push(
+      manifest?.tuning
+        ? `evaluate it on patients other than its ${manifest.tuning.patients.length} tuning patients of ${manifest.tuning.dataset}`
+        : 'evaluate it on patients it was not trained on',
+    );
+  }
+  if (localizers.length > 0 && model.length < predictions.inSamplePatients)
+    routes.push(
+      command === 'evaluate'
+        ? 'add --held-out-only to score only the patients no localiser saw'
+        : 'leave out the localiser’s training patients (evaluate --held-out-only)',
+    );
+  const whose =
+    model.length > 0 && localizers.length > 0
+      ? "the model's and the localiser's"
+      : model.length > 0
+        ? "the model's"
+        : "the localiser's";
+  return `\nwarning: ${predictions.inSamplePatients} of ${dataset.patients.length} patients were in ${whose} training data: these ${command === 'evaluate' ? 'figures' : 'predictions'} are in-sample; for honest figures, ${routes.join('; or ')}`;
+}
+
+/** What the dataset reader read and left out, for the command's last words. */
+const accountLines = (dataset: SpineDataset): string[] => (dataset.account ? describeAccount(dataset.account) : []);
+
+/** A path as the user can type it: relative to the working folder when inside it. */
+function displayPath(path: string): string {
+  const relativePath = relative(process.cwd(), resolve(path));
+  return relativePath.startsWith('..') || isAbsolute(relativePath) ? path : relativePath;
 }
 
 /** `evaluate`: scores predictions (made now, or read from a file) and prints / writes the results. */
@@ -128,16 +209,24 @@ export async function runEvaluate(
       '--predictions scores an existing file: it excludes --model and --cross-validate',
     );
   }
+  if (options.json !== undefined) await assertWritableTarget(options.json, options.overwrite === true);
   const plan = options.predictions === undefined ? await planFromOptions(options) : undefined;
   const localizers = plan
     ? (plan.localizers ?? [])
     : options.heldOutOnly
-      ? await localizersFromOptions(options.localizer)
+      ? await localizersFromOptions(options.localizer, engineOf(options.engine))
       : [];
   let dataset = await readDataset(datasetDir);
   if (options.heldOutOnly) {
-    const seen = patientsSeenByAll(localizers);
-    dataset = restrictToPatients(dataset, new Set(dataset.patients.filter((p) => !seen.has(p))));
+    const name = datasetName(dataset);
+    const sets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
+    const seenByAll = (patient: string): boolean =>
+      sets.length > 0 && sets.every((set) => patientsInTraining(name, [patient], [set]).length > 0);
+    dataset = restrictToPatients(
+      dataset,
+      new Set(dataset.patients.filter((p) => !seenByAll(p))),
+      "in the localiser's training data (--held-out-only)",
+    );
     if (dataset.patients.length === 0) {
       throw new SpinegradeError('NO_IMAGES', 'every patient was in the localiser training data', datasetDir);
     }
@@ -145,6 +234,7 @@ export async function runEvaluate(
   let lines: PredictionLine[];
   let description: string;
   let warning = '';
+  let models: { model: ModelIdentity | null; localizers: ModelIdentity[] } | undefined;
   if (plan === undefined) {
     lines = await readPredictions(options.predictions as string);
     description = `predictions from ${options.predictions}`;
@@ -152,7 +242,8 @@ export async function runEvaluate(
     const predictions = await predictWithProgress(dataset, plan, progress);
     lines = predictions.lines;
     description = predictions.description;
-    warning = inSampleWarning(predictions, dataset);
+    warning = inSampleWarning(predictions, dataset, 'evaluate', modelDirOf(options, plan), manifestOf(plan));
+    models = await identitiesOfPlan(plan);
   }
   const predictMask =
     plan?.localizers && options.masks === undefined
@@ -166,13 +257,14 @@ export async function runEvaluate(
   });
   const header = [
     `spinegrade evaluate: ${dataset.root} (${dataset.layout}): ${dataset.patients.length} patients, ${dataset.series.length} series, ${dataset.discs.length} graded discs`,
+    ...accountLines(dataset),
     `model: ${description}${warning}`,
   ];
   if (options.json !== undefined) {
     await writeFileAtomic(
       options.json,
-      `${JSON.stringify({ version: 1, dataset: { root: dataset.root, layout: dataset.layout, patients: dataset.patients.length, series: dataset.series.length }, model: description, evaluation }, null, 1)}\n`,
-      { overwrite: true },
+      `${JSON.stringify({ version: 1, dataset: { root: dataset.root, layout: dataset.layout, patients: dataset.patients.length, series: dataset.series.length }, model: description, ...(models ? { models } : {}), ...(dataset.account ? { reader: dataset.account } : {}), evaluation }, null, 1)}\n`,
+      { overwrite: options.overwrite === true },
     );
   }
   return { text: formatEvaluation(evaluation, header), evaluation };

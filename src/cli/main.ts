@@ -1,4 +1,6 @@
 /** The `spinegrade` command line: dispatches sub-commands and turns problems into exit codes. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describeError, isSpinegradeError, SpinegradeError } from '../errors.js';
 import { assertSomethingUsable, formatInspectReport, inspectPaths } from '../io/inspect.js';
 import { parsePixelSpacing } from '../io/pixelSpacing.js';
@@ -15,8 +17,6 @@ const USAGE = `spinegrade — lumbar spine MRI disc grading (research use only, 
 Usage:
   spinegrade inspect <path...> [--json] [--pixel-spacing X[,Y]]
       List studies and series (plane, sequence, size, spacing) and whether each can be graded.
-      --engine picks what runs the networks: onnxruntime (several times faster) or TensorFlow.js;
-      auto (the default) takes onnxruntime where it loads. Both give the same grades (to ~1e-6).
       Exits 10 when no series can be graded.
   spinegrade analyze <path...> [--out <dir>|<findings.json>] [--format table|json] [--json]
                      [--model <dir>] [--localizer <dir>] [--pixel-spacing X[,Y]]
@@ -33,13 +33,14 @@ Usage:
                      [--format nifti|metaimage|dicom] [--pixel-spacing X[,Y]] [--overwrite]
       Write one series as NIfTI, MetaImage or a DICOM MR series (a folder).
   spinegrade predict <dataset-dir> --out predictions.jsonl [--model <dir> | --cross-validate K [--seed S]]
-                     [--localizer <dir>[,<dir>...]|none] [--masks-out <dir>]
+                     [--localizer <dir>[,<dir>...]|none] [--masks-out <dir>] [--overwrite] [--engine auto|onnx|tfjs]
       Run the pipeline on every series of a dataset; one JSON line per series and per patient.
       Several localiser folders (one per cross-validation fold): each patient is localised by one that never saw them.
   spinegrade evaluate <dataset-dir> [--predictions <file> | --model <dir> | --cross-validate K [--seed S]]
                       [--localizer <dir>[,<dir>...]|none] [--held-out-only] [--masks <dir>] [--json <out>] [--resamples N]
+                      [--overwrite] [--engine auto|onnx|tfjs]
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
-  spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
+  spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S] [--resamples N] [--overwrite]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
   spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
                           [--localizer <dir>] [--repredict yes] [--train no] [--bundle-fold K]
@@ -48,14 +49,14 @@ Usage:
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
                              [--folds K --fold i] [--seed S] [--patience P]
                              [--canvas PX --spacing-mm MM --base-filters F --depth D --heatmap-channels 1|5]
-                             [--cross-validate <folds-dir>]
+                             [--cross-validate <folds-dir>] [--resamples N] [--overwrite]
       Train the disc localiser (U-Net, TensorFlow.js on WebAssembly) on all but fold i of K,
       validating on fold i (early stopping and the reported figures). --cross-validate also trains
       the other folds' localisers into <folds-dir> (reusing ones trained the same way) and puts the
       out-of-fold figures over all patients into the model card and cross-validation.json.
   spinegrade train grader --data <dataset-dir> --out <model-dir> [--localizer <dir>[,<dir>...]]
                           [--epochs N] [--context-epochs N] [--folds K|0] [--seed S] [--workers 1|2]
-                          [--review-threshold P] [--resamples N]
+                          [--review-threshold P] [--resamples N] [--overwrite]
       Crop every disc the localiser finds, cross-validate the grader CNN and the hybrid (CNN + a
       transformer across levels) over K patient folds, fit the calibration on the out-of-fold
       logits, train the final models on all patients; writes the models, out-of-fold.jsonl and
@@ -70,23 +71,55 @@ Usage:
       the other recipes go to ablation/<recipe>/ and every row to ablation.json.
   spinegrade train few-shot --data <dataset-dir> --out <grader-dir> [--localizer <dir>[,...]]
                             [--source V] [--target V] [--shots 0,5,10,20] [--seeds 1,2,3]
-                            [--epochs N] [--context-epochs N] [--tune-epochs N] [--learning-rate R]
+                            [--epochs N] [--context-epochs N] [--tune-epochs N] [--tune-context-epochs N]
+                            [--learning-rate R] [--workers 1|2] [--resamples N] [--overwrite]
       The vendor-split few-shot experiment: train on one vendor, fine-tune on N patients of the
       other, score on its remaining patients; writes few-shot.json and the card's curve.
   spinegrade finetune --data <own-data> --out <model-dir> [--model <grader-dir>] [--localizer <dir>]
-                      [--epochs N] [--context-epochs N] [--learning-rate R] [--seed S] [--overwrite]
+                      [--epochs N] [--context-epochs N] [--learning-rate R] [--seed S] [--workers 1|2] [--overwrite]
       Adapt a grader to a site's own labelled patients (docs/datasets.md, "Own data").
 ${COMPARE_USAGE}
 ${BATCH_USAGE}
 ${SERVE_USAGE}
 ${WATCH_USAGE}
 
-Options:
-  --pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)
+Options of every command:
   --quiet                no progress line
-  -h, --help             this help
+  -h, --help             this help (spinegrade <command> --help: that command's)
 
 Exit codes are listed in the README ("Exit codes").`;
+
+/** What the options shared by several commands mean, printed in the help of the commands that take them. */
+const SHARED_OPTIONS: Readonly<Record<string, string>> = {
+  '--pixel-spacing': '--pixel-spacing X[,Y]  spacing in mm of PNG/JPEG slices (X between columns, Y between rows)',
+  '--engine':
+    '--engine auto|onnx|tfjs  what runs the networks: onnxruntime (several times faster) or TensorFlow.js;\n                         auto (the default) takes onnxruntime where it loads. Both give the same grades (to ~1e-6).',
+  '--overwrite':
+    '--overwrite            replace an existing output (without it, an existing output is refused: exit 16)',
+};
+
+/**
+ * The help of one command (`train` alone: every `train` kind): its blocks of the main help, the shared
+ * options it takes and the options of every command; undefined for an unknown command.
+ */
+export function commandUsage(command: string): string | undefined {
+  const blocks: string[][] = [];
+  let inBlock = false;
+  for (const line of USAGE.split('\n')) {
+    if (line.startsWith('  spinegrade ')) {
+      inBlock = line === `  spinegrade ${command}` || line.startsWith(`  spinegrade ${command} `);
+      if (inBlock) blocks.push([line]);
+    } else if (inBlock && line.startsWith('   ')) blocks.at(-1)?.push(line);
+    else inBlock = false;
+  }
+  if (blocks.length === 0) return undefined;
+  const text = blocks.map((block) => block.join('\n')).join('\n');
+  const shared = Object.entries(SHARED_OPTIONS)
+    .filter(([flag]) => text.includes(`${flag} `) || text.includes(`${flag}]`))
+    .map(([, help]) => `  ${help}`);
+  const every = USAGE.slice(USAGE.indexOf('Options of every command:'));
+  return ['Usage:', text, '', ...(shared.length > 0 ? ['Options:', ...shared, ''] : []), every].join('\n');
+}
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -118,9 +151,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'compare':
         return await (await import('./compare-command.js')).runCompareCommand(rest, printUsage);
       case 'batch':
-        return await (await import('./batch-command.js')).runBatchCommand(rest, printUsage);
+        return await (await import('./batch-command.js')).runBatchCommand(rest, () => printUsage('batch'));
       case 'worker':
-        return await (await import('./batch-command.js')).runWorkerCommand(rest, printUsage);
+        return await (await import('./batch-command.js')).runWorkerCommand(rest, () => printUsage('worker'));
       default:
         throw new SpinegradeError('USAGE', `unknown command "${command}" (try: spinegrade --help)`);
     }
@@ -132,8 +165,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 const EXIT_USAGE = 2;
 
 async function runInspect(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'pixel-spacing': { type: 'string' } });
-  if (values.help) return printUsage();
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, 'pixel-spacing': { type: 'string' } },
+    'inspect',
+  );
+  if (values.help) return printUsage('inspect');
   if (positionals.length === 0) throw new SpinegradeError('USAGE', 'inspect needs at least one file or folder');
   const pixelSpacing = parsePixelSpacing(values['pixel-spacing'] as string | undefined);
   const progress = terminalProgress('reading', process.stderr, values.quiet === true || values.json === true);
@@ -148,19 +185,23 @@ async function runInspect(args: readonly string[]): Promise<number> {
 }
 
 async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-    json: { type: 'boolean' },
-    model: { type: 'string' },
-    localizer: { type: 'string' },
-    levels: { type: 'string' },
-    'levels-series': { type: 'string' },
-    overwrite: { type: 'boolean' },
-    'pixel-spacing': { type: 'string' },
-    engine: { type: 'string' },
-  });
-  if (values.help) return printUsage();
+  const { values, positionals } = parse(
+    args,
+    {
+      out: { type: 'string', short: 'o' },
+      format: { type: 'string' },
+      json: { type: 'boolean' },
+      model: { type: 'string' },
+      localizer: { type: 'string' },
+      levels: { type: 'string' },
+      'levels-series': { type: 'string' },
+      overwrite: { type: 'boolean' },
+      'pixel-spacing': { type: 'string' },
+      engine: { type: 'string' },
+    },
+    'analyze',
+  );
+  if (values.help) return printUsage('analyze');
   if (positionals.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
   const format = str(values.format);
   if (values.json === true && format !== undefined && format !== 'json') {
@@ -188,13 +229,17 @@ async function runAnalyzeCommand(args: readonly string[]): Promise<number> {
 }
 
 async function runConvert(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-    overwrite: { type: 'boolean' },
-    'pixel-spacing': { type: 'string' },
-  });
-  if (values.help) return printUsage();
+  const { values, positionals } = parse(
+    args,
+    {
+      out: { type: 'string', short: 'o' },
+      format: { type: 'string' },
+      overwrite: { type: 'boolean' },
+      'pixel-spacing': { type: 'string' },
+    },
+    'convert',
+  );
+  if (values.help) return printUsage('convert');
   if (positionals.length === 0) throw new SpinegradeError('USAGE', 'convert needs at least one input file or folder');
   const out = values.out as string | undefined;
   if (!out) throw new SpinegradeError('USAGE', 'convert needs --out <path>');
@@ -213,6 +258,7 @@ async function runConvert(args: readonly string[]): Promise<number> {
 
 const PLAN_OPTIONS: OptionSpec = {
   model: { type: 'string' },
+  engine: { type: 'string' },
   localizer: { type: 'string' },
   'cross-validate': { type: 'string' },
   seed: { type: 'string' },
@@ -226,6 +272,8 @@ function planOptions(values: Flags): PlanOptions {
     ...(str(values['cross-validate']) !== undefined ? { crossValidate: str(values['cross-validate']) } : {}),
     ...(str(values.seed) !== undefined ? { seed: str(values.seed) } : {}),
     ...(str(values.localizer) !== undefined ? { localizer: str(values.localizer) } : {}),
+    ...(str(values.engine) !== undefined ? { engine: str(values.engine) } : {}),
+    overwrite: values.overwrite === true,
   };
 }
 
@@ -235,12 +283,17 @@ function oneDataset(positionals: readonly string[], command: string): string {
 }
 
 async function runPredictCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...PLAN_OPTIONS,
-    out: { type: 'string', short: 'o' },
-    'masks-out': { type: 'string' },
-  });
-  if (values.help) return printUsage();
+  const { values, positionals } = parse(
+    args,
+    {
+      ...PLAN_OPTIONS,
+      out: { type: 'string', short: 'o' },
+      'masks-out': { type: 'string' },
+      overwrite: { type: 'boolean' },
+    },
+    'predict',
+  );
+  if (values.help) return printUsage('predict');
   const dataset = oneDataset(positionals, 'predict');
   const out = str(values.out);
   if (!out) throw new SpinegradeError('USAGE', 'predict needs --out <predictions.jsonl>');
@@ -257,15 +310,20 @@ async function runPredictCommand(args: readonly string[]): Promise<number> {
 }
 
 async function runEvaluateCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...PLAN_OPTIONS,
-    predictions: { type: 'string' },
-    json: { type: 'string' },
-    masks: { type: 'string' },
-    resamples: { type: 'string' },
-    'held-out-only': { type: 'boolean' },
-  });
-  if (values.help) return printUsage();
+  const { values, positionals } = parse(
+    args,
+    {
+      ...PLAN_OPTIONS,
+      predictions: { type: 'string' },
+      json: { type: 'string' },
+      masks: { type: 'string' },
+      resamples: { type: 'string' },
+      'held-out-only': { type: 'boolean' },
+      overwrite: { type: 'boolean' },
+    },
+    'evaluate',
+  );
+  if (values.help) return printUsage('evaluate');
   const dataset = oneDataset(positionals, 'evaluate');
   const extra = pickStrings(values, {
     predictions: 'predictions',
@@ -285,6 +343,7 @@ async function runEvaluateCommand(args: readonly string[]): Promise<number> {
 
 async function runTrainCommand(args: readonly string[]): Promise<number> {
   const [what, ...rest] = args;
+  if (what === '--help' || what === '-h') return printUsage('train');
   if (what === 'localizer') return runTrainLocalizerCommand(rest);
   if (what === 'levels') return runTrainLevelsCommand(rest);
   if (what === 'grader') return runTrainGraderCommand(rest);
@@ -297,7 +356,7 @@ async function runTrainCommand(args: readonly string[]): Promise<number> {
     );
   }
   const parsed = parseTrainArguments(rest, 'prior', ['folds', 'seed', 'resamples']);
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train prior');
   const { data, out, values } = parsed;
   const options = pickStrings(values, { folds: 'folds', seed: 'seed', resamples: 'resamples' });
   const [{ trainPriorOnDataset }, { priorTrainingSettings }] = await Promise.all([
@@ -320,15 +379,23 @@ function parseTrainArguments(
   kind: string,
   flags: readonly string[],
 ): { data: string; out: string; values: Flags } | undefined {
-  const spec: OptionSpec = { data: { type: 'string' }, out: { type: 'string', short: 'o' } };
+  const spec: OptionSpec = {
+    data: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    overwrite: { type: 'boolean' },
+  };
   for (const flag of flags) spec[flag] = { type: 'string' };
-  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <dataset-dir>)');
+  const parsed = parseOptionsOnly(args, spec, `train ${kind}`, '(use --data <dataset-dir>)');
   if (!parsed) return undefined;
   const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
   if (!data || !out)
     throw new SpinegradeError('USAGE', `train ${kind} needs --data <dataset-dir> and --out <model-dir>`);
+  // The same rule as every writer: what a run would replace is refused unless --overwrite.
+  const written = kind === 'few-shot' ? 'few-shot.json' : 'model.json';
+  if (values.overwrite !== true && existsSync(join(out, written)))
+    throw new SpinegradeError('OUTPUT_ERROR', `output already holds ${written} (pass --overwrite to replace it)`, out);
   return { data, out, values };
 }
 
@@ -357,7 +424,7 @@ async function runTrainLocalizerCommand(args: readonly string[]): Promise<number
     'resamples',
     'cross-validate',
   ]);
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train localizer');
   const { data, out, values } = parsed;
   const names = {
     epochs: 'epochs',
@@ -438,7 +505,7 @@ async function runTrainGraderCommand(args: readonly string[]): Promise<number> {
     reviewThreshold: 'review-threshold',
   } as const;
   const parsed = parseTrainArguments(args, 'grader', Object.values(names));
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train grader');
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
   const [{ trainGraderOnDataset }, { graderTrainingSettings }] = await Promise.all([
@@ -514,7 +581,7 @@ async function runFewShotCommand(args: readonly string[]): Promise<number> {
     resamples: 'resamples',
   } as const;
   const parsed = parseTrainArguments(args, 'few-shot', Object.values(names));
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train few-shot');
   const quiet = parsed.values.quiet === true;
   const [{ fewShotOnDataset }, { fewShotSettings }] = await Promise.all([
     import('../training/grader/siteTuning.js'),
@@ -549,8 +616,8 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
     overwrite: { type: 'boolean' },
   };
   for (const flag of Object.values(names)) spec[flag] = { type: 'string' };
-  const parsed = parseOptionsOnly(args, spec, undefined, '(use --data <own-data-dir>)');
-  if (!parsed) return printUsage();
+  const parsed = parseOptionsOnly(args, spec, 'finetune', '(use --data <own-data-dir>)');
+  if (!parsed) return printUsage('finetune');
   const { values } = parsed;
   const data = str(values.data);
   const out = str(values.out);
@@ -573,8 +640,8 @@ async function runFineTuneCommand(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-function printUsage(): number {
-  process.stdout.write(`${USAGE}\n`);
+function printUsage(command?: string): number {
+  process.stdout.write(`${(command !== undefined ? commandUsage(command) : undefined) ?? USAGE}\n`);
   return 0;
 }
 

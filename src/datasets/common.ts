@@ -1,5 +1,6 @@
 /** Pieces the dataset readers share: SPIDER names and gradings, folder checks, mid-sagittal slices. */
 import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import type { DiscFindings } from '../disc/findings.js';
 import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
@@ -12,7 +13,9 @@ import type {
   DatasetLayout,
   DatasetSequence,
   DiscLabel,
+  LeftOut,
   MaskSliceRecord,
+  ReaderAccount,
   SeriesRecord,
   SpineDataset,
 } from './types.js';
@@ -42,15 +45,52 @@ export function assembleDataset<L extends DatasetLayout, S extends SeriesRecord,
   discs: DiscLabel[];
   maskSlices: M[];
   notes: string[];
+  /** What the reader left out, by reason (empty reasons are dropped). */
+  leftOut?: LeftOut[];
 }): SpineDataset & { layout: L; series: S[]; maskSlices: M[] } {
+  const { leftOut = [], ...rest } = parts;
+  const seriesPatients = new Set(parts.series.map((s) => s.patient));
+  const labelledPatients = new Set(parts.discs.map((d) => d.patient));
+  const unlabelled = [...seriesPatients].filter((p) => !labelledPatients.has(p)).sort();
+  const imageless = [...labelledPatients].filter((p) => !seriesPatients.has(p)).sort();
+  const account: ReaderAccount = {
+    read: { series: parts.series.length, patients: seriesPatients.size, gradedDiscs: parts.discs.length },
+    leftOut: [
+      ...leftOut,
+      // Read but not scored: patients with images and no labels, and labels with no images.
+      ...(parts.discs.length > 0 ? [leftOutOf('no labels (not scored)', 'patients', unlabelled)] : []),
+      leftOutOf('labels without images', 'patients', imageless),
+    ].filter((l) => l.count > 0),
+  };
   return {
-    ...parts,
+    ...rest,
     patients: sortedPatients(
       parts.series.map((s) => s.patient),
       parts.discs.map((d) => d.patient),
       parts.maskSlices.map((m) => m.patient),
     ),
+    account,
   };
+}
+
+/** How many examples a reader account keeps per reason. */
+const ACCOUNT_EXAMPLES = 5;
+
+/** One reason of a reader account from the things it left out. */
+export function leftOutOf(reason: string, unit: string, items: readonly string[]): LeftOut {
+  return { reason, unit, count: items.length, examples: items.slice(0, ACCOUNT_EXAMPLES) };
+}
+
+/** A reader account in a few lines: what was read, then one line per reason something was left out. */
+export function describeAccount(account: ReaderAccount): string[] {
+  const { read } = account;
+  const lines = [`read: ${read.series} series of ${read.patients} patients, ${read.gradedDiscs} graded discs`];
+  if (account.leftOut.length === 0) lines.push('left out: nothing');
+  for (const l of account.leftOut) {
+    const more = l.count > l.examples.length ? ', …' : '';
+    lines.push(`left out: ${l.count} ${l.unit}: ${l.reason} (${l.examples.join(', ')}${more})`);
+  }
+  return lines;
 }
 
 /** The patient of a SPIDER series name: the part before the first `_` (`98_t2_SPACE` → `98`). */
@@ -204,12 +244,39 @@ export function midSagittalImage(volume: Volume): Image2D {
 }
 
 /** The dataset restricted to some patients. */
-export function restrictToPatients(dataset: SpineDataset, patients: ReadonlySet<string>): SpineDataset {
+export function restrictToPatients(
+  dataset: SpineDataset,
+  patients: ReadonlySet<string>,
+  reason?: string,
+): SpineDataset {
+  const series = dataset.series.filter((s) => patients.has(s.patient));
+  const discs = dataset.discs.filter((d) => patients.has(d.patient));
+  const removed = dataset.patients.filter((p) => !patients.has(p));
+  const account: ReaderAccount | undefined =
+    dataset.account && reason !== undefined
+      ? {
+          read: {
+            series: series.length,
+            patients: new Set(series.map((s) => s.patient)).size,
+            gradedDiscs: discs.length,
+          },
+          leftOut: [...dataset.account.leftOut, leftOutOf(reason, 'patients', removed)].filter((l) => l.count > 0),
+        }
+      : dataset.account;
   return {
     ...dataset,
     patients: dataset.patients.filter((p) => patients.has(p)),
-    series: dataset.series.filter((s) => patients.has(s.patient)),
-    discs: dataset.discs.filter((d) => patients.has(d.patient)),
+    series,
+    discs,
     maskSlices: dataset.maskSlices.filter((m) => patients.has(m.patient)),
+    ...(account ? { account } : {}),
   };
+}
+
+/**
+ * The name that identifies a dataset in model provenance (docs/models.md): `SPIDER` for either SPIDER
+ * layout, the root folder's name for own data. In-sample checks compare (this name, patient id) pairs.
+ */
+export function datasetName(dataset: Pick<SpineDataset, 'root' | 'layout'>): string {
+  return dataset.layout === 'own' ? basename(resolve(dataset.root)) : 'SPIDER';
 }

@@ -16,7 +16,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { DiscFindings } from '../disc/findings.js';
 import { ivdLabelOfLevel, levelOfIvdLabel } from '../disc/levels.js';
-import { SpinegradeError } from '../errors.js';
+import { isSpinegradeError, SpinegradeError } from '../errors.js';
 import { fileSystemError } from '../io/binary.js';
 import { loadSingleVolume, loadStudies } from '../io/load.js';
 import { imagePlane } from '../volume/orientation.js';
@@ -26,13 +26,14 @@ import {
   abbreviate,
   assembleDataset,
   assertFolder,
+  leftOutOf,
   midSagittalImage,
   parseGrade,
   parseNumber,
   pathKind,
 } from './common.js';
 import { readCsv } from './csv.js';
-import type { DatasetSequence, DiscLabel, SeriesRecord, SpineDataset } from './types.js';
+import type { DatasetSequence, DiscLabel, LeftOut, SeriesRecord, SpineDataset } from './types.js';
 
 /** File and folder names of the own-data layout, relative to its root. */
 export const OWN_DATA_FILES = { labels: 'labels.csv', studies: 'studies', spacing: 'spacing.csv' } as const;
@@ -190,6 +191,7 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
   const spacing = spacingKind === 'file' ? await readOwnSpacing(spacingPath) : new Map<string, [number, number]>();
 
   const series: SeriesRecord[] = [];
+  const leftOut: LeftOut[] = [];
   if (studiesKind === 'folder') {
     let entries: { name: string; isDirectory(): boolean }[];
     try {
@@ -207,8 +209,11 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
         `${looseFiles.length} file(s) directly in ${OWN_DATA_FILES.studies}/ belong to no patient folder and were left out (${abbreviate(looseFiles.sort())})`,
       );
     }
+    leftOut.push(leftOutOf('outside a patient folder', 'files', looseFiles.sort()));
     const noSpacing: string[] = [];
     const notSagittal: string[] = [];
+    const unreadable: string[] = [];
+    const duplicateSlices: string[] = [];
     for (const patient of patients) {
       const folder = join(studiesFolder, patient);
       let volumes: Volume[];
@@ -217,6 +222,8 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         notes.push(`patient ${patient}: no series read (${message})`);
+        // Copies of one study in several folders of a patient read as one series with repeated slices.
+        (isSpinegradeError(error) && error.kind === 'DUPLICATE_SLICES' ? duplicateSlices : unreadable).push(patient);
         continue;
       }
       const usedIds = new Set<string>();
@@ -261,11 +268,17 @@ export async function readOwnDataset(root: string): Promise<SpineDataset> {
     if (notSagittal.length > 0) {
       notes.push(`${notSagittal.length} series are not sagittal and were left out (${abbreviate(notSagittal)})`);
     }
+    leftOut.push(
+      leftOutOf(`no pixel spacing (no row in ${OWN_DATA_FILES.spacing})`, 'files', noSpacing),
+      leftOutOf('not sagittal', 'series', notSagittal),
+      leftOutOf('unreadable', 'patient folders', unreadable),
+      leftOutOf('duplicate slices (one study copied into several folders?)', 'patient folders', duplicateSlices),
+    );
   } else {
     notes.push(`no ${OWN_DATA_FILES.studies}/ folder: the dataset has no series`);
   }
 
-  return assembleDataset({ root, layout: 'own', series, discs, maskSlices: [], notes });
+  return assembleDataset({ root, layout: 'own', series, discs, maskSlices: [], notes, leftOut });
 }
 
 /** A series' name within its patient: the DICOM series description, else its file name. */

@@ -69,4 +69,23 @@ export interface SpineDataset {
   readonly maskSlices: readonly MaskSliceRecord[];
   /** Things the reader noticed and worked around (missing folders, unreadable rows). */
   readonly notes: readonly string[];
+  /** What the reader read and what it left out, by reason (docs/datasets.md, "Reader account"). */
+  readonly account?: ReaderAccount;
+}
+
+/** Things a reader left out for one reason. */
+export interface LeftOut {
+  /** Why, in words: `no pixel spacing`, `not sagittal`, `unreadable`, `duplicate slices`, … */
+  readonly reason: string;
+  /** What was left out: `files`, `series`, `patient folders`, `patients`. */
+  readonly unit: string;
+  readonly count: number;
+  /** The first few of them (paths relative to the dataset, or patient ids). */
+  readonly examples: readonly string[];
+}
+
+/** What a dataset reader read and left out: every file or series it met is in one or the other. */
+export interface ReaderAccount {
+  readonly read: { readonly series: number; readonly patients: number; readonly gradedDiscs: number };
+  readonly leftOut: readonly LeftOut[];
 }

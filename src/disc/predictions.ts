@@ -9,6 +9,7 @@ import { SpinegradeError } from '../errors.js';
 import { BINARY_FINDINGS, type BinaryFinding } from './findings.js';
 import { type GradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from './grades.js';
 import type { DiscMeasures } from './measures.js';
+import type { ModelIdentity } from './provenance.js';
 
 export { type GradedFinding, MODIC_TYPES, PFIRRMANN_GRADES } from './grades.js';
 
@@ -45,6 +46,11 @@ export interface PredictionLine {
   /** Sequence of the series; absent on patient lines. */
   sequence?: string;
   discs: DiscPrediction[];
+  /**
+   * The models that wrote the line (`predict` writes it on every line): the grader or class prior
+   * (null when cross-validated afresh) and the localisers.
+   */
+  models?: { model: ModelIdentity | null; localizers: ModelIdentity[] };
 }
 
 /** The index of the largest value. */

@@ -1,14 +1,17 @@
 /** Runs the current pipeline over every series of a dataset: with one model, or out-of-fold. */
+import { datasetName } from '../datasets/common.js';
 import { patientFolds } from '../datasets/splits.js';
 import type { SeriesRecord, SpineDataset } from '../datasets/types.js';
 import type { DiscMeasures } from '../disc/measures.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../disc/predictions.js';
+import { describeIdentity, patientsInTraining, type TrainingPatients } from '../disc/provenance.js';
 import { SpinegradeError } from '../errors.js';
 import { cropLocalizedDiscs, gradableDisc } from '../grade/discCrops.js';
 import { type GradedDisc, gradeSeriesDiscs } from '../grade/grader.js';
 import { measureSlice } from '../grade/measures.js';
 import { classPriorDiscs, fitClassPrior } from '../grade/prior.js';
-import { type Localizer, localizeSeries, patientsSeenByAll } from '../localize/localizer.js';
+import { type Localizer, localizeSeries } from '../localize/localizer.js';
+import { identityOfManifest, type ModelManifest, trainingOfRecord } from '../models/manifest.js';
 import type { SpinegradeModel } from '../store/store.js';
 import type { Progress } from '../util/progress.js';
 
@@ -17,7 +20,13 @@ import type { Progress } from '../util/progress.js';
  * patient is then localised by one that never saw them); none for no disc geometry.
  */
 export type PredictionPlan =
-  | { mode: 'model'; model: SpinegradeModel; localizers?: readonly Localizer[] }
+  | {
+      mode: 'model';
+      model: SpinegradeModel;
+      /** The model's manifest (its identity, and for a tuned model its tuning patients too). */
+      manifest?: ModelManifest;
+      localizers?: readonly Localizer[];
+    }
   /** Fit a fresh grader on K−1 patient folds and predict the held-out fold, for each fold. */
   | { mode: 'cross-validate'; folds: number; seed: number; localizers?: readonly Localizer[] };
 
@@ -28,6 +37,8 @@ export interface DatasetPredictions {
   description: string;
   /** Patients of the dataset that a model was trained on (in-sample figures if non-zero). */
   inSamplePatients: number;
+  /** Those patients by model: the grader's (or class prior's) training data, and every localiser's. */
+  inSample: { model: string[]; localizers: string[] };
   /** For cross-validation: the patients each fold's grader was fitted on and predicted. */
   folds?: { fittedOn: string[]; predicted: string[] }[];
 }
@@ -101,7 +112,13 @@ export async function predictDataset(
   const total = dataset.series.length;
   const tick = (): void => onProgress?.(++done, total);
   const localizers = plan.localizers ?? [];
-  const localizerPatients = patientsSeenByAll(localizers);
+  const name = datasetName(dataset);
+  // A patient is in the localisers' training data when every localiser saw them (with one per fold, none did).
+  const localizerSets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
+  const localizerPatients =
+    localizerSets.length === 0
+      ? []
+      : dataset.patients.filter((p) => localizerSets.every((sets) => patientsInTraining(name, [p], [sets]).length > 0));
   const localizerNote =
     localizers.length === 0
       ? '; no localiser (no disc geometry)'
@@ -109,14 +126,22 @@ export async function predictDataset(
         ? `; discs localised by ${(localizers[0] as Localizer).dir}`
         : `; discs localised out of fold by ${localizers.length} localisers (${localizers.map((l) => l.dir).join(', ')})`;
   if (plan.mode === 'model') {
-    const trained = new Set([...plan.model.trainedOn.patients, ...localizerPatients]);
+    const modelSets: readonly TrainingPatients[] =
+      plan.manifest?.trainingData ?? trainingOfRecord(plan.model.trainedOn);
+    const modelPatients = patientsInTraining(name, dataset.patients, [modelSets]);
+    const inSample = new Set([...modelPatients, ...localizerPatients]);
     return {
       lines: withPatientLines(
         await predictSeriesLines(dataset.series, plan.model, plan.localizers, tick),
         plan.model.kind === 'grader' ? plan.model.calibration.reviewThreshold : undefined,
       ),
-      description: `${plan.model.kind} fitted on ${plan.model.trainedOn.dataset} (${plan.model.trainedOn.patients.length} patients)${localizerNote}`,
-      inSamplePatients: dataset.patients.filter((p) => trained.has(p)).length,
+      description: `${
+        plan.manifest
+          ? describeIdentity(identityOfManifest(plan.manifest))
+          : `${plan.model.kind} fitted on ${plan.model.trainedOn.dataset} (${plan.model.trainedOn.patients.length} patients)`
+      }${localizerNote}`,
+      inSamplePatients: inSample.size,
+      inSample: { model: modelPatients, localizers: localizerPatients },
     };
   }
   const seriesLines: PredictionLine[] = [];
@@ -139,7 +164,8 @@ export async function predictDataset(
   return {
     lines: withPatientLines(seriesLines),
     description: `class-prior, ${plan.folds}-fold patient-level cross-validation (seed ${plan.seed}), out-of-fold${localizerNote}`,
-    inSamplePatients: dataset.patients.filter((p) => localizerPatients.has(p)).length,
+    inSamplePatients: localizerPatients.length,
+    inSample: { model: [], localizers: localizerPatients },
     folds,
   };
 }

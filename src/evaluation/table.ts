@@ -77,10 +77,12 @@ export function formatEvaluation(evaluation: Evaluation, header: readonly string
   lines.push('');
   if (evaluation.localisation) {
     const l = evaluation.localisation;
-    lines.push(`Localisation (T2 disc keypoints): ${l.found}/${l.keypoints} keypoints, ${l.patients} patients`);
+    lines.push(
+      `Localisation (T2 disc keypoints): ${l.keypoints} keypoints, ${l.patients} patients: ${l.found} found at the right level (<= ${l.toleranceMm} mm)`,
+    );
     if (l.t1.keypoints > 0)
       lines.push(
-        `  T1: ${l.t1.found}/${l.t1.keypoints} T2 keypoints carried over to the same patient's T1 (same field of view), ${l.t1.patients} patients; ${l.t1.seriesWithOtherFieldOfView} T1 series with another field of view not checked`,
+        `  T1: ${l.t1.keypoints} T2 keypoints carried over to the same patient's T1 (same field of view), ${l.t1.patients} patients: ${l.t1.found} found at the right level (<= ${l.toleranceMm} mm); ${l.t1.seriesWithOtherFieldOfView} T1 series with another field of view not checked`,
       );
     for (const row of l.rows) lines.push(formatRow(row, LOCALISATION_REFERENCES[row.measure.slice(0, 2)] ?? ''));
   } else {

@@ -5,16 +5,22 @@
 import type { BinaryFinding } from '../disc/findings.js';
 import type { DiscMeasures } from '../disc/measures.js';
 import type { GradedFinding, PixelPoint } from '../disc/predictions.js';
+import type { ModelIdentity } from '../disc/provenance.js';
 
 /** Schema identifier and version of `findings.json` (semver: minor = fields added). */
 export const FINDINGS_SCHEMA = 'spinegrade/findings' as const;
 /** Version of the findings schema. */
-export const FINDINGS_VERSION = '1.2.0' as const;
+export const FINDINGS_VERSION = '1.3.0' as const;
 
 /** A model that contributed, with the measured figures its card states. */
 export interface ModelReference {
-  /** Folder the model was read from. */
+  /**
+   * The model folder's name, never a local path (since schema 1.2): `models/<name>` for a bundled
+   * model, the folder's own name otherwise.
+   */
   dir: string;
+  /** Who the model is: name, version, weights' SHA-256, training data, base model (since schema 1.2). */
+  identity?: ModelIdentity;
   /** `cnn`, `hybrid`, `ensemble`, `classical` (grader) or `localizer`. */
   variant: string;
   /** Short summary of its measured accuracy (from its model card), e.g. out-of-fold κ with CI. */

@@ -4,9 +4,11 @@
  * on screen and prints. Data in, string out: the caller renders the pictures (see `overlayImage.ts`).
  * Every string that comes from the findings is HTML-escaped.
  */
+
 import type { BinaryFinding } from '../disc/findings.js';
 import { gradeProbability, MODIC_TYPES, PFIRRMANN_GRADES } from '../disc/grades.js';
 import type { DiscMeasures } from '../disc/measures.js';
+import { describeIdentity } from '../disc/provenance.js';
 import { isPngSignature } from '../io/png.js';
 import {
   type DiscFindings,
@@ -420,7 +422,7 @@ function narrativeSection(study: StudyFindings, reviewThreshold: number, prefix:
 function modelSection(modelCard: HtmlReportModelCard, findings: FindingsDocument): string {
   const model = (role: string, reference: ModelReference) =>
     `<div class="model"><h3>${role}: <span class="variant">${text(reference.variant)}</span></h3>` +
-    `<p class="model-dir"><code>${text(reference.dir)}</code></p>` +
+    `<p class="model-dir">${reference.identity ? text(describeIdentity(reference.identity)) : `<code>${text(reference.dir)}</code>`}</p>` +
     (reference.accuracy.length > 0
       ? `<ul class="accuracy">${reference.accuracy.map((line) => `<li>${text(line)}</li>`).join('')}</ul>`
       : '<p>No accuracy figures stated.</p>') +

@@ -271,6 +271,20 @@ function midSagittalReference(
 }
 
 /** The observation context and concept modifiers that open a measurement group. */
+/** The SR's Algorithm Name: spinegrade and the grader model (its name when it has an identity). */
+function algorithmName(findings: FindingsDocument, note = ''): string {
+  const { identity, variant } = findings.models.grader;
+  return `spinegrade (grader: ${identity ? `${identity.name}, ` : ''}${variant}${note})`;
+}
+
+/** The SR's Algorithm Version: the software's, and the grader's version and weights' SHA-256 when known. */
+function algorithmVersion(findings: FindingsDocument): string {
+  const { identity } = findings.models.grader;
+  return identity
+    ? `${findings.software.version}; model ${identity.version} sha256:${identity.sha256}`
+    : findings.software.version;
+}
+
 function groupHeader(level: string, trackingIdentifier: string, algorithm: string, version: string): ContentItem[] {
   return [
     textItem('HAS OBS CONTEXT', DCM.trackingIdentifier, trackingIdentifier),
@@ -329,8 +343,8 @@ function measurementGroup(
   const items = groupHeader(
     disc.level,
     `${disc.level} disc, ${seriesLabel(series, seriesIndex)}`,
-    `spinegrade (grader: ${findings.models.grader.variant})`,
-    findings.software.version,
+    algorithmName(findings),
+    algorithmVersion(findings),
   );
   if (source?.frameOfReferenceUid !== undefined && disc.geometry.centerMm.every(Number.isFinite)) {
     items.push({
@@ -367,8 +381,8 @@ function fusedMeasurementGroup(
   const items = groupHeader(
     level.level,
     `${level.level} disc, fused over ${labels.join(' and ')}`,
-    `spinegrade (grader: ${findings.models.grader.variant}; mean probabilities over series)`,
-    findings.software.version,
+    algorithmName(findings, '; mean probabilities over series'),
+    algorithmVersion(findings),
   );
   items.push(
     ...findingItems(

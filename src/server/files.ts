@@ -25,6 +25,12 @@ export interface StoredFile {
   bytes: number;
 }
 
+/** A file accepted by {@link acceptFile}, with the StudyInstanceUID a DICOM file names. */
+export interface AcceptedFile {
+  file: StoredFile;
+  studyInstanceUid: string | undefined;
+}
+
 /** Upload limits. */
 export interface UploadLimits {
   /** Most bytes of all files of one study. */
@@ -129,19 +135,19 @@ async function isSelfContainedMetaImage(path: string): Promise<boolean> {
  * Why a DICOM file cannot be analysed, read as the analysis reads it (header, and for an image the
  * pixel data's presence and length), or undefined when it can: a truncated file is refused at upload.
  */
-async function dicomProblem(path: string): Promise<string | undefined> {
+async function dicomProblem(path: string): Promise<{ problem?: string; studyInstanceUid?: string }> {
   let file: DicomFile;
   try {
     file = await readDicomFile(path);
   } catch (error) {
     if (isSpinegradeError(error))
-      return error.path === undefined ? error.message : error.message.slice(error.path.length + 2);
+      return { problem: error.path === undefined ? error.message : error.message.slice(error.path.length + 2) };
     throw error;
   }
   if (file.isImage && file.dataset.PixelData === undefined) {
-    return 'DICOM image without pixel data (the file is truncated or incomplete)';
+    return { problem: 'DICOM image without pixel data (the file is truncated or incomplete)' };
   }
-  return undefined;
+  return file.studyInstanceUid === 'unknown-study' ? {} : { studyInstanceUid: file.studyInstanceUid };
 }
 
 /**
@@ -156,7 +162,7 @@ export async function acceptFile(
   clientName: string | undefined,
   bytes: number,
   label: string,
-): Promise<StoredFile> {
+): Promise<AcceptedFile> {
   const refuse = async (why: string): Promise<never> => {
     await rm(temporary, { force: true });
     throw new ServiceError('UNSUPPORTED_FILE', `${label} (${displayName(clientName)}): ${why}`);
@@ -174,14 +180,16 @@ export async function acceptFile(
   }
   if (kind === undefined) return refuse('not DICOM, NIfTI, MetaImage (.mha) or PNG');
   if (kind === 'jpeg') return refuse('JPEG is not accepted (upload DICOM, NIfTI, MetaImage .mha or PNG)');
+  let studyInstanceUid: string | undefined;
   if (kind === 'dicom') {
-    const problem = await dicomProblem(temporary);
-    if (problem) return refuse(problem);
+    const checked = await dicomProblem(temporary);
+    if (checked.problem) return refuse(checked.problem);
+    studyInstanceUid = checked.studyInstanceUid;
   }
   if (kind === 'metaimage' && !(await isSelfContainedMetaImage(temporary))) {
     return refuse('a MetaImage header with a separate data file (.mhd + .raw) is not accepted; upload a .mha');
   }
   const id = `${stem}${extension ?? EXTENSIONS[kind]}`;
   await rename(temporary, join(dir, id));
-  return { id, kind, bytes };
+  return { file: { id, kind, bytes }, studyInstanceUid };
 }

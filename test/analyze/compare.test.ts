@@ -12,7 +12,7 @@ import {
   probabilityDifferent,
   type StudyComparison,
 } from '../../src/report/compare.js';
-import type { FindingsDocument, FusedLevelFindings } from '../../src/report/findings.js';
+import { FINDINGS_VERSION, type FindingsDocument, type FusedLevelFindings } from '../../src/report/findings.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { withPage } from '../helpers/chromium.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
@@ -62,7 +62,7 @@ function level(name: string, grade: number, height: number, canal: number | null
 function document(levels: FusedLevelFindings[], key: string): FindingsDocument {
   return {
     schema: 'spinegrade/findings',
-    version: '1.2.0',
+    version: FINDINGS_VERSION,
     createdAt: '2026-01-01T00:00:00Z',
     software: { name: 'spinegrade', version: '0.1.0' },
     disclaimer: '',

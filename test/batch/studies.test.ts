@@ -66,7 +66,7 @@ test('a folder tree: DICOM grouped by Study Instance UID across folders, each Me
   );
 
   const withSpacing = await discoverBatchStudies(root, { pixelSpacing: [0.5, 0.5], exclude: [join(root, 'out')] });
-  const png = withSpacing.studies.find((s) => s.key === 'slice.png');
+  const png = withSpacing.studies.find((s) => s.format === 'png');
   assert.deepEqual(png?.pixelSpacing, [0.5, 0.5]);
 });
 

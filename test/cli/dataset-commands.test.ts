@@ -36,7 +36,9 @@ test('predict with the bundled model warns that SPIDER training patients are in-
   const folder = await tempFolder(t);
   const run = runCli(['predict', MINI, '--out', join(folder, 'p.jsonl')]);
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stderr, /warning: 3 of 3 patients were in the model's training data/);
+  assert.match(run.stderr, /warning: 3 of 3 patients were in the model's and the localiser's training data/);
+  assert.match(run.stderr, /use the model's own out-of-fold predictions \(models\/grader\/out-of-fold\.jsonl\)/);
+  assert.doesNotMatch(run.stderr, /--cross-validate/, 'cross-validating the class prior is no remedy for the grader');
 });
 
 test('predict refuses --masks-out without a localiser, writing nothing', async (t) => {

@@ -385,20 +385,23 @@ test('viewer at 1024 px: the override column is in sight; after a reload the que
       );
       const panel = await page.locator('.findings').boundingBox();
       assert.ok(panel, 'the findings panel is shown');
-      const buttons = page.locator('#levels-table button.override-button');
-      assert.equal(await buttons.count(), await page.locator('#levels-table tbody tr').count());
-      assert.ok((await buttons.count()) >= LUMBAR.length);
-      for (let i = 0; i < (await buttons.count()); i++) {
-        const box = await buttons.nth(i).boundingBox();
-        assert.ok(box, 'the ✎ button is rendered');
+      // One look at every ✎ button in the page itself, so a re-render between two steps cannot split the check.
+      const buttons = await page.evaluate<{ x: number; y: number; width: number; height: number; hit: boolean }[]>(
+        `[...document.querySelectorAll('#levels-table button.override-button')].map((b) => {
+          const r = b.getBoundingClientRect();
+          const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+          return { x: r.x, y: r.y, width: r.width, height: r.height, hit: top !== null && top.closest('button.override-button') === b };
+        })`,
+      );
+      assert.equal(buttons.length, await page.locator('#levels-table tbody tr').count());
+      assert.ok(buttons.length >= LUMBAR.length);
+      for (const [i, box] of buttons.entries()) {
+        assert.ok(box.width > 0 && box.height > 0, `the ✎ button ${i} is rendered`);
         assert.ok(
           box.x >= panel.x && box.x + box.width <= Math.min(width, panel.x + panel.width),
           `✎ ${JSON.stringify(box)} lies within the panel ${JSON.stringify(panel)}`,
         );
-        const hit = await page.evaluate<boolean>(
-          `document.elementFromPoint(${box.x + box.width / 2}, ${box.y + box.height / 2})?.closest('button.override-button') !== null`,
-        );
-        assert.ok(hit, `✎ button ${i} is not covered`);
+        assert.ok(box.hit, `✎ button ${i} is not covered`);
       }
       await screenshot(page, 'narrow');
 

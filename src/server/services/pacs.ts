@@ -142,7 +142,7 @@ export class PacsService {
     if (received.length === 0) throw new ServiceError('NOT_FOUND', `the PACS returned no instances of study ${uid}`);
     for (const [n, part] of received.entries()) {
       await syncFile(part.temporary);
-      const file = await acceptFile(
+      const { file } = await acceptFile(
         study.filesDir,
         part.temporary,
         part.stem,

@@ -380,7 +380,7 @@ export class StudyService {
             `file ${part} is larger than the per-file limit of ${maxFileBytes} bytes`,
           );
         }
-        const file = await acceptFile(
+        const { file, studyInstanceUid } = await acceptFile(
           study.filesDir,
           temporary,
           stem,
@@ -389,6 +389,8 @@ export class StudyService {
           `file ${part}`,
         );
         this.addFile(study, file);
+        // Known from the upload's first DICOM file, so the study list can name it before it is opened or analysed.
+        study.studyInstanceUid ??= studyInstanceUid ?? null;
         kinds[file.kind] = (kinds[file.kind] ?? 0) + 1;
       }
       if (study.files.length === 0) {

@@ -35,6 +35,10 @@ export interface FineTuned {
   context: ContextModel | undefined;
   /** Labelled crops it was tuned on. */
   crops: number;
+  /** The patients those crops come from. */
+  patients: string[];
+  /** Mean training loss of the CNN per epoch. */
+  lossPerEpoch: number[];
   seconds: number;
 }
 
@@ -50,7 +54,7 @@ export async function fineTuneGrader(
   const train = cropsOfPatients(labelled, patients);
   if (train.length < 2) throw new RangeError(`fine-tuning needs at least two graded discs; got ${train.length}`);
   const { loss, ...config } = grader.config;
-  const { model } = await trainGrader(train, {
+  const { model, history } = await trainGrader(train, {
     epochs: options.epochs,
     learningRate: options.learningRate,
     seed: options.seed,
@@ -75,5 +79,12 @@ export async function fineTuneGrader(
       fitInputNormalization: false,
     });
   }
-  return { cnn: model, context, crops: train.length, seconds: (Date.now() - started) / 1000 };
+  return {
+    cnn: model,
+    context,
+    crops: train.length,
+    patients: [...new Set(train.map((c) => c.record.patient))].sort(),
+    lossPerEpoch: history.map((e) => e.meanLoss),
+    seconds: (Date.now() - started) / 1000,
+  };
 }

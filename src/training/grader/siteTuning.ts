@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { datasetName, describeAccount } from '../../datasets/common.js';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
 import { CLASSICAL_JSON } from '../../grade/classicalModel.js';
@@ -13,9 +14,10 @@ import { loadGrader, trainableGrader } from '../../grade/grader.js';
 import { buildFolderAtomic, writeFileAtomic } from '../../io/atomic.js';
 import { type Localizer, loadLocalizer } from '../../localize/localizer.js';
 import type { EngineChoice } from '../../models/engine.js';
+import { computeManifest, readManifest, writeManifest } from '../../models/manifest.js';
 import { saveModel } from '../../models/tf/io.js';
+import { GRADER_MODEL_DIR } from '../../store/store.js';
 import type { Progress } from '../../util/progress.js';
-import { epochProgress } from '../common/trainer.js';
 import { FEW_SHOT_MARKERS } from './card.js';
 import { type FewShotResult, fewShotCurve, fewShotMarkdown, patientsByVendor } from './fewShot.js';
 import { fineTuneGrader } from './finetune.js';
@@ -81,33 +83,44 @@ export async function fineTuneOnDataset(
   const dataset = await readDataset(datasetDir);
   const localizers = await localizersOf(settings.localizerDirs, settings.engine);
   log(`localising ${dataset.series.length} series of ${dataset.patients.length} patients and cropping their discs`);
-  const records = await collectDiscCrops(dataset, localizers, { crop: grader.crop, onProgress: progress.update });
-  progress.finish();
+  // One total for the whole run (series localised, then CNN epochs), so the progress line never jumps.
+  const total = dataset.series.length + epochs;
+  const records = await collectDiscCrops(dataset, localizers, {
+    crop: grader.crop,
+    onProgress: (done) => progress.update(done, total),
+  });
   const labelled = labelCrops(records, dataset.discs);
   if (labelled.length < 2)
     throw new SpinegradeError(
       'NO_USABLE_SERIES',
-      `fine-tuning needs graded discs that the localiser finds; found ${labelled.length} (${records.length} discs localised, ${dataset.discs.length} graded in the labels)`,
+      `fine-tuning needs graded discs that the localiser finds; found ${labelled.length} (${records.length} discs localised, ${dataset.discs.length} graded in the labels; ${(dataset.account ? describeAccount(dataset.account) : []).join('; ')})`,
       datasetDir,
     );
   log(`${labelled.length} graded discs from ${new Set(labelled.map((c) => c.record.patient)).size} patients`);
+  if (labelled.length < dataset.discs.length)
+    log(`left out: ${dataset.discs.length - labelled.length} graded discs: level not found by the localiser`);
   const tuned = await fineTuneGrader(trainableGrader(grader), records, labelled, dataset.patients, {
     epochs,
     contextEpochs,
     learningRate,
     seed,
     workers,
-    onProgress: epochProgress(progress),
+    onProgress: (p) => progress.update(dataset.series.length + p.epoch, total),
     onLog: (line) => {
       progress.finish();
       log(line);
     },
   });
   progress.finish();
-  const command = `spinegrade finetune --data ${datasetDir} --model ${settings.model} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
+  // The bundled grader is the default: the command names it by no path.
+  const modelOption = modelDir === GRADER_MODEL_DIR ? '' : ` --model ${settings.model}`;
+  const command = `spinegrade finetune --data ${datasetDir}${modelOption} --out ${out} --epochs ${epochs} --context-epochs ${contextEpochs} --learning-rate ${learningRate} --seed ${seed}`;
+  const base = await readManifest(modelDir);
+  const site = datasetName(dataset);
   const fineTuned = {
-    from: modelDir,
-    dataset: datasetDir,
+    from: { name: base.name, version: base.version, sha256: base.sha256 },
+    dataset: site,
+    tunedOn: tuned.patients,
     patients: dataset.patients.length,
     crops: tuned.crops,
     epochs,
@@ -122,13 +135,31 @@ export async function fineTuneOnDataset(
     if (tuned.context) await saveContextModel(tuned.context, dir);
     if (existsSync(join(modelDir, CLASSICAL_JSON)))
       await copyFile(join(modelDir, CLASSICAL_JSON), join(dir, CLASSICAL_JSON));
+    const manifest = await computeManifest(dir, {
+      name: `${base.name}-tuned-${site}`,
+      version: `${base.version}+${site}`,
+      base,
+      trainingData: [
+        ...base.trainingData,
+        { dataset: site, description: `own data ${site}`, patients: tuned.patients },
+      ],
+      tuning: { dataset: site, patients: tuned.patients, lossPerEpoch: tuned.lossPerEpoch },
+    });
+    await writeManifest(dir, manifest);
+    // What findings.json quotes as this model's accuracy: nothing was measured, said so.
+    await writeFile(
+      join(dir, 'summary.json'),
+      `${JSON.stringify({ accuracy: [`not measured after fine-tuning on ${site} (${tuned.patients.length} patients, nothing held out); the base model ${base.name} ${base.version} states its figures in its card`] }, null, 1)}\n`,
+    );
     await writeFile(
       join(dir, 'MODEL_CARD.md'),
       [
         '# Model card: disc grader, fine-tuned on a site’s own data',
         '',
-        `Fine-tuned from \`${modelDir}\` (its card holds the training data, the out-of-fold figures and the vendor-split few-shot curve) on ${dataset.patients.length} patients of \`${datasetDir}\` (${tuned.crops} graded disc crops).`,
+        `Fine-tuned from ${base.name} ${base.version} (weights sha256 \`${base.sha256}\`; its card holds the training data, the out-of-fold figures and the vendor-split few-shot curve) on ${tuned.patients.length} patients of the own-data set "${site}" (${tuned.crops} graded disc crops). This model: ${manifest.name} ${manifest.version}, weights sha256 \`${manifest.sha256}\` (manifest.json).`,
         '',
+        `- Tuning patients (${site}): ${tuned.patients.join(', ')}. Evaluated on any of them, its figures are in-sample (\`evaluate\` says so).`,
+        `- Training curve, CNN mean loss per epoch: ${tuned.lossPerEpoch.map((loss, epoch) => `${epoch + 1}: ${loss.toFixed(4)}`).join('; ')}.`,
         `- Command: \`${command}\``,
         `- The CNN continued from the original weights for ${epochs} epochs at learning rate ${learningRate}; the context model for ${contextEpochs} epochs on the fine-tuned CNN's embeddings. The classical model and the calibration (temperatures, review threshold) are the original's: a few patients are too few to refit them honestly.`,
         `- Time: ${(tuned.seconds / 60).toFixed(1)} min on this machine.`,
@@ -140,7 +171,10 @@ export async function fineTuneOnDataset(
     );
   });
   tuned.cnn.dispose();
-  return `wrote ${out} in ${((Date.now() - started) / 60000).toFixed(1)} min (${tuned.crops} crops of ${dataset.patients.length} patients)`;
+  return [
+    `wrote ${out} in ${((Date.now() - started) / 60000).toFixed(1)} min (${tuned.crops} crops of ${tuned.patients.length} patients)`,
+    ...(dataset.account ? describeAccount(dataset.account) : []),
+  ].join('\n');
 }
 
 /**

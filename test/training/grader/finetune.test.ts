@@ -1,38 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset } from '../../../src/datasets/index.js';
-import { levelOfIvdLabel } from '../../../src/disc/levels.js';
 import { gradeSeriesDiscs, loadGrader } from '../../../src/grade/grader.js';
 import { GRADER_MODEL_DIR } from '../../../src/store/store.js';
 import { patientsByVendor, vendorOf } from '../../../src/training/grader/fewShot.js';
 import { runCli } from '../../helpers/cli.js';
+import { ownDataFromMini } from '../../helpers/datasets.js';
 import { tempFolder } from '../../helpers/tmp.js';
 
 const MINI = 'test/fixtures/datasets/spider-2d-mini';
-
-/** An own-data folder (docs/datasets.md) made from the mini SPIDER fixture's T2 slices of patients 5 and 7. */
-async function ownData(root: string): Promise<string> {
-  const spacing: Record<string, string> = { '5': '2.34375', '7': '1.875' };
-  const lines = ['file,col_spacing_mm,row_spacing_mm'];
-  for (const patient of ['5', '7']) {
-    await mkdir(join(root, 'studies', patient), { recursive: true });
-    await copyFile(join(MINI, 'midsagittal', `${patient}_t2.png`), join(root, 'studies', patient, 't2.png'));
-    lines.push(`${patient}/t2.png,${spacing[patient]},${spacing[patient]}`);
-  }
-  await writeFile(join(root, 'spacing.csv'), `${lines.join('\n')}\n`);
-  const gradings = (await readFile(join(MINI, 'radiological_gradings.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
-  const labels = ['patient,level,pfirrmann,modic,herniation'];
-  for (const row of gradings) {
-    const [patient, ivd, modic, , , , herniation, , , pfirrmann] = row.split(',');
-    if (patient !== '5' && patient !== '7') continue;
-    labels.push(`${patient},${levelOfIvdLabel(Number(ivd))},${pfirrmann},${modic},${herniation}`);
-  }
-  await writeFile(join(root, 'labels.csv'), `${labels.join('\n')}\n`);
-  return root;
-}
 
 test('vendors group SPIDER manufacturers: the two Philips names are one vendor', async () => {
   assert.equal(vendorOf('Philips Healthcare'), vendorOf('Philips Medical Systems'));
@@ -44,7 +23,7 @@ test('vendors group SPIDER manufacturers: the two Philips names are one vendor',
 
 test('finetune adapts the bundled grader to own data, writes a whole model folder and refuses to overwrite it', async (t) => {
   const folder = await tempFolder(t);
-  const data = await ownData(join(folder, 'site'));
+  const data = await ownDataFromMini(join(folder, 'site'));
   const out = join(folder, 'tuned');
   const args = ['finetune', '--data', data, '--out', out, '--epochs', '1', '--context-epochs', '1', '--workers', '1'];
   const run = runCli(args);
@@ -122,7 +101,9 @@ test('the few-shot experiment runs end to end on a tiny vendor split and writes 
   assert.match(card, /earlier text/);
   assert.match(card, /## Few-shot site adaptation \(vendor split\)/);
   assert.match(card, /\| 0 \| /);
-  const rerun = runCli(args);
+  const refused = runCli(args);
+  assert.equal(refused.status, 16, 'a rerun does not replace few-shot.json without --overwrite');
+  const rerun = runCli([...args, '--overwrite']);
   assert.equal(rerun.status, 0, rerun.stderr);
   const twice = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.equal(twice.split('## Few-shot site adaptation').length, 2, 'a rerun replaces the section, not appends');

@@ -134,7 +134,7 @@ test('train localizer --cross-validate trains every fold once, reuses them on a 
   assert.equal(new Set(summary.folds.flatMap((f) => f.heldOutPatients)).size, 3, 'every patient held out once');
   const card = await readFile(join(out, 'MODEL_CARD.md'), 'utf8');
   assert.match(card, /out of fold \(all patients\)/);
-  const again = runCli([...args, '--cross-validate', folds, '--resamples', '50']);
+  const again = runCli([...args, '--cross-validate', folds, '--resamples', '50', '--overwrite']);
   assert.equal(again.status, 0, again.stderr);
   assert.equal((again.stderr.match(/reusing/g) ?? []).length, 3);
 });
