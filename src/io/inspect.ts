@@ -115,14 +115,18 @@ export function formatInspectReport(report: InspectReport): string {
       study.description && `"${study.description}"`,
     ].filter(Boolean);
     lines.push(`${title}${extra.length ? ` (${extra.join(', ')})` : ''}: ${study.series.length} series`);
-    for (const s of study.series) {
-      const name = [
-        s.seriesNumber !== null ? `#${s.seriesNumber}` : undefined,
-        s.description ? `"${s.description}"` : undefined,
-      ]
-        .filter(Boolean)
-        .join(' ');
-      lines.push(`  Series ${name || s.firstFile} [${s.format}, ${s.fileCount} file${s.fileCount === 1 ? '' : 's'}]`);
+    const names = study.series.map(
+      (s) =>
+        [s.seriesNumber !== null ? `#${s.seriesNumber}` : undefined, s.description ? `"${s.description}"` : undefined]
+          .filter(Boolean)
+          .join(' ') || s.firstFile,
+    );
+    for (const [n, s] of study.series.entries()) {
+      const name = names[n] as string;
+      // Series that share a number and description (copies, re-exports) are told apart by UID or first file.
+      const shared = names.filter((other) => other === name).length > 1;
+      const apart = shared ? ` (${s.seriesInstanceUid ? `UID …${s.seriesInstanceUid.slice(-8)}` : s.firstFile})` : '';
+      lines.push(`  Series ${name}${apart} [${s.format}, ${s.fileCount} file${s.fileCount === 1 ? '' : 's'}]`);
       lines.push(
         `    ${s.plane} · ${s.sequence}${s.acquisition ? ` ${s.acquisition}` : ''} (${s.sequenceReason})` +
           `${s.repetitionTimeMs !== null ? ` · TR ${s.repetitionTimeMs} ms` : ''}${s.echoTimeMs !== null ? ` · TE ${s.echoTimeMs} ms` : ''}`,
