@@ -25,6 +25,7 @@ import type { UploadLimits } from './files.js';
 import { bearerTokenCheck } from './http/auth.js';
 import { clientErrorHandler, errorHandler, HttpError } from './http/errors.js';
 import { analysisRoutes } from './routes/analysis.js';
+import { compareRoutes } from './routes/compare.js';
 import { exportRoutes } from './routes/exports.js';
 import { findingsRoutes } from './routes/findings.js';
 import { healthRoutes } from './routes/health.js';
@@ -223,6 +224,7 @@ export async function buildApp(
   await app.register(analysisRoutes, plugin);
   await app.register(findingsRoutes, plugin);
   await app.register(exportRoutes, plugin);
+  await app.register(compareRoutes, plugin);
   await app.register(pacsRoutes, plugin);
   return app;
 }
@@ -287,6 +289,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 500,
     ...(repository ? { repository } : {}),
+    ...(options.localizer !== undefined ? { localizerDir: resolve(options.localizer) } : {}),
     log,
   });
   if (store) {

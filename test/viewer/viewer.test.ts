@@ -420,6 +420,28 @@ test('viewer at 1024 px: the override column is in sight; after a reload the que
       const names = await page.locator('#queue li .name').allTextContents();
       assert.equal(new Set(names).size, 2, `queue entries differ: ${names.join(' | ')}`);
       for (const name of names) assert.match(name, /Study …09479904/);
+
+      // "Compare with…" the other analysed upload: the link opens the comparison page in a new tab.
+      await page.locator('#queue li button.open').first().click();
+      await waitForLabels(page);
+      await page.waitForFunction(`document.querySelectorAll('#compare-with option').length === 2`, undefined, {
+        timeout: 60_000,
+      });
+      const other = (await page.locator('#compare-with option').nth(1).getAttribute('value')) ?? '';
+      assert.match(other, /^s-[0-9a-f]{12}$/);
+      await page.locator('#compare-with').selectOption(other);
+      const href = (await page.locator('#compare-open').getAttribute('href')) ?? '';
+      const open = (await appState(page)).studyId;
+      assert.equal(new URL(href).pathname, `/api/studies/${other}/compare/${open}.html`);
+      const [tab] = await Promise.all([page.waitForEvent('popup'), page.locator('#compare-open').click()]);
+      await tab.locator('#changes tbody tr').first().waitFor({ timeout: 60_000 });
+      const levels = await tab
+        .locator('#changes tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-level')));
+      for (const level of LUMBAR) assert.ok(levels.includes(level), `${level} in the change table: ${levels}`);
+      assert.equal(await tab.locator('img.overlay').count(), 2, 'both overlays side by side');
+      await screenshot(tab, 'compare');
+      await tab.close();
       assert.deepEqual(problems, []);
     },
     { width: 1024, height: 768 },

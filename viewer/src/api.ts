@@ -322,6 +322,10 @@ export async function storeToPacs(studyId: string): Promise<{ kind: string; sopI
 /** Link to an export file (the token rides in the query, as links cannot send headers). */
 export const exportUrl = (studyId: string, file: string): string => plainUrl(`${studyPath(studyId)}/${file}`);
 
+/** URL of the comparison page of two studies (see "Comparing two studies" in docs/api.md). */
+export const comparisonUrl = (baselineId: string, followUpId: string): string =>
+  plainUrl(`${studyPath(baselineId)}/compare/${encodeURIComponent(followUpId)}.html`);
+
 /** URL of the Grad-CAM heat map of one disc (see "Viewer requests" in docs/api.md). */
 export const heatUrl = (studyId: string, n: number, level: string): string =>
   apiUrl(`${studyPath(studyId)}/series/${n}/heat/${encodeURIComponent(level)}.png`);

@@ -5,6 +5,7 @@
  * wires the others; the state they share is in state.ts.
  */
 import * as api from './api.js';
+import { bindCompare } from './compare.js';
 import { bindCorrections, onLabelDrop } from './corrections.js';
 import { byId } from './dom.js';
 import { bindDraft } from './draft.js';
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
   bindFindings();
   bindCorrections();
   bindExports();
+  bindCompare();
   bindDraft();
   byId('token-button').addEventListener('click', askToken);
   onTokenEntered(() => void start());

@@ -13,7 +13,7 @@ const EXPORTS: { url: string; name: ExportName; type: string; inline: boolean }[
 ];
 
 /** The HTML report is self-contained; it must not run scripts or fetch anything on this origin. */
-const REPORT_POLICY =
+export const REPORT_POLICY =
   "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 /** `GET /api/studies/:id/{findings.json, report.html, overlay.png, sr.dcm, seg.dcm}`. */

@@ -8,6 +8,7 @@ import type { AnalysisRunner } from '../analysisEngine.js';
 import type { UploadLimits } from '../files.js';
 import { JobQueue } from '../queue.js';
 import { AnalysisService } from './analysis.js';
+import { CompareService } from './compare.js';
 import { ExportService } from './exports.js';
 import { FindingsService } from './findings.js';
 import { ImageService } from './images.js';
@@ -33,6 +34,8 @@ export interface ServicesOptions {
   repository?: StudyRepository;
   /** One log line (ids and codes only). */
   log: (line: string) => void;
+  /** The localiser whose measured repeatability is a comparison's noise (default: the bundled one). */
+  localizerDir?: string;
 }
 
 /** The services of one server. */
@@ -43,6 +46,7 @@ export interface ServerServices {
   analysis: AnalysisService;
   findings: FindingsService;
   exports: ExportService;
+  compare: CompareService;
   pacs: PacsService;
   /** Stops the queue (running jobs end), aborts imports and closes the store (an ephemeral one's files are deleted). */
   close(): Promise<void>;
@@ -70,6 +74,11 @@ export function createServices(options: ServicesOptions): ServerServices {
   const analysis = new AnalysisService({ studies, queue, runner: options.runner, log });
   const findings = new FindingsService({ studies, analysis, log });
   const exports = new ExportService({ studies, analysis, findings });
+  const compare = new CompareService({
+    findings,
+    exports,
+    ...(options.localizerDir !== undefined ? { localizerDir: options.localizerDir } : {}),
+  });
   const pacs = new PacsService({ client: options.dicomweb, studies, exports, log });
   return {
     queue,
@@ -78,6 +87,7 @@ export function createServices(options: ServicesOptions): ServerServices {
     analysis,
     findings,
     exports,
+    compare,
     pacs,
     close: async () => {
       studies.abortImports();
