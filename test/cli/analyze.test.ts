@@ -26,7 +26,7 @@ test('analyze prints a per-level table of the example, fused levels first, and e
   assert.equal(run.status, 0, run.stderr);
   assert.match(
     run.stdout,
-    /level +Pfirrmann +Modic +herniation +bulging +narrowing +endplates up\/low +listhesis +disc height +review/,
+    /level +Pfirrmann +Modic +herniation +bulging +narrowing +endplates up\/low +listhesis +disc height +canal AP +review/,
   );
   assert.match(run.stdout, /\n {2}L5\/S1 +[1-5] \(p 0\.\d\d\) +[0-3] \(p [01]\.\d\d\) +[01]\.\d\d .* \d+\.\d mm/);
   assert.match(run.stdout, /Series 1: T2 "T2_space_sag_c4" #3 — mid-sagittal slice \d+/);
