@@ -40,7 +40,7 @@ Usage:
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
-  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
+  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--filters F,F,..] [--work-dir DIR] [--final yes|no]
                           [--localizer <dir>] [--repredict yes] [--train no] [--bundle-fold K]
       Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
       WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
@@ -389,6 +389,7 @@ async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
     folds: 'folds',
     seed: 'seed',
     canvas: 'canvas',
+    filters: 'filters',
     workDir: 'work-dir',
     final: 'final',
     resamples: 'resamples',
