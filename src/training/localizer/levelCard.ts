@@ -2,13 +2,63 @@
 import { LEVEL_ERROR_CLASSES, type LevelFigures, type RateWithCi } from './levelMetrics.js';
 import type { OutlineLevelFigures } from './levelOutlines.js';
 
-/** Earlier attempts, measured out of fold on fold 1 (35 patients), and what they taught. */
+/** One attempt at the level network, measured out of fold on fold 1 (35 patients, 35 T2 and 29 T1 series). */
+export interface LevelAttempt {
+  readonly name: string;
+  /** What changed against the attempt before. */
+  readonly change: string;
+  /** Fold 1, T2: nearest level point within 10 mm right; series fully right; off by one. */
+  readonly t2Nearest: string;
+  readonly t2Series: string;
+  readonly t2OffByOne: string;
+  /** Fold 1, T1 (carried keypoints): nearest level point within 10 mm right. */
+  readonly t1Nearest: string;
+  /** Failing T2 series of fold 1 by class: too high / too low / skipped-doubled / L5/S1 missed / top missed / point off. */
+  readonly t2Taxonomy: string;
+  /** What it taught. */
+  readonly lesson: string;
+}
+
+/** Every attempt so far (fold 1), in order; the figures are measured (see the card's notes for the paths). */
+export const LEVEL_ATTEMPTS: readonly LevelAttempt[] = [
+  {
+    name: '1',
+    change: '96-px canvas, 5 stages, 12 epochs, sigmoid heatmaps, squared error weighted 40× towards the peaks',
+    t2Nearest: '0.543 [0.389, 0.697]',
+    t2Series: '0.429',
+    t2OffByOne: '0.280',
+    t1Nearest: '0.366',
+    t2Taxonomy: '5 / 7 / 3 / 2 / 1 / 2',
+    lesson: 'whole-ladder shifts dominate',
+  },
+  {
+    name: '2',
+    change: '64-px canvas, 4 stages, 24 epochs, same loss',
+    t2Nearest: '0.657 [0.503, 0.800]',
+    t2Series: '0.543',
+    t2OffByOne: '0.223',
+    t1Nearest: '0.710',
+    t2Taxonomy: '4 / 6 / 0 / 1 / 3 / 2',
+    lesson:
+      'every level channel fired on every disc (0.6-0.9): a per-pixel loss weighted towards the peaks costs little for firing on a wrong disc, so the levels were never told apart',
+  },
+  {
+    name: '3',
+    change: 'per-level spatial softmax over the pixels, cross-entropy against the normalised Gaussian; 20 epochs',
+    t2Nearest: '0.600 [0.457, 0.720]',
+    t2Series: '0.314',
+    t2OffByOne: '0.160',
+    t1Nearest: '0.600',
+    t2Taxonomy: '1 / 2 / 8 / 3 / 4 / 6',
+    lesson:
+      'whole-ladder shifts fall from 10 to 3 of 35 series, but the points are imprecise: the 32×32 map is about 10 mm per pixel, the size of the tolerance',
+  },
+];
+
+/** Notes on the attempts (what limits them, how they were scored). */
 export const LEVEL_NOTES: readonly string[] = [
-  'Attempt 1 (96-pixel canvas, 5 stages, 12 epochs, sigmoid heatmaps with a squared error weighted 40× towards the peaks): fold 1 T2 nearest right 0.543 [0.389, 0.697], series fully right 0.429, off by one 0.280; T1 0.366. Taxonomy of the 20 failing T2 series: 5 ladders named one level too high (a sacral/transitional disc counted as L5/S1), 7 one level too low (L5/S1 not counted), 3 skipped/doubled, 2 L5/S1 missed, 1 top levels missed, 2 points off.',
-  'Attempt 2 (64-pixel canvas, 4 stages, 24 epochs, same loss): fold 1 T2 0.657 [0.503, 0.800], series 0.543, off by one 0.223; T1 0.710. Taxonomy of the 16 failing T2 series: 4 too high, 6 too low, 1 L5/S1 missed, 3 top levels missed, 2 points off. The heatmaps showed why the ladders shift: every level channel fired on every disc (0.6-0.9), because a per-pixel loss weighted towards the peaks costs little for firing on a wrong disc and much for missing the right one, so the network never had to tell the levels apart.',
-  'Attempt 3 (this network): the same architecture with a per-level spatial softmax (one distribution over the pixels per level) and its cross-entropy against the normalised Gaussian target, so that firing on another disc takes probability away from the right one. Fold 1: T2 0.600, whole-ladder shifts down from 10 to 3 of 35 series, but the points are less precise (median absolute vertical error 0.68 heatmap pixel against 0.37), and over all five folds the failures are now mostly imprecision: points more than 10 mm off, skipped/doubled discs inside the ladder, top levels missed.',
-  'Limits and next: the heatmap grid is half the 64-pixel canvas, about 10 mm per pixel, while the criterion is 10 mm, so precision caps the figures; next, the spatial-softmax loss at output stride 1 or on a 96-128 pixel canvas, longer training (the loss was still falling after 20 epochs), and an offset (sub-pixel) head. Naming the localiser outlines by these points (0.577 against 0.806 with its own levels, fold 1) does not help yet for the same reason.',
-  'The canvas of attempts 1-2 and of the fold networks here was built with a Gaussian anti-aliasing blur over the full-resolution slice (500+ ms on a 768² slice under load); inference now block-averages large slices first (about 30 ms). `--repredict yes` scores the saved fold networks through the current inference path.',
+  "Attempts 1-2 were scored with the inference path of their day (canvas built with a Gaussian anti-aliasing blur over the full-resolution slice, 500+ ms on a 768² slice under load); attempt 3 and later through today's path (large slices block-averaged first, about 30 ms). `--repredict yes` scores saved fold networks through the current path.",
+  'Sub-pixel placement: each chain peak sits at the probability-weighted centroid of its 3×3 neighbourhood (radius 1); on attempt 3, fold 1, radius 0 gave T2 0.589 and radius 2 0.577 against 0.600.',
 ];
 
 /** What the card shows. */
@@ -88,13 +138,13 @@ export function levelCardMarkdown(input: LevelCardInput): string {
           '',
         ]
       : []),
-    '| measure | T2 (own keypoints) | T1 (T2 keypoints carried over) | issue 17 must reach |',
-    '|---|---|---|---|',
-    `| nearest level point within 10 mm carries the keypoint's level | ${rate(t2.nearestRightWithin10Mm)} | ${rate(t1.nearestRightWithin10Mm)} | T2 ≥ 0.97, T1 ≥ 0.88 |`,
-    `| the point of the keypoint's level within 10 mm | ${rate(t2.rightLevelWithin10Mm)} | ${rate(t1.rightLevelWithin10Mm)} | |`,
-    `| series with every lumbar level right | ${rate(t2.seriesFullyRight)} | ${rate(t1.seriesFullyRight)} | T2 ≥ 0.94 |`,
-    `| off by one level | ${rate(t2.offByOne)} | ${rate(t1.offByOne)} | |`,
-    `| median distance to the point of the right level, mm | ${t2.medianErrorMm.toFixed(1)} | ${t1.medianErrorMm.toFixed(1)} | |`,
+    '| measure | T2 (own keypoints) | T1 (T2 keypoints carried over) | anchor | issue 17 must reach |',
+    '|---|---|---|---|---|',
+    `| nearest level point within 10 mm carries the keypoint's level | ${rate(t2.nearestRightWithin10Mm)} | ${rate(t1.nearestRightWithin10Mm)} | reference experiment (issue 17): T2 0.957 [0.927, 0.981], T1 0.86 | T2 ≥ 0.97, T1 ≥ 0.88 |`,
+    `| the point of the keypoint's level within 10 mm | ${rate(t2.rightLevelWithin10Mm)} | ${rate(t1.rightLevelWithin10Mm)} | reference experiment: T2 0.957 | |`,
+    `| series with every lumbar level right | ${rate(t2.seriesFullyRight)} | ${rate(t1.seriesFullyRight)} | reference experiment 0.94; VERIDAH 0.983, SpineNet 0.956 of scans | T2 ≥ 0.94 |`,
+    `| off by one level | ${rate(t2.offByOne)} | ${rate(t1.offByOne)} | reference experiment 0.028 | |`,
+    `| median distance to the point of the right level, mm | ${t2.medianErrorMm.toFixed(1)} | ${t1.medianErrorMm.toFixed(1)} | | |`,
     '',
     `Per level (T2, nearest right within 10 mm): ${Object.entries(t2.perLevel)
       .map(([level, value]) => `${level} ${value.toFixed(3)}`)
@@ -121,7 +171,16 @@ export function levelCardMarkdown(input: LevelCardInput): string {
     '',
     "The failing series, with each keypoint's offset (predicted minus true level of the nearest point within 10 mm; null: none), are in `cross-validation.json`.",
     '',
-    '## What was tried',
+    '## What was tried (fold 1, out of fold)',
+    '',
+    'Taxonomy: failing T2 series that are a ladder one level too high / one too low / skipped or doubled disc / L5/S1 missed / top levels missed / point off its disc.',
+    '',
+    '| attempt | change | T2 nearest right ≤ 10 mm | T2 series fully right | T2 off by one | T1 nearest right | T2 taxonomy | what it taught |',
+    '|---|---|---|---|---|---|---|---|',
+    ...LEVEL_ATTEMPTS.map(
+      (a) =>
+        `| ${a.name} | ${a.change} | ${a.t2Nearest} | ${a.t2Series} | ${a.t2OffByOne} | ${a.t1Nearest} | ${a.t2Taxonomy} | ${a.lesson} |`,
+    ),
     '',
     ...LEVEL_NOTES.map((note) => `- ${note}`),
     '',
