@@ -25,6 +25,8 @@ export interface TrainLevelsCliOptions {
   resamples?: string;
   /** `no`: score only the folds already trained in the work folder. */
   train?: string;
+  /** Train only these folds when missing, comma-separated (e.g. `2,4`; to train folds in parallel processes). */
+  trainFolds?: string;
   /** Bundle fold K's saved network (trained on the other folds) instead of training one on all patients. */
   bundleFold?: string;
   /** `yes`: predict the held-out slices again with the saved fold networks (after an inference change). */
@@ -37,6 +39,18 @@ function yesNo(value: string | undefined, flag: string, fallback: boolean): bool
   if (value === undefined) return fallback;
   if (value !== 'yes' && value !== 'no') throw new SpinegradeError('USAGE', `${flag} wants yes or no, got "${value}"`);
   return value === 'yes';
+}
+
+function foldList(value: string | undefined, folds: number): number[] | undefined {
+  if (value === undefined) return undefined;
+  const list = value.split(',').map((part) => Number(part.trim()));
+  if (list.some((f) => !Number.isInteger(f) || f < 1 || f > folds)) {
+    throw new SpinegradeError(
+      'USAGE',
+      `--train-folds wants fold numbers from 1 to ${folds} separated by commas, got "${value}"`,
+    );
+  }
+  return list;
 }
 
 function filterList(value: string | undefined): number[] {
@@ -84,6 +98,7 @@ export function levelTrainingSettings(
     workDir: options.workDir ?? join('.cache', 'levels-folds'),
     final: yesNo(options.final, '--final', true),
     trainMissing: yesNo(options.train, '--train', true),
+    ...(options.trainFolds === undefined ? {} : { trainFolds: foldList(options.trainFolds, folds) }),
     repredict: yesNo(options.repredict, '--repredict', false),
     ...(options.bundleFold === undefined
       ? {}

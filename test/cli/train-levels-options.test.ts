@@ -9,6 +9,8 @@ test('train levels: canvas and filters become the network config, and the comman
   assert.deepEqual(settings.config.filters, [8, 16, 32, 64, 64]);
   assert.equal(settings.final, false);
   assert.equal(settings.trainMissing, true);
+  assert.equal(settings.trainFolds, undefined);
+  assert.deepEqual(levelTrainingSettings('data', 'out', { trainFolds: '2,4' }).trainFolds, [2, 4]);
   assert.match(settings.command, /--canvas 128 --filters 8,16,32,64,64$/);
 });
 
@@ -22,4 +24,5 @@ test('train levels: bad filters, a canvas the stages cannot halve, and a bad yes
   usage({ filters: '8' }, /--filters/);
   usage({ canvas: '100', filters: '8,16,32' }, /divisible by 2\^3/);
   usage({ final: 'maybe' }, /--final wants yes or no/);
+  usage({ trainFolds: '6' }, /--train-folds wants fold numbers from 1 to 5/);
 });

@@ -26,6 +26,8 @@ export interface LevelTrainingSettings {
   readonly final: boolean;
   /** False: score only the folds already trained in the work folder. */
   readonly trainMissing: boolean;
+  /** Only these folds (1-based) are trained when missing (default: all). */
+  readonly trainFolds?: readonly number[];
   /** Predict the held-out slices again with the saved fold networks (after an inference change). */
   readonly repredict: boolean;
   /** Bundle this fold's saved network (trained on the other folds) instead of training one on all patients. */
@@ -59,6 +61,7 @@ export async function trainLevelsOnDataset(
     workDir,
     repredict: settings.repredict,
     trainMissing: settings.trainMissing,
+    ...(settings.trainFolds === undefined ? {} : { trainFolds: settings.trainFolds }),
     onLog: log,
   });
   await mkdir(out, { recursive: true });
