@@ -73,7 +73,7 @@ export function levelTrainingSettings(
 ): LevelTrainingSettings {
   const seed = positiveInteger(options.seed, '--seed', 1);
   const folds = positiveInteger(options.folds, '--folds', 5);
-  const epochs = positiveInteger(options.epochs, '--epochs', 20);
+  const epochs = positiveInteger(options.epochs, '--epochs', 16);
   const workers = positiveInteger(options.workers, '--workers', 2);
   if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
   const config: LevelNetworkConfig = {
