@@ -57,7 +57,7 @@ export const LEVEL_ATTEMPTS: readonly LevelAttempt[] = [
     name: '4',
     change:
       '128-px canvas, 5 stages (8-16-32-64-64), 64×64 output (about 4.5 mm per pixel), 16 epochs; same loss, chain and sub-pixel centroid',
-    t2Nearest: '0.754 [0.611, 0.880]',
+    t2Nearest: '0.754 [0.606, 0.886]',
     t2Series: '0.743',
     t2OffByOne: '0.177',
     t1Nearest: '0.731',
@@ -72,6 +72,8 @@ export const LEVEL_NOTES: readonly string[] = [
   "Attempts 1-2 were scored with the inference path of their day (canvas built with a Gaussian anti-aliasing blur over the full-resolution slice, 500+ ms on a 768² slice under load); attempt 3 and later through today's path (large slices block-averaged first, about 30 ms). `--repredict yes` scores saved fold networks through the current path.",
   'Sub-pixel placement: each chain peak sits at the probability-weighted centroid of its 3×3 neighbourhood (radius 1). Fold 1, attempt 3: radius 0 T2 0.589, radius 2 0.577, radius 1 0.600; attempt 4: radius 0 0.726 (series 0.629), radius 2 0.760 (series 0.743, T1 0.703), radius 1 0.754 (series 0.743, T1 0.731).',
   'Inference at the 128-pixel canvas (attempt 4, onnxruntime, a 512×512 slice, 2 shared cores at load 17): 85 ms per slice, of which the canvas 52 ms, the network 27 ms, the chain 1.4 ms (the 64-pixel network: 8 ms).',
+  'Attempt 4 folds were trained as up to four processes at once (`--train-folds`, one work folder), each with 2 workers, on the 2 shared cores under nice 19, so its minutes per fold are longer than one process alone would take (an epoch of fold 1 took 55-100 s beside at most one other fold, about 130 s beside three).',
+  "Naming the bundled localiser's outlines by the level points (fold 1, the patients that localiser never saw): 0.577 with attempt 3, 0.657 [0.520, 0.783] with attempt 4, against 0.806 with the localiser's own levels; the ladder shifts, not precision, now hold it back.",
   'Next: the remaining errors are whole-ladder shifts (transitional anatomy, an extra low disc): an S1 upper-endplate / sacrum channel as the anchor the chain must end on, a chain score that includes the sacrum, longer training (the loss still falls at 16 epochs), and test-time augmentation (scales) voting on the ladder.',
 ];
 
