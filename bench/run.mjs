@@ -12,7 +12,7 @@
  * ones most.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,11 +23,11 @@ import { loadSingleVolume } from '../dist/io/load.js';
 import { LEVEL_NETWORK_OUTPUTS } from '../dist/localize/levels.js';
 import { LOCALIZER_OUTPUTS, loadLocalizer } from '../dist/localize/localizer.js';
 import { loadNetwork } from '../dist/models/network.js';
-import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/store/store.js';
 import { initTf, tf } from '../dist/models/tf/backend.js';
 import { setCustomKernelsEnabled } from '../dist/models/tf/kernels.js';
 import { buildUNet, countParameters } from '../dist/models/tf/layers.js';
 import { trainModel } from '../dist/models/tf/train.js';
+import { DEFAULT_LOCALIZER_DIR, GRADER_MODEL_DIR } from '../dist/store/store.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const out = resolve(process.env.BENCH_OUT ?? 'bench-results.json');
@@ -238,6 +238,10 @@ async function inferenceBenchmark() {
 
 /** The bundled networks on each inference engine (onnxruntime vs TensorFlow.js wasm): ms per run, outputs compared. */
 async function enginesBenchmark() {
+  const levelsDir = resolve('models/localizer-levels');
+  const levelCanvas = existsSync(join(levelsDir, 'model.json'))
+    ? JSON.parse(readFileSync(join(levelsDir, 'model.json'), 'utf8')).userDefinedMetadata?.levelNetworkConfig?.size
+    : undefined;
   const networks = [
     {
       name: 'localizer U-Net, 7 slices 192x192',
@@ -252,10 +256,10 @@ async function enginesBenchmark() {
       shape: [14, 56, 56, 1],
     },
     {
-      name: 'level network, 1 slice 96x96',
-      dir: resolve('models/localizer-levels'),
+      name: `level network, 1 slice ${levelCanvas}x${levelCanvas}`,
+      dir: levelsDir,
       outputs: LEVEL_NETWORK_OUTPUTS,
-      shape: [1, 96, 96, 1],
+      shape: [1, levelCanvas ?? 64, levelCanvas ?? 64, 1],
     },
   ].filter(({ dir }) => existsSync(join(dir, 'model.json')));
   const rows = [];

@@ -42,8 +42,8 @@ Usage:
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S] [--resamples N] [--overwrite]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
-  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--work-dir DIR] [--final yes|no]
-                          [--localizer <dir>] [--repredict yes] [--train no] [--bundle-fold K]
+  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--filters F,F,..] [--work-dir DIR] [--final yes|no]
+                          [--localizer <dir>] [--repredict yes] [--train no] [--train-folds K,K] [--bundle-fold K]
       Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
       WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
@@ -467,12 +467,14 @@ async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
     folds: 'folds',
     seed: 'seed',
     canvas: 'canvas',
+    filters: 'filters',
     workDir: 'work-dir',
     final: 'final',
     resamples: 'resamples',
     localizer: 'localizer',
     repredict: 'repredict',
     train: 'train',
+    trainFolds: 'train-folds',
     bundleFold: 'bundle-fold',
   } as const;
   const parsed = parseTrainArguments(args, 'levels', Object.values(names));

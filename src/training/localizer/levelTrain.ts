@@ -167,6 +167,8 @@ export interface CrossValidateLevelsOptions extends TrainLevelOptions {
   readonly repredict?: boolean;
   /** False: folds without saved predictions are left out instead of trained (figures over the folds there are). */
   readonly trainMissing?: boolean;
+  /** Only these folds (1-based) are trained when missing; the others without saved predictions are left out (to train folds in parallel processes). */
+  readonly trainFolds?: readonly number[];
   readonly onLog?: (line: string) => void;
 }
 
@@ -189,7 +191,8 @@ export async function crossValidateLevels(
     const held = new Set(fold.testPatients);
     const train = samples.filter((s) => !held.has(s.patient));
     const test = samples.filter((s) => held.has(s.patient));
-    if (done === undefined && options.trainMissing === false) {
+    const mayTrain = options.trainMissing !== false && (options.trainFolds?.includes(fold.fold + 1) ?? true);
+    if (done === undefined && !mayTrain) {
       log(`fold ${fold.fold + 1}: not trained yet, left out`);
       continue;
     }

@@ -6,7 +6,7 @@ import { onnxRuntimeAvailable } from '../../../src/models/onnx/runtime.js';
 import { initTf } from '../../../src/models/tf/backend.js';
 import { saveModel } from '../../../src/models/tf/io.js';
 import { lossAndGradients } from '../../../src/models/tf/trainCore.js';
-import { levelCardMarkdown } from '../../../src/training/localizer/levelCard.js';
+import { LEVEL_ATTEMPTS, levelCardMarkdown } from '../../../src/training/localizer/levelCard.js';
 import {
   classifySeriesError,
   keypointOutcomes,
@@ -85,6 +85,9 @@ test('the model card shows the measured figures and the taxonomy', () => {
   });
   assert.match(card, /\| series with every lumbar level right \| 0\.500 \[/);
   assert.match(card, /\| ladder named one level too low \(L5\/S1 not counted\) \| 1 \| 0 \|/);
+  for (const attempt of LEVEL_ATTEMPTS)
+    assert.ok(card.includes(`| ${attempt.name} | ${attempt.change} | ${attempt.t2Nearest} |`));
+  assert.match(card, /\| T2 ≥ 0\.94 \|/);
 });
 
 test('scoring scale: the stated spacing of square slices, the anatomical one otherwise', () => {
