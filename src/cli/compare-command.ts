@@ -13,11 +13,15 @@ export const COMPARE_USAGE = `  spinegrade compare <baseline> <follow-up> [--out
 
 /** Runs `compare`; returns the exit code. */
 export async function runCompareCommand(args: readonly string[], printUsage: () => number): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string' },
-    json: { type: 'boolean' },
-    overwrite: { type: 'boolean' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      overwrite: { type: 'boolean' },
+    },
+    'compare',
+  );
   if (values.help) return printUsage();
   const [baseline, followUp, ...extra] = positionals;
   if (baseline === undefined || followUp === undefined || extra.length > 0) {

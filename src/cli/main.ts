@@ -42,8 +42,10 @@ Usage:
       Score predictions against the dataset's labels, with 95% bootstrap CIs over patients.
   spinegrade train prior --data <dataset-dir> --out <model-dir> [--folds K] [--seed S] [--resamples N] [--overwrite]
       Fit the class-prior baseline, cross-validate it and write model.json + MODEL_CARD.md.
-  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--folds K] [--canvas PX] [--filters F,F,..] [--work-dir DIR] [--final yes|no]
+  spinegrade train levels --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2] [--folds K] [--seed S]
+                          [--canvas PX] [--filters F,F,..] [--work-dir DIR] [--final yes|no] [--resamples N]
                           [--localizer <dir>] [--repredict yes] [--train no] [--train-folds K,K] [--bundle-fold K]
+                          [--overwrite]
       Cross-validate the level network (five level heatmaps on the whole field of view, TensorFlow.js on
       WebAssembly) over patient folds, write out-of-fold predictions and figures, then train it on all patients.
   spinegrade train localizer --data <dataset-dir> --out <model-dir> [--epochs N] [--workers 1|2]
@@ -64,7 +66,7 @@ Usage:
       found by a localiser that never saw them. The classical SVM model, the CNN, the hybrid and
       their ensemble are compared on the same folds; the best by Pfirrmann κ ships.
   spinegrade train grader-v2 --data <dataset-dir> --out <model-dir> [--recipes reference,corn,...]
-      [--folds K] [--seed S] [--workers 1|2] [--resamples N] [--review-accuracy A]
+                             [--folds K] [--seed S] [--workers 1|2] [--resamples N] [--review-accuracy A] [--overwrite]
       Grader v2: crops placed at the expert keypoints (T2, and T1 by carried keypoints), scaled and
       turned by the spine itself; cross-validates each recipe on the patient folds and writes the
       first one's five fold models (the ensemble), grader-v2.json, out-of-fold.jsonl and figures.json;
@@ -149,7 +151,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'watch':
         return await (await import('./watch-command.js')).runWatchCommand(rest);
       case 'compare':
-        return await (await import('./compare-command.js')).runCompareCommand(rest, printUsage);
+        return await (await import('./compare-command.js')).runCompareCommand(rest, () => printUsage('compare'));
       case 'batch':
         return await (await import('./batch-command.js')).runBatchCommand(rest, () => printUsage('batch'));
       case 'worker':
@@ -393,7 +395,7 @@ function parseTrainArguments(
   if (!data || !out)
     throw new SpinegradeError('USAGE', `train ${kind} needs --data <dataset-dir> and --out <model-dir>`);
   // The same rule as every writer: what a run would replace is refused unless --overwrite.
-  const written = kind === 'few-shot' ? 'few-shot.json' : 'model.json';
+  const written = kind === 'few-shot' ? 'few-shot.json' : kind === 'grader-v2' ? 'grader-v2.json' : 'model.json';
   if (values.overwrite !== true && existsSync(join(out, written)))
     throw new SpinegradeError('OUTPUT_ERROR', `output already holds ${written} (pass --overwrite to replace it)`, out);
   return { data, out, values };
@@ -478,7 +480,7 @@ async function runTrainLevelsCommand(args: readonly string[]): Promise<number> {
     bundleFold: 'bundle-fold',
   } as const;
   const parsed = parseTrainArguments(args, 'levels', Object.values(names));
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train levels');
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
   const { runTrainLevels } = await import('./train-levels-command.js');
@@ -536,7 +538,7 @@ async function runTrainGraderV2Command(args: readonly string[]): Promise<number>
     'resamples',
     'review-accuracy',
   ]);
-  if (!parsed) return printUsage();
+  if (!parsed) return printUsage('train grader-v2');
   const { data, out, values } = parsed;
   const quiet = values.quiet === true;
   const number = (flag: string, fallback: number): number => {
