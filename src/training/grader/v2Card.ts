@@ -6,6 +6,7 @@
  */
 import type { V2Evaluation } from './crossValidate.js';
 import type { Figure, V2Figures } from './figures.js';
+import type { SignalGradeCorrelation } from './v2Checks.js';
 import type { V2SampleNotes } from './v2Samples.js';
 
 /** One ablation row: recipe, placement (single or TTA) and its figures. */
@@ -40,12 +41,45 @@ function figureRow(label: string, f: V2Figures): string {
   return `| ${label} | ${f.discs} | ${V2_TARGETS.map((t) => withCi(f[t.key] as Figure)).join(' | ')} |`;
 }
 
+/** One entry of the card's "what was tried" section (`tried.json` of the bundle): a check or run and what it measured. */
+export interface V2TriedEntry {
+  /** What was checked or run, with the command or recipe. */
+  what: string;
+  /** What it measured. */
+  result: string;
+}
+
+/** The "what was tried" entry of the crop-alignment check (see `v2Checks.signalGradeCorrelations`). */
+export function alignmentEntry(correlations: readonly SignalGradeCorrelation[]): V2TriedEntry {
+  const all = correlations.find((c) => c.level === 'all');
+  const levels = correlations.filter((c) => c.level !== 'all');
+  return {
+    what: "crop/label alignment without training: Spearman ρ of the T2 crops' disc-centre mean intensity (8 × 4 mm box) against the Pfirrmann grade",
+    result: `ρ ${all ? all.rho.toFixed(2) : 'n/a'} over ${all?.discs ?? 0} T2 discs; per level ${levels.map((c) => `${c.level} ${c.rho.toFixed(2)}`).join(', ')} — the crops show the disc whose grade they carry (a wrong join or placement gives ρ ≈ 0)`,
+  };
+}
+
+function triedSection(tried: readonly V2TriedEntry[]): string {
+  if (tried.length === 0) return '';
+  return `
+## What was tried
+
+Checks and quick runs behind the recipe, in the order they were made (fold-0 figures cover that
+fold's 35 patients only; T2 κ per series, not calibrated, unless said).
+
+| what | result |
+|---|---|
+${tried.map((t) => `| ${t.what.replaceAll('|', '\\|')} | ${t.result.replaceAll('|', '\\|')} |`).join('\n')}
+`;
+}
+
 /** Renders the card of a bundle from its ablation rows (the bundle's own recipe first). */
 export function renderV2Card(
   rows: readonly V2AblationRow[],
   chosen: V2AblationRow,
   samples: { total: number; t2: number; t1: number; notes: V2SampleNotes },
   command: string,
+  tried: readonly V2TriedEntry[] = [],
 ): string {
   const ev = chosen.evaluation;
   const fused = ev.fused;
@@ -160,5 +194,5 @@ exact accuracy ${f3(ev.review.accuracy)}.
 | threshold | coverage | exact accuracy of the discs kept |
 |---|---|---|
 ${coverage}
-`;
+${triedSection(tried)}`;
 }
