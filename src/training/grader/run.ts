@@ -56,6 +56,27 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
     filters: [24, 24, 48, 48, 96, 96],
   },
   longer: { ...REFERENCE_RECIPE, name: 'longer', description: '20 epochs instead of 12', epochs: 20 },
+  'no-augment': {
+    ...REFERENCE_RECIPE,
+    name: 'no-augment',
+    description: 'crops as they are (no augmentation)',
+    augment: 'none',
+  },
+  'pfirrmann-only': {
+    ...REFERENCE_RECIPE,
+    name: 'pfirrmann-only',
+    description: 'Pfirrmann loss only (Modic and findings heads not trained)',
+    auxiliaryWeight: 0,
+  },
+  // The reference experiment as it was run: T2 crops only, Pfirrmann only, no augmentation.
+  't2-plain': {
+    ...REFERENCE_RECIPE,
+    name: 't2-plain',
+    description: "T2 crops only, no augmentation, Pfirrmann loss only (the issue's reference experiment)",
+    trainContrasts: ['T2'],
+    augment: 'none',
+    auxiliaryWeight: 0,
+  },
 };
 
 /** Every output averaged over T1 and T2 (the fusion ablation). */
