@@ -88,3 +88,25 @@ test('the monotone augmentation never turns a crop negative of itself', () => {
     );
   }
 });
+
+test("augment 'none' feeds the crop itself; t2-plain is the issue's reference experiment", async () => {
+  const { V2_RECIPES } = await import('../../../src/training/grader/run.js');
+  const one = sample(2);
+  (one.crops[0] as Float32Array).forEach((_, i, a) => {
+    a[i] = (i % 17) / 17;
+  });
+  const batch = v2Batch(
+    [one, sample(4)],
+    { ordinal: 'cumulative', augment: 'none' },
+    [1, 1, 1, 1, 1],
+    16,
+    mulberry32(1),
+  );
+  for (let i = 0; i < 16 * 16; i++) assert.equal(batch.inputs[i * 7], (one.crops[0] as Float32Array)[i]);
+  const plain = V2_RECIPES['t2-plain'];
+  assert.deepEqual(plain?.trainContrasts, ['T2']);
+  assert.equal(plain?.augment, 'none');
+  assert.equal(plain?.auxiliaryWeight, 0);
+  assert.equal(plain?.ordinal, 'cumulative');
+  assert.equal(plain?.classWeightPower, 1);
+});
