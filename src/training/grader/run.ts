@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
 import type { V2Fusion } from '../../grade/v2.js';
-import { DEFAULT_V2_CROP } from '../../grade/v2Crops.js';
+import { DEFAULT_V2_CROP, type V2CropConfig } from '../../grade/v2Crops.js';
 import { initTf } from '../../models/tf/backend.js';
 import {
   bundleInfo,
@@ -197,7 +197,11 @@ export async function writeV2Card(out: string, command: string): Promise<void> {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { contrast: string });
   const count = (contrast: string): number => oof.filter((l) => l.contrast === contrast).length;
-  const info = JSON.parse(await readFile(join(out, 'grader-v2.json'), 'utf8')) as { recipe: string; tta: boolean };
+  const info = JSON.parse(await readFile(join(out, 'grader-v2.json'), 'utf8')) as {
+    recipe: string;
+    tta: boolean;
+    crop: V2CropConfig;
+  };
   const chosen = rows.find((r) => r.recipe === info.recipe && r.tta === info.tta);
   if (!chosen)
     throw new SpinegradeError('UNREADABLE', `ablation.json has no row of the bundle's recipe ${info.recipe}`, out);
@@ -212,6 +216,7 @@ export async function writeV2Card(out: string, command: string): Promise<void> {
     { total: oof.length, t2: count('T2'), t1: count('T1'), notes: figures.notes },
     command,
     tried,
+    info.crop,
   );
   await writeFile(join(out, 'MODEL_CARD.md'), card);
 }

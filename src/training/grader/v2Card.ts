@@ -4,6 +4,7 @@
  * patient-disc, the ablation table (one change at a time, with 95% intervals over patients), where
  * the model is weak (per level, confusion), calibration and the review threshold.
  */
+import { DEFAULT_V2_CROP, type V2CropConfig } from '../../grade/v2Crops.js';
 import type { V2Evaluation } from './crossValidate.js';
 import type { Figure, V2Figures } from './figures.js';
 import type { SignalGradeCorrelation } from './v2Checks.js';
@@ -18,6 +19,7 @@ export interface V2AblationRow {
   evaluation: V2Evaluation;
 }
 
+const f1 = (x: number, digits = 0): string => x.toFixed(digits);
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 const withCi = (f: Figure): string => `${f3(f.estimate)} [${f3(f.lower)}, ${f3(f.upper)}]`;
 
@@ -80,6 +82,7 @@ export function renderV2Card(
   samples: { total: number; t2: number; t1: number; notes: V2SampleNotes },
   command: string,
   tried: readonly V2TriedEntry[] = [],
+  crop: V2CropConfig = DEFAULT_V2_CROP,
 ): string {
   const ev = chosen.evaluation;
   const fused = ev.fused;
@@ -118,10 +121,10 @@ LumbarCoordinates set (MIT). Research use only, not a medical device.
 
 ## What it is
 
-One point per lumbar level on a sagittal slice (the posterior disc margin) places each crop: 64 × 64
-pixels at about 1 mm **by the spine's own scale** (mm per pixel from the distance between
+One point per lumbar level on a sagittal slice (the posterior disc margin) places each crop: ${crop.size} × ${crop.size}
+pixels over ${f1(crop.size * crop.mmPerPixel)} mm (${f1(crop.mmPerPixel, 2)} mm each) **by the spine's own scale** (mm per pixel from the distance between
 neighbouring points, 31.4 mm per lumbar disc gap: SPIDER's stated spacing is wrong for most
-non-square PNGs), turned to the spine axis through the neighbouring points, centred 10 mm anterior
+non-square PNGs), turned to the spine axis through the neighbouring points, centred ${f1(crop.anteriorShiftMm)} mm anterior
 of the point. The network reads the crop with a T1 flag plane and a level plane (7 channels): six
 3 × 3 convolution blocks, global average pooling, and heads for Pfirrmann (ordinal, 4 logits),
 Modic 0-3 and six binary findings. The bundle is the five cross-validation fold models, averaged
