@@ -5,45 +5,8 @@
  * the wrong disc's grade, a wrong placement or a wrong rotation shows as a correlation near zero.
  */
 import type { V2CropConfig } from '../../grade/v2Crops.js';
+import { spearman } from '../../metrics/regression.js';
 import type { V2Sample } from './v2Samples.js';
-
-/** Ranks of values (1-based; ties share their mean rank). */
-export function ranksOf(values: readonly number[]): number[] {
-  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const ranks = new Array<number>(values.length).fill(0);
-  for (let at = 0; at < order.length; ) {
-    let end = at;
-    while (
-      end + 1 < order.length &&
-      (order[end + 1] as readonly [number, number])[0] === (order[at] as readonly [number, number])[0]
-    )
-      end++;
-    for (let k = at; k <= end; k++) ranks[(order[k] as readonly [number, number])[1]] = (at + end) / 2 + 1;
-    at = end + 1;
-  }
-  return ranks;
-}
-
-/** Spearman's rank correlation of two equally long lists (NaN when either is constant or shorter than 2). */
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  if (a.length !== b.length) throw new RangeError('spearman: lists of different lengths');
-  const n = a.length;
-  if (n < 2) return Number.NaN;
-  const ra = ranksOf(a);
-  const rb = ranksOf(b);
-  const mean = (n + 1) / 2;
-  let cov = 0;
-  let va = 0;
-  let vb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = (ra[i] as number) - mean;
-    const db = (rb[i] as number) - mean;
-    cov += da * db;
-    va += da * da;
-    vb += db * db;
-  }
-  return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : Number.NaN;
-}
 
 /** Mean intensity of the crop's central box, 8 mm along the disc and 4 mm across it (where the disc sits). */
 export function discCentreSignal(crop: Float32Array, config: V2CropConfig): number {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_V2_CROP } from '../../../src/grade/v2Crops.js';
-import { discCentreSignal, ranksOf, signalGradeCorrelations, spearman } from '../../../src/training/grader/v2Checks.js';
+import { ranksOf, spearman } from '../../../src/metrics/regression.js';
+import { discCentreSignal, signalGradeCorrelations } from '../../../src/training/grader/v2Checks.js';
 import type { V2Sample } from '../../../src/training/grader/v2Samples.js';
 
 const size = DEFAULT_V2_CROP.size;
