@@ -58,9 +58,10 @@ export interface V2Recipe {
   /**
    * Crop augmentation: `v1` is the v1 grader's (its contrast curves invert about 5% of crops, which
    * flips the nucleus-against-CSF brightness Pfirrmann is read from); `monotone` keeps the geometry
-   * and the mild photometric changes but no contrast curve; `geometric` changes the geometry only.
+   * and the mild photometric changes but no contrast curve; `geometric` changes the geometry only;
+   * `none` trains on the crops as they are.
    */
-  augment?: 'v1' | 'monotone' | 'geometric';
+  augment?: 'v1' | 'monotone' | 'geometric' | 'none';
 }
 
 /** The v1 crop augmentation without contrast curves (intensity order kept). */
@@ -88,7 +89,12 @@ const V1_GEOMETRY = {
   cropOut: { probability: 0 },
 } as const;
 
-const AUGMENTERS = { v1: augmentCrop, monotone: augmentCropMonotone, geometric: augmentCropGeometric } as const;
+const AUGMENTERS = {
+  v1: augmentCrop,
+  monotone: augmentCropMonotone,
+  geometric: augmentCropGeometric,
+  none: (crop: Float32Array) => crop,
+} as const;
 
 /**
  * The issue's reference experiment, made multi-task and fitted to the shared CPUs: six conv blocks,

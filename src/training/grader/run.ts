@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readDataset } from '../../datasets/index.js';
 import { SpinegradeError } from '../../errors.js';
 import type { V2Fusion } from '../../grade/v2.js';
-import { DEFAULT_V2_CROP } from '../../grade/v2Crops.js';
+import { DEFAULT_V2_CROP, type V2CropConfig } from '../../grade/v2Crops.js';
 import { initTf } from '../../models/tf/backend.js';
 import {
   bundleInfo,
@@ -22,7 +22,8 @@ import {
   type V2Recipe,
   writeOofJsonl,
 } from './crossValidate.js';
-import { renderV2Card, type V2AblationRow } from './v2Card.js';
+import { alignmentEntry, renderV2Card, type V2AblationRow, type V2TriedEntry } from './v2Card.js';
+import { type SignalGradeCorrelation, signalGradeCorrelations } from './v2Checks.js';
 import { collectV2Samples, type V2SampleNotes } from './v2Samples.js';
 
 /** The recipes of the ablation, each one change from the reference. */
@@ -55,6 +56,27 @@ export const V2_RECIPES: Record<string, V2Recipe> = {
     filters: [24, 24, 48, 48, 96, 96],
   },
   longer: { ...REFERENCE_RECIPE, name: 'longer', description: '20 epochs instead of 12', epochs: 20 },
+  'no-augment': {
+    ...REFERENCE_RECIPE,
+    name: 'no-augment',
+    description: 'crops as they are (no augmentation)',
+    augment: 'none',
+  },
+  'pfirrmann-only': {
+    ...REFERENCE_RECIPE,
+    name: 'pfirrmann-only',
+    description: 'Pfirrmann loss only (Modic and findings heads not trained)',
+    auxiliaryWeight: 0,
+  },
+  // The issue's reference experiment as it was run: T2 crops only, Pfirrmann only, no augmentation.
+  't2-plain': {
+    ...REFERENCE_RECIPE,
+    name: 't2-plain',
+    description: "T2 crops only, no augmentation, Pfirrmann loss only (the issue's reference experiment)",
+    trainContrasts: ['T2'],
+    augment: 'none',
+    auxiliaryWeight: 0,
+  },
 };
 
 /** Every output averaged over T1 and T2 (the fusion ablation). */
@@ -96,6 +118,11 @@ export async function runTrainGraderV2(data: string, out: string, options: Train
   log(
     `grader v2: ${samples.length} discs placed by keypoints (${samples.filter((s) => s.contrast === 'T2').length} T2, ${samples.filter((s) => s.contrast === 'T1').length} T1 by carried keypoints); left out: ${JSON.stringify(notes)}`,
   );
+  const alignment = signalGradeCorrelations(
+    samples.filter((s) => s.contrast === 'T2'),
+    crop,
+  );
+  log(`grader v2: ${alignmentEntry(alignment).result}`);
   await mkdir(out, { recursive: true });
   const rows: V2AblationRow[] = [];
   for (const [n, name] of options.recipes.entries()) {
@@ -146,7 +173,7 @@ export async function runTrainGraderV2(data: string, out: string, options: Train
     );
     await writeFile(
       join(dir, 'figures.json'),
-      `${JSON.stringify({ recipe, samples: samples.length, notes, trainSeconds, rows: recipeRows }, null, 2)}\n`,
+      `${JSON.stringify({ recipe, samples: samples.length, notes, alignment, trainSeconds, rows: recipeRows }, null, 2)}\n`,
     );
     await writeFile(join(out, 'ablation.json'), `${JSON.stringify(rows, null, 2)}\n`);
     await writeV2Card(out, options.command);
@@ -161,21 +188,35 @@ export async function runTrainGraderV2(data: string, out: string, options: Train
 /** Writes `MODEL_CARD.md` of a bundle from its `figures.json` and `ablation.json` (the bundle's recipe is the first). */
 export async function writeV2Card(out: string, command: string): Promise<void> {
   const rows = JSON.parse(await readFile(join(out, 'ablation.json'), 'utf8')) as V2AblationRow[];
-  const figures = JSON.parse(await readFile(join(out, 'figures.json'), 'utf8')) as { notes: V2SampleNotes };
+  const figures = JSON.parse(await readFile(join(out, 'figures.json'), 'utf8')) as {
+    notes: V2SampleNotes;
+    alignment?: SignalGradeCorrelation[];
+  };
   const oof = (await readFile(join(out, 'out-of-fold.jsonl'), 'utf8'))
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { contrast: string });
   const count = (contrast: string): number => oof.filter((l) => l.contrast === contrast).length;
-  const info = JSON.parse(await readFile(join(out, 'grader-v2.json'), 'utf8')) as { recipe: string; tta: boolean };
+  const info = JSON.parse(await readFile(join(out, 'grader-v2.json'), 'utf8')) as {
+    recipe: string;
+    tta: boolean;
+    crop: V2CropConfig;
+  };
   const chosen = rows.find((r) => r.recipe === info.recipe && r.tta === info.tta);
   if (!chosen)
     throw new SpinegradeError('UNREADABLE', `ablation.json has no row of the bundle's recipe ${info.recipe}`, out);
+  const tried = await readFile(join(out, 'tried.json'), 'utf8').then(
+    (text) => JSON.parse(text) as V2TriedEntry[],
+    (): V2TriedEntry[] => [],
+  );
+  if (figures.alignment) tried.unshift(alignmentEntry(figures.alignment));
   const card = renderV2Card(
     rows,
     chosen,
     { total: oof.length, t2: count('T2'), t1: count('T1'), notes: figures.notes },
     command,
+    tried,
+    info.crop,
   );
   await writeFile(join(out, 'MODEL_CARD.md'), card);
 }

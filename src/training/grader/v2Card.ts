@@ -4,8 +4,10 @@
  * patient-disc, the ablation table (one change at a time, with 95% intervals over patients), where
  * the model is weak (per level, confusion), calibration and the review threshold.
  */
+import { DEFAULT_V2_CROP, type V2CropConfig } from '../../grade/v2Crops.js';
 import type { V2Evaluation } from './crossValidate.js';
 import type { Figure, V2Figures } from './figures.js';
+import type { SignalGradeCorrelation } from './v2Checks.js';
 import type { V2SampleNotes } from './v2Samples.js';
 
 /** One ablation row: recipe, placement (single or TTA) and its figures. */
@@ -17,6 +19,7 @@ export interface V2AblationRow {
   evaluation: V2Evaluation;
 }
 
+const f1 = (x: number, digits = 0): string => x.toFixed(digits);
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 const withCi = (f: Figure): string => `${f3(f.estimate)} [${f3(f.lower)}, ${f3(f.upper)}]`;
 
@@ -40,12 +43,46 @@ function figureRow(label: string, f: V2Figures): string {
   return `| ${label} | ${f.discs} | ${V2_TARGETS.map((t) => withCi(f[t.key] as Figure)).join(' | ')} |`;
 }
 
+/** One entry of the card's "what was tried" section (`tried.json` of the bundle): a check or run and what it measured. */
+export interface V2TriedEntry {
+  /** What was checked or run, with the command or recipe. */
+  what: string;
+  /** What it measured. */
+  result: string;
+}
+
+/** The "what was tried" entry of the crop-alignment check (see `v2Checks.signalGradeCorrelations`). */
+export function alignmentEntry(correlations: readonly SignalGradeCorrelation[]): V2TriedEntry {
+  const all = correlations.find((c) => c.level === 'all');
+  const levels = correlations.filter((c) => c.level !== 'all');
+  return {
+    what: "crop/label alignment without training: Spearman ρ of the T2 crops' disc-centre mean intensity (8 × 4 mm box) against the Pfirrmann grade",
+    result: `ρ ${all ? all.rho.toFixed(2) : 'n/a'} over ${all?.discs ?? 0} T2 discs; per level ${levels.map((c) => `${c.level} ${c.rho.toFixed(2)}`).join(', ')} — the crops show the disc whose grade they carry (a wrong join or placement gives ρ ≈ 0)`,
+  };
+}
+
+function triedSection(tried: readonly V2TriedEntry[]): string {
+  if (tried.length === 0) return '';
+  return `
+## What was tried
+
+Checks and quick runs behind the recipe, in the order they were made (fold-0 figures cover that
+fold's 35 patients only; T2 κ per series, not calibrated, unless said).
+
+| what | result |
+|---|---|
+${tried.map((t) => `| ${t.what.replaceAll('|', '\\|')} | ${t.result.replaceAll('|', '\\|')} |`).join('\n')}
+`;
+}
+
 /** Renders the card of a bundle from its ablation rows (the bundle's own recipe first). */
 export function renderV2Card(
   rows: readonly V2AblationRow[],
   chosen: V2AblationRow,
   samples: { total: number; t2: number; t1: number; notes: V2SampleNotes },
   command: string,
+  tried: readonly V2TriedEntry[] = [],
+  crop: V2CropConfig = DEFAULT_V2_CROP,
 ): string {
   const ev = chosen.evaluation;
   const fused = ev.fused;
@@ -84,10 +121,10 @@ LumbarCoordinates set (MIT). Research use only, not a medical device.
 
 ## What it is
 
-One point per lumbar level on a sagittal slice (the posterior disc margin) places each crop: 64 × 64
-pixels at about 1 mm **by the spine's own scale** (mm per pixel from the distance between
+One point per lumbar level on a sagittal slice (the posterior disc margin) places each crop: ${crop.size} × ${crop.size}
+pixels over ${f1(crop.size * crop.mmPerPixel)} mm (${f1(crop.mmPerPixel, 2)} mm each) **by the spine's own scale** (mm per pixel from the distance between
 neighbouring points, 31.4 mm per lumbar disc gap: SPIDER's stated spacing is wrong for most
-non-square PNGs), turned to the spine axis through the neighbouring points, centred 10 mm anterior
+non-square PNGs), turned to the spine axis through the neighbouring points, centred ${f1(crop.anteriorShiftMm)} mm anterior
 of the point. The network reads the crop with a T1 flag plane and a level plane (7 channels): six
 3 × 3 convolution blocks, global average pooling, and heads for Pfirrmann (ordinal, 4 logits),
 Modic 0-3 and six binary findings. The bundle is the five cross-validation fold models, averaged
@@ -160,5 +197,5 @@ exact accuracy ${f3(ev.review.accuracy)}.
 | threshold | coverage | exact accuracy of the discs kept |
 |---|---|---|
 ${coverage}
-`;
+${triedSection(tried)}`;
 }

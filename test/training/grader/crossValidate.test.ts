@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_V2_CROP } from '../../../src/grade/v2Crops.js';
 import { mulberry32 } from '../../../src/metrics/random.js';
 import { augmentCropMonotone, REFERENCE_RECIPE, v2Batch } from '../../../src/training/grader/crossValidate.js';
 import { chooseReviewThreshold, figuresOf, type ScoredDisc } from '../../../src/training/grader/figures.js';
+import { renderV2Card } from '../../../src/training/grader/v2Card.js';
 import type { V2Sample } from '../../../src/training/grader/v2Samples.js';
 
 function sample(pfirrmann: number | undefined, modic?: number): V2Sample {
@@ -66,7 +68,25 @@ test('figures: a perfect grader scores κ 1 and AUC 1; the review threshold meet
   const review = chooseReviewThreshold(discs, 0.95);
   assert.equal(review.accuracy, 1);
   assert.equal(review.coverage, 1);
+  // The card states the bundle's own crop and lists what was tried.
+  const evaluation = { perContrast: { T2: f }, fused: f, review, temperatures: { T1: unit, T2: unit } };
+  const row = { recipe: 'reference', description: 'd', tta: false, trainSeconds: 60, evaluation };
+  const notes = {
+    t2Series: 1,
+    t1Series: 0,
+    t1WithoutT2Keypoints: 0,
+    t1FieldOfViewDiffers: 0,
+    otherSeriesSkipped: 0,
+    discsWithoutLabel: 0,
+  };
+  const tried = [{ what: 'a | check', result: 'ρ -0.5' }];
+  const card = renderV2Card([row], row, { total: 60, t2: 60, t1: 0, notes }, 'cmd', tried, DEFAULT_V2_CROP);
+  assert.match(card, /48 × 48\npixels over 64 mm \(1\.33 mm each\)/);
+  assert.match(card, /## What was tried[\s\S]*\| a \\\| check \| ρ -0\.5 \|/);
+  assert.doesNotMatch(renderV2Card([row], row, { total: 60, t2: 60, t1: 0, notes }, 'cmd'), /What was tried/);
 });
+
+const unit = { pfirrmann: 1, modic: 1, findings: [1, 1, 1, 1, 1, 1] };
 
 test('the monotone augmentation never turns a crop negative of itself', () => {
   const size = 48;
@@ -87,4 +107,26 @@ test('the monotone augmentation never turns a crop negative of itself', () => {
       `trial ${n}: the bright band became darker than the background`,
     );
   }
+});
+
+test("augment 'none' feeds the crop itself; t2-plain is the issue's reference experiment", async () => {
+  const { V2_RECIPES } = await import('../../../src/training/grader/run.js');
+  const one = sample(2);
+  (one.crops[0] as Float32Array).forEach((_, i, a) => {
+    a[i] = (i % 17) / 17;
+  });
+  const batch = v2Batch(
+    [one, sample(4)],
+    { ordinal: 'cumulative', augment: 'none' },
+    [1, 1, 1, 1, 1],
+    16,
+    mulberry32(1),
+  );
+  for (let i = 0; i < 16 * 16; i++) assert.equal(batch.inputs[i * 7], (one.crops[0] as Float32Array)[i]);
+  const plain = V2_RECIPES['t2-plain'];
+  assert.deepEqual(plain?.trainContrasts, ['T2']);
+  assert.equal(plain?.augment, 'none');
+  assert.equal(plain?.auxiliaryWeight, 0);
+  assert.equal(plain?.ordinal, 'cumulative');
+  assert.equal(plain?.classWeightPower, 1);
 });
