@@ -18,12 +18,13 @@ import {
   levelPointsOnImage,
   predictLevelHeatmaps,
 } from '../../localize/levels.js';
-import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
+import { mulberry32 } from '../../metrics/random.js';
 import { initTf } from '../../models/tf/backend.js';
 import { loadModel, saveModel } from '../../models/tf/io.js';
 import { layersNetwork } from '../../models/tf/network.js';
-import { type Batch, type TrainProgress, type TrainResult, trainModel } from '../../models/tf/train.js';
+import { type Batch, type TrainResult, trainModel } from '../../models/tf/train.js';
 import { type AugmentableSample, type AugmentOptions, augmentSample } from '../../transforms/augment.js';
+import { shuffledBatches, type TrainerSettings, trainerOptions } from '../common/trainer.js';
 import type { LevelSample } from './levelSamples.js';
 import { toBatch } from './targets.js';
 
@@ -69,15 +70,9 @@ export function levelBatch(samples: readonly AugmentableSample[], config: LevelN
   };
 }
 
-/** Options of {@link trainLevelNetwork}. */
-export interface TrainLevelOptions {
+/** Options of {@link trainLevelNetwork}: the shared trainer settings and the network's configuration. */
+export interface TrainLevelOptions extends TrainerSettings {
   readonly config?: LevelNetworkConfig;
-  readonly epochs: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly workers?: 1 | 2;
-  readonly seed?: number;
-  readonly onProgress?: (progress: TrainProgress) => void;
 }
 
 /** Trains a level network on samples (no validation: folds are scored out of fold afterwards). */
@@ -89,9 +84,7 @@ export async function trainLevelNetwork(
   const random = mulberry32(options.seed ?? config.seed);
   const batchSize = options.batchSize ?? 8;
   const nextEpoch = function* (): Generator<Batch> {
-    const order = shuffleInPlace([...samples], random);
-    for (let start = 0; start + 2 <= order.length; start += batchSize) {
-      const chunk = order.slice(start, start + batchSize);
+    for (const chunk of shuffledBatches(samples, batchSize, random)) {
       yield levelBatch(
         chunk.map((s) => augmentSample(s, random, LEVEL_AUGMENTATION)),
         config,
@@ -101,12 +94,7 @@ export async function trainLevelNetwork(
   return trainModel({
     model: { module: new URL('./levelModel.js', import.meta.url).href, config },
     nextEpoch,
-    epochs: options.epochs,
-    learningRate: options.learningRate ?? 2e-3,
-    schedule: { kind: 'cosine', warmupEpochs: 1, minLearningRate: 5e-5 },
-    clipGradientNorm: 5,
-    workers: options.workers ?? 2,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...trainerOptions(options, 5e-5),
   });
 }
 
