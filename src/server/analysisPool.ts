@@ -5,6 +5,7 @@
  * dies fails its task (`INTERNAL`) and is replaced on the next task; an aborted task stops its worker.
  */
 import { Worker } from 'node:worker_threads';
+import { disableRuntimeTelemetry } from '../models/onnx/runtime.js';
 import type { FindingsDocument } from '../report/findings.js';
 import {
   type AnalysisInputs,
@@ -78,8 +79,24 @@ export class WorkerPoolRunner implements AnalysisRunner {
   private submit(message: WorkerTask, progress: ProgressReport, signal: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(new ServiceError('SHUTTING_DOWN', 'the server is shutting down'));
     return new Promise<unknown>((resolve, reject) => {
-      const task: Task = { ...message, progress, signal, resolve, reject };
-      signal.addEventListener('abort', () => this.abort(task), { once: true });
+      // The listener goes when the task settles: a finished job's signal is kept (with its view), and
+      // the listener would keep the task — its inputs and result, findings included — alive with it.
+      const onAbort = (): void => this.abort(task);
+      const settled = (): void => signal.removeEventListener('abort', onAbort);
+      const task: Task = {
+        ...message,
+        progress,
+        signal,
+        resolve: (value) => {
+          settled();
+          resolve(value);
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(task);
       this.pump();
     });
@@ -105,6 +122,8 @@ export class WorkerPoolRunner implements AnalysisRunner {
   }
 
   private spawn(): Slot {
+    // Set here: a worker thread's process.env is its own copy, which the runtime's native code never sees.
+    disableRuntimeTelemetry();
     const worker = new Worker(new URL('./analysisWorker.js', import.meta.url), { workerData: this.models });
     const slot: Slot = { worker, task: undefined, keys: [] };
     this.slots.push(slot);

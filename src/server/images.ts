@@ -81,6 +81,23 @@ export function parseWindow(text: unknown): [number, number] | undefined {
   return [center, width];
 }
 
+/** Each volume's sagittal slices' robust ranges, computed once (a viewer scrolls back and forth). */
+const sliceRanges = new WeakMap<Volume, Map<number, [number, number]>>();
+
+function sliceRange(volume: Volume, k: number, pixels: ArrayLike<number>): [number, number] {
+  let ranges = sliceRanges.get(volume);
+  if (!ranges) {
+    ranges = new Map();
+    sliceRanges.set(volume, ranges);
+  }
+  let range = ranges.get(k);
+  if (!range) {
+    range = robustRange(pixels);
+    ranges.set(k, range);
+  }
+  return range;
+}
+
 /**
  * Sagittal display slice `k` of `volume` as an 8-bit greyscale PNG (robust window unless `window` is
  * given), compressed off the event loop.
@@ -91,7 +108,9 @@ export async function slicePng(volume: Volume, k: number, window?: readonly [num
     throw new ServiceError('NOT_FOUND', `no sagittal slice ${k} (the series has ${count}: 0 to ${count - 1})`);
   }
   const slice = extractSagittalSlice(volume, k);
-  const [lo, hi] = window ? [window[0] - window[1] / 2, window[0] + window[1] / 2] : robustRange(slice.pixels);
+  const [lo, hi] = window
+    ? [window[0] - window[1] / 2, window[0] + window[1] / 2]
+    : sliceRange(volume, k, slice.pixels);
   const scale = 255 / Math.max(hi - lo, 1e-6);
   const bytes = new Uint8Array(slice.width * slice.height);
   for (let n = 0; n < bytes.length; n++) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tempFolder } from '../helpers/tmp.js';
+import { call, uploadExample, waitJob } from '../server/helpers.js';
 
 const EXAMPLE = 'examples/spider-98-t2space/dicom';
 
@@ -42,4 +43,44 @@ test('inspect and analyze leave nothing in HOME or TMPDIR, only their output', a
     assert.equal(existsSync(join(tmpdir(), `mat-debug-${pid}.log`)), false, `no mat-debug-${pid}.log`);
     assert.equal(existsSync(`/tmp/mat-debug-${pid}.log`), false, `no /tmp/mat-debug-${pid}.log`);
   }
+});
+
+test('serve, analysing in its worker threads, leaves nothing in HOME or TMPDIR, only its data folder', async (t) => {
+  const folder = await tempFolder(t);
+  const home = join(folder, 'home');
+  const temp = join(folder, 'tmp');
+  const data = join(folder, 'data');
+  await mkdir(home);
+  await mkdir(temp);
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: temp, SPINEGRADE_DEBUG: '' };
+  delete env.XDG_CACHE_HOME;
+  delete env.ORT_DISABLE_TELEMETRY;
+  const child = spawn(process.execPath, ['bin/spinegrade.js', 'serve', '--port', '0', '--data-dir', data], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  let stdout = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const match = /spinegrade serve: (http:\/\/[^/\s]+)\//.exec(stdout);
+      if (match) resolve(match[1] as string);
+    });
+    void exited.then(() => reject(new Error(`serve exited: ${stdout}`)));
+  });
+  const id = await uploadExample(url);
+  const job = await call(url, `/api/studies/${id}/analyze`, { method: 'POST' });
+  assert.equal((await waitJob(url, job.json.jobId)).status, 'done', 'the analysis ran (in a worker thread)');
+  child.kill('SIGTERM');
+  await exited;
+  assert.deepEqual(await contents(home), [], 'nothing new under HOME');
+  assert.deepEqual(await contents(temp), [], 'nothing new under TMPDIR');
+  assert.equal(existsSync(join(tmpdir(), `mat-debug-${child.pid}.log`)), false, `no mat-debug-${child.pid}.log`);
+  assert.equal(existsSync(`/tmp/mat-debug-${child.pid}.log`), false, `no /tmp/mat-debug-${child.pid}.log`);
 });

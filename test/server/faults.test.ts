@@ -5,9 +5,10 @@
  * lost; nothing half-written may be visible.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, statfs, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -160,7 +161,6 @@ test('a data folder that cannot be written gives a clear 5xx and no half study',
   // Writes fail whoever runs the test (root included): the studies folder is replaced by a file.
   const studies = join(dataDir, 'studies');
   await readdir(studies);
-  const { rm } = await import('node:fs/promises');
   await rm(studies, { recursive: true });
   await writeFile(studies, 'not a folder');
   const reply = await call(server.url, '/api/studies', {
@@ -177,5 +177,54 @@ test('a data folder that cannot be written gives a clear 5xx and no half study',
   assert.doesNotMatch(reply.json.error.message, new RegExp(dataDir));
   assert.deepEqual((await call(server.url, '/api/studies')).json.studies, []);
   assert.match(server.log(), /error 500 STORAGE_ERROR/);
+  await kill(server);
+});
+
+/** Why a small tmpfs cannot be mounted here (it needs root and the right to mount), or false when it can. */
+function tmpfsMissing(probe: string): string | false {
+  if (process.getuid?.() !== 0) return 'a full disk is made with a small tmpfs, which needs root';
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { encoding: 'utf8' });
+  if (mounted.status !== 0)
+    return `this machine does not allow mounting a tmpfs (${mounted.stderr.trim() || mounted.error})`;
+  spawnSync('umount', [probe]);
+  return false;
+}
+
+test('a full data folder gives 507 STORAGE_FULL, keeps no half study, and uploads work again once space is freed', async (t) => {
+  const mountPoint = await mkdtemp(join(tmpdir(), 'spinegrade-full-'));
+  // One clean-up, in this order: the (lazy) unmount, then the folder.
+  t.after(async () => {
+    spawnSync('umount', ['-l', mountPoint]);
+    await rm(mountPoint, { recursive: true, force: true });
+  });
+  const missing = tmpfsMissing(mountPoint);
+  if (missing) {
+    // Not a program CI installs but a right of the machine: said as a skip, never failed for.
+    t.skip(missing);
+    return;
+  }
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountPoint]).status, 0);
+  const dataDir = join(mountPoint, 'data');
+  const server = await serve(t, dataDir);
+  // Leave about 1 MiB free: the example study (2.3 MB) cannot fit.
+  const { bavail, bsize } = await statfs(mountPoint);
+  const filler = join(mountPoint, 'filler');
+  await writeFile(filler, Buffer.alloc(Math.max(0, bavail * bsize - 1024 * 1024)));
+  const form = new FormData();
+  for (const name of (await readdir(EXAMPLE)).filter((n) => n.endsWith('.dcm')).sort()) {
+    form.append('file', new Blob([await readFile(join(EXAMPLE, name))]), name);
+  }
+  const reply = await call(server.url, '/api/studies', { method: 'POST', raw: form });
+  assert.equal(reply.status, 507, reply.text);
+  assert.equal(reply.json.error.code, 'STORAGE_FULL');
+  assert.match(reply.json.error.message, /full/);
+  assert.doesNotMatch(reply.json.error.message, new RegExp(dataDir));
+  assert.deepEqual((await call(server.url, '/api/studies')).json.studies, []);
+  assert.deepEqual(await readdir(join(dataDir, 'studies')), [], 'no half study is left in the data folder');
+  assert.match(server.log(), /error 507 STORAGE_FULL/);
+
+  await unlink(filler);
+  const id = await uploadExample(server.url);
+  assert.equal((await call(server.url, `/api/studies/${id}`)).json.status, 'ready');
   await kill(server);
 });

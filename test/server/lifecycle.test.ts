@@ -182,6 +182,19 @@ test('the server holds at most --max-studies (429 TOO_MANY_STUDIES); a refusal l
   assert.equal((await call(base, `/api/studies/${kept[0]}`, { method: 'DELETE' })).status, 204);
   const third = await uploadPng(base);
   assert.deepEqual((await readdir(work)).sort(), [kept[1], third].sort());
+
+  // Uploads at once cannot pass the limit together: with one place left, one of three gets it.
+  assert.equal((await call(base, `/api/studies/${third}`, { method: 'DELETE' })).status, 204);
+  const together = await Promise.all(
+    [1, 2, 3].map(() =>
+      call(base, '/api/studies', {
+        method: 'POST',
+        raw: form([{ data: tinyPng, name: 'together.png' }], { pixelSpacing: '0.5,0.5' }),
+      }),
+    ),
+  );
+  assert.deepEqual(together.map((r) => r.status).sort(), [201, 429, 429], together.map((r) => r.text).join('\n'));
+  assert.equal((await call(base, '/api/studies')).json.studies.length, 2);
 });
 
 test('closing the server ends its jobs and imports and deletes every study file (and a folder it made)', async (t) => {

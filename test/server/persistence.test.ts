@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { FindingsDocument } from '../../src/report/findings.js';
 import { startServer } from '../../src/server/app.js';
+import type { StudyRecord } from '../../src/server/services/repository.js';
 import { SCHEMA_VERSION, SqliteStudyRepository } from '../../src/server/services/sqliteRepository.js';
 import { assertError, call, sharedAnalyzer, uploadExample, waitJob } from './helpers.js';
 
@@ -166,4 +168,68 @@ test('a data folder that cannot be made is a clear start-up error', async (t) =>
     }),
     (error: Error) => /cannot open the data folder/.test(error.message) && !/\n\s+at /.test(error.message),
   );
+});
+
+test('the store reads findings from the database when asked, keeping only the last few studies in memory', async (t) => {
+  const dataDir = await dataFolder(t);
+  const record = (id: string): StudyRecord => ({
+    id,
+    dir: join(dataDir, 'studies', id),
+    filesDir: join(dataDir, 'studies', id, 'files'),
+    source: 'upload',
+    status: 'ready',
+    error: null,
+    createdAt: new Date(0).toISOString(),
+    studyInstanceUid: null,
+    files: [],
+    bytes: 0,
+    pixelSpacing: undefined,
+    lastJobId: null,
+    lastJobStatus: 'done',
+    revision: 1,
+    generation: 1,
+    analyzedAt: new Date(0).toISOString(),
+    levelOverride: null,
+    corrections: [],
+    heatmaps: [],
+    findingsSeriesByFile: {},
+    outputs: null,
+  });
+  // Stand-ins for findings documents: the store keeps them as JSON and does not look inside.
+  const document = (id: string, kind: string): FindingsDocument => ({ id, kind }) as unknown as FindingsDocument;
+  const ids = Array.from({ length: 10 }, (_, n) => `0000000${n}-s`);
+  let store = new SqliteStudyRepository(dataDir);
+  for (const id of ids) {
+    const study = record(id);
+    store.add(study);
+    assert.equal(store.findings(id), undefined, 'no findings before the first are saved');
+    store.save(study, {
+      original: document(id, 'original'),
+      base: document(id, 'base'),
+      current: document(id, 'current'),
+    });
+  }
+  const first = store.get(ids[0] as string) as StudyRecord;
+  store.save(first, { current: document(first.id, 'corrected') });
+  assert.deepEqual(store.findings(first.id), {
+    original: document(first.id, 'original'),
+    base: document(first.id, 'base'),
+    current: document(first.id, 'corrected'),
+  });
+  const lone = record('00000099-s');
+  store.add(lone);
+  assert.throws(
+    () => store.save(lone, { current: document(lone.id, 'current') }),
+    /must give the original, base and current/,
+  );
+  assert.equal(store.findings(lone.id), undefined, 'a refused save writes nothing');
+  store.delete(ids[1] as string);
+  assert.equal(store.findings(ids[1] as string), undefined);
+  store.close();
+
+  store = new SqliteStudyRepository(dataDir);
+  t.after(() => store.close());
+  for (const id of ids.slice(2)) assert.deepEqual(store.findings(id)?.base, document(id, 'base'), `${id} read back`);
+  assert.deepEqual(store.findings(first.id)?.current, document(first.id, 'corrected'));
+  assert.equal(store.findings(ids[1] as string), undefined);
 });

@@ -1,25 +1,30 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startServer } from '../../src/server/app.js';
-import { InMemoryStudyRepository, type StudyRecord } from '../../src/server/services/repository.js';
+import { InMemoryStudyRepository, type StudyFindings, type StudyRecord } from '../../src/server/services/repository.js';
 import { call, sharedAnalyzer, uploadExample, waitJob } from './helpers.js';
 
-/** A store that writes every record through as JSON, as a persistent one would. */
+/** A store that writes every record (and the findings given with it) through as JSON, as a persistent one would. */
 class WriteThroughRepository extends InMemoryStudyRepository {
   readonly written = new Map<string, string>();
+  readonly writtenFindings = new Map<string, Partial<Record<keyof StudyFindings, string>>>();
 
   override add(study: StudyRecord): void {
     super.add(study);
     this.written.set(study.id, JSON.stringify(study));
   }
 
-  override save(study: StudyRecord): void {
+  override save(study: StudyRecord, findings?: Partial<StudyFindings>): void {
+    super.save(study, findings);
     this.written.set(study.id, JSON.stringify(study));
+    const texts = Object.fromEntries(Object.entries(findings ?? {}).map(([kind, doc]) => [kind, JSON.stringify(doc)]));
+    this.writtenFindings.set(study.id, { ...this.writtenFindings.get(study.id), ...texts });
   }
 
   override delete(id: string): void {
     super.delete(id);
     this.written.delete(id);
+    this.writtenFindings.delete(id);
   }
 }
 
@@ -53,6 +58,12 @@ test('a study repository sees every change: the records are plain data, saved af
   const assertSaved = (step: string): void => {
     assert.equal(notPlainData(live()), undefined, `${step}: the record is plain data`);
     assert.equal(repository.written.get(id), JSON.stringify(live()), `${step}: the store holds the latest record`);
+    const findings = repository.findings(id);
+    const written = repository.writtenFindings.get(id) ?? {};
+    for (const kind of ['original', 'base', 'current'] as const) {
+      assert.equal(notPlainData(findings?.[kind]), undefined, `${step}: the ${kind} findings are plain data`);
+      assert.equal(written[kind], findings ? JSON.stringify(findings[kind]) : undefined, `${step}: ${kind} written`);
+    }
   };
   assertSaved('upload');
 
@@ -66,7 +77,7 @@ test('a study repository sees every change: the records are plain data, saved af
   assert.equal(live().revision, 1);
   assertSaved('analysis');
 
-  const level = live().current?.studies[0]?.levels.at(-1);
+  const level = repository.findings(id)?.current.studies[0]?.levels.at(-1);
   assert.ok(level);
   const override = await call(base, `/api/studies/${id}/corrections`, {
     method: 'POST',

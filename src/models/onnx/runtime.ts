@@ -29,14 +29,21 @@ interface Runtime {
 
 let runtime: Runtime | Error | undefined;
 
+/**
+ * Turns off onnxruntime-node's telemetry for this process. onnxruntime-node 1.30 starts a telemetry
+ * system when it initialises: it writes /tmp/mat-debug-<pid>.log (under $TMPDIR) and keeps a cache
+ * database open under ~/.cache/Microsoft/DeveloperTools/.onnxruntime. Its own switch turns that off;
+ * the native library reads the process environment, which only the main thread's `process.env`
+ * sets — so a program that loads the models in worker threads calls this on its main thread first.
+ */
+export function disableRuntimeTelemetry(): void {
+  process.env.ORT_DISABLE_TELEMETRY = '1';
+}
+
 function loadRuntime(): Runtime | Error {
   if (runtime === undefined) {
     try {
-      // onnxruntime-node 1.30 starts a telemetry system when it initialises: it writes
-      // /tmp/mat-debug-<pid>.log (under $TMPDIR) and keeps a cache database open under
-      // ~/.cache/Microsoft/DeveloperTools/.onnxruntime. Its own switch turns that off; the native
-      // library reads the process environment, which only the main thread's process.env sets.
-      process.env.ORT_DISABLE_TELEMETRY = '1';
+      disableRuntimeTelemetry();
       const require = createRequire(import.meta.url);
       const bindingModule = require('onnxruntime-node/dist/binding.js') as {
         binding: { InferenceSession: new () => BindingSession };

@@ -8,7 +8,6 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSpinegradeError } from '../../errors.js';
 import type { LevelOverride } from '../../localize/override.js';
-import type { FindingsDocument } from '../../report/findings.js';
 import type { AnalysisInputs, AnalysisRunner, AnalyzedStudy } from '../analysisEngine.js';
 import { applyGradeCorrections, type LevelsCorrection, parseLevelOverrideInput } from '../corrections.js';
 import { JobFailedError, ServiceError, toServiceError } from '../errors.js';
@@ -170,7 +169,6 @@ export class AnalysisService {
     study.generation = generation;
     study.revision++;
     if (kind === 'analyze') {
-      study.original = analyzed.findings;
       study.corrections = [];
     } else {
       for (const c of study.corrections) {
@@ -179,14 +177,16 @@ export class AnalysisService {
       if (correction) correction.status = 'applied';
     }
     study.levelOverride = override ?? null;
-    study.base = analyzed.findings;
-    study.current = applyGradeCorrections(analyzed.findings, study.corrections);
     study.analyzedAt = new Date().toISOString();
     study.lastJobStatus = 'done';
     study.studyInstanceUid ??= analyzed.findings.studies[0]?.studyInstanceUid ?? null;
     study.findingsSeriesByFile = Object.fromEntries(analyzed.seriesFiles.map((file, n) => [file, n]));
     study.heatmaps = analyzed.heatmaps;
-    this.studies.save(study);
+    this.studies.save(study, {
+      ...(kind === 'analyze' ? { original: analyzed.findings } : {}),
+      base: analyzed.findings,
+      current: applyGradeCorrections(analyzed.findings, study.corrections),
+    });
     // Heat maps of earlier generations are no longer shown.
     for (const name of await readdir(heatRoot).catch(() => [] as string[])) {
       if (name !== `g${generation}`) await rm(join(heatRoot, name), { recursive: true, force: true });
@@ -199,7 +199,7 @@ export class AnalysisService {
   /** Writes the exports of the current findings (revision as now). */
   private async render(study: StudyRecord, context: JobContext): Promise<Outputs> {
     const revision = study.revision;
-    const findings = study.current as FindingsDocument;
+    const findings = this.studies.requireAnalyzed(study).current;
     const outDir = join(study.dir, 'out');
     const dir = join(outDir, `r${revision}`);
     await mkdir(outDir, { recursive: true });

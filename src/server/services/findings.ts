@@ -50,12 +50,12 @@ export class FindingsService {
 
   /** The current findings with the original and the corrections; `NOT_ANALYZED` before an analysis. */
   findings(study: StudyRecord): FindingsView {
-    this.studies.requireAnalyzed(study);
+    const { current, original } = this.studies.requireAnalyzed(study);
     return {
       studyId: study.id,
       revision: study.revision,
-      findings: study.current as FindingsDocument,
-      original: study.original as FindingsDocument,
+      findings: current,
+      original,
       levelOverride: study.levelOverride,
       corrections: study.corrections,
     };
@@ -68,7 +68,7 @@ export class FindingsService {
 
   /** Records a correction: a level move queues a re-grading job; a grade override applies at once. */
   correct(study: StudyRecord, request: CorrectionRequest): CorrectionResult {
-    this.studies.requireAnalyzed(study);
+    const { base, current } = this.studies.requireAnalyzed(study);
     const at = new Date().toISOString();
     if (request.type === 'levels') {
       const correction: LevelsCorrection = {
@@ -86,12 +86,7 @@ export class FindingsService {
       this.log(`study ${study.id}: level correction ${correction.id} queued as ${job.id}`);
       return { correction, job, revision: study.revision };
     }
-    const previous = currentValue(
-      study.current as FindingsDocument,
-      request.level,
-      request.finding,
-      request.seriesIndex,
-    );
+    const previous = currentValue(current, request.level, request.finding, request.seriesIndex);
     const correction: GradeCorrection = {
       id: correctionId(),
       type: 'grade',
@@ -117,9 +112,8 @@ export class FindingsService {
       }
     }
     study.corrections.push(correction);
-    study.current = applyGradeCorrections(study.base as FindingsDocument, study.corrections);
     study.revision++;
-    this.studies.save(study);
+    this.studies.save(study, { current: applyGradeCorrections(base, study.corrections) });
     this.log(`study ${study.id}: grade override ${correction.id} applied (revision ${study.revision})`);
     return { correction, revision: study.revision };
   }

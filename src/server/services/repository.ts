@@ -7,6 +7,7 @@
 import type { LevelOverride } from '../../localize/override.js';
 import type { FindingsDocument } from '../../report/findings.js';
 import type { Correction } from '../corrections.js';
+import { ServiceError } from '../errors.js';
 import type { StoredFile } from '../files.js';
 import type { JobView } from '../queue.js';
 
@@ -43,11 +44,6 @@ export interface StudyRecord {
   /** Counts analysis results (an analysis or a level correction); artefacts are cached per generation. */
   generation: number;
   analyzedAt: string | null;
-  original: FindingsDocument | null;
-  /** The latest analysis result (with the level override), before grade overrides. */
-  base: FindingsDocument | null;
-  /** `base` with the applied grade overrides: what the API and the exports show. */
-  current: FindingsDocument | null;
   levelOverride: LevelOverride | null;
   corrections: Correction[];
   /** Per findings series: the levels with a Grad-CAM map (in `heat/g<generation>/<series>/`). */
@@ -56,6 +52,19 @@ export interface StudyRecord {
   findingsSeriesByFile: Record<string, number>;
   /** The exports written for the latest revision that has them. */
   outputs: Outputs | null;
+}
+
+/**
+ * A study's findings documents, kept beside its record (they are large: a persistent store reads them
+ * when asked instead of holding every study's in memory).
+ */
+export interface StudyFindings {
+  /** The first analysis's result, as the model gave it. */
+  original: FindingsDocument;
+  /** The latest analysis result (with the level override), before grade overrides. */
+  base: FindingsDocument;
+  /** `base` with the applied grade overrides: what the API and the exports show. */
+  current: FindingsDocument;
 }
 
 /**
@@ -76,8 +85,13 @@ export interface StudyRepository {
   count(): number;
   /** Adds a new study. */
   add(study: StudyRecord): void;
-  /** Writes the changes made to a study. */
-  save(study: StudyRecord): void;
+  /**
+   * Writes the changes made to a study and, when given, its new findings documents (those given
+   * replace the stored ones; a study's first findings must give all three), in one write.
+   */
+  save(study: StudyRecord, findings?: Partial<StudyFindings>): void;
+  /** The study's findings documents, or undefined before its first analysis has finished. */
+  findings(id: string): StudyFindings | undefined;
   /** Forgets a study (and its jobs). */
   delete(id: string): void;
   /** Writes a job's state (on each change of status; a job of a study no longer held is not written). */
@@ -94,6 +108,7 @@ export interface StudyRepository {
 export class InMemoryStudyRepository implements StudyRepository {
   readonly persistent: boolean = false;
   private readonly studies = new Map<string, StudyRecord>();
+  private readonly documents = new Map<string, StudyFindings>();
 
   get(id: string): StudyRecord | undefined {
     return this.studies.get(id);
@@ -111,12 +126,18 @@ export class InMemoryStudyRepository implements StudyRepository {
     this.studies.set(study.id, study);
   }
 
-  save(_study: StudyRecord): void {
-    // The records are the objects held here: nothing to write.
+  save(study: StudyRecord, findings?: Partial<StudyFindings>): void {
+    // The records are the objects held here: only new findings are kept.
+    if (findings) this.documents.set(study.id, mergeFindings(study.id, this.documents.get(study.id), findings));
+  }
+
+  findings(id: string): StudyFindings | undefined {
+    return this.documents.get(id);
   }
 
   delete(id: string): void {
     this.studies.delete(id);
+    this.documents.delete(id);
   }
 
   saveJob(_view: JobView): void {
@@ -134,4 +155,20 @@ export class InMemoryStudyRepository implements StudyRepository {
   close(): void {
     // Nothing is open.
   }
+}
+
+/** The findings `held` with those `given` in their place; throws when a study's first findings lack one. */
+export function mergeFindings(
+  id: string,
+  held: StudyFindings | undefined,
+  given: Partial<StudyFindings>,
+): StudyFindings {
+  const merged = { ...held, ...given };
+  if (!merged.original || !merged.base || !merged.current) {
+    throw new ServiceError(
+      'INTERNAL',
+      `study ${id}: its first findings must give the original, base and current documents`,
+    );
+  }
+  return { original: merged.original, base: merged.base, current: merged.current };
 }

@@ -4,6 +4,9 @@
  * (the model's and the current ones), the corrections with who, when and why, and the jobs' states.
  * Records are held in memory as well (the services change them in place) and written through, each
  * write one transaction, synchronous and durable (`synchronous = FULL`) before the caller answers.
+ * The findings documents (~100 KB of JSON a study, three of them) are not: they are read from the
+ * database when asked for, and only the last few studies' are kept, so memory does not grow with
+ * the number of studies held.
  *
  * The schema has a version (`PRAGMA user_version`); {@link MIGRATIONS} takes a database of any older
  * version to the current one on open, in one transaction. A database newer than this program is refused.
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { describeError, SpinegradeError } from '../../errors.js';
 import type { Correction } from '../corrections.js';
 import type { JobView } from '../queue.js';
-import { InMemoryStudyRepository, type StudyRecord } from './repository.js';
+import { InMemoryStudyRepository, mergeFindings, type StudyFindings, type StudyRecord } from './repository.js';
 
 /** The part of better-sqlite3's statement API used here. */
 interface Statement {
@@ -92,25 +95,27 @@ type StatementName =
   | 'updateStudy'
   | 'deleteStudy'
   | 'upsertFindings'
-  | 'deleteFindings'
   | 'upsertCorrection'
   | 'trimCorrections'
   | 'upsertJob'
   | 'job'
-  | 'unfinishedJobs';
+  | 'unfinishedJobs'
+  | 'findings';
 
 const FINDINGS_KINDS = ['original', 'base', 'current'] as const;
 
-/** What was last written of a study, to write only what changed. */
+/** What was last written of a study's record and corrections, to write only what changed. */
 interface Written {
   record: string;
-  findings: Record<(typeof FINDINGS_KINDS)[number], string | null>;
   corrections: string[];
 }
 
+/** How many studies' findings documents are kept in memory (those read or written last). */
+const FINDINGS_KEPT = 4;
+
 /** The record without what has tables of its own and without the paths (derived from the data folder). */
 function recordColumn(study: StudyRecord): string {
-  const { original: _o, base: _b, current: _c, corrections: _k, dir: _d, filesDir: _f, ...rest } = study;
+  const { corrections: _k, dir: _d, filesDir: _f, ...rest } = study;
   return JSON.stringify({ ...rest, outputs: study.outputs ? { ...study.outputs, dir: undefined } : null });
 }
 
@@ -154,6 +159,8 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
   readonly studiesDir: string;
   private readonly db: Database;
   private readonly written = new Map<string, Written>();
+  /** The findings of the studies read or written last, most recent last. */
+  private readonly recentFindings = new Map<string, StudyFindings>();
   private nextSeq = 1;
   /** Set by {@link close}: later writes (of work ending after the store closed) are dropped; the next start recovers. */
   private closed = false;
@@ -175,7 +182,6 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
       upsertFindings: sql(
         'INSERT INTO findings (study_id, kind, document) VALUES (?, ?, ?) ON CONFLICT (study_id, kind) DO UPDATE SET document = excluded.document',
       ),
-      deleteFindings: sql('DELETE FROM findings WHERE study_id = ? AND kind = ?'),
       upsertCorrection: sql(
         `INSERT INTO corrections (study_id, seq, id, type, status, made_by, made_at, reason, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (study_id, seq) DO UPDATE SET id = excluded.id, type = excluded.type, status = excluded.status,
@@ -189,6 +195,7 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
       ),
       job: sql('SELECT view FROM jobs WHERE id = ?'),
       unfinishedJobs: sql("SELECT view FROM jobs WHERE status IN ('queued', 'running')"),
+      findings: sql('SELECT kind, document FROM findings WHERE study_id = ?'),
     };
     this.load();
   }
@@ -198,11 +205,6 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
       id: string;
       seq: number;
       record: string;
-    }[];
-    const findings = this.db.prepare('SELECT study_id, kind, document FROM findings').all() as {
-      study_id: string;
-      kind: (typeof FINDINGS_KINDS)[number];
-      document: string;
     }[];
     const corrections = this.db.prepare('SELECT study_id, body FROM corrections ORDER BY study_id, seq').all() as {
       study_id: string;
@@ -215,19 +217,12 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
         ...stored,
         dir,
         filesDir: join(dir, 'files'),
-        original: null,
-        base: null,
-        current: null,
         corrections: [],
         heatmaps: stored.heatmaps ?? [],
         outputs: stored.outputs ? { ...stored.outputs, dir: join(dir, 'out', `r${stored.outputs.revision}`) } : null,
       };
       super.add(study);
       this.nextSeq = Math.max(this.nextSeq, row.seq + 1);
-    }
-    for (const row of findings) {
-      const study = this.get(row.study_id);
-      if (study) study[row.kind] = JSON.parse(row.document);
     }
     for (const row of corrections) this.get(row.study_id)?.corrections.push(JSON.parse(row.body) as Correction);
     for (const study of this.list()) this.written.set(study.id, this.snapshot(study));
@@ -236,11 +231,6 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
   private snapshot(study: StudyRecord): Written {
     return {
       record: recordColumn(study),
-      findings: {
-        original: study.original ? JSON.stringify(study.original) : null,
-        base: study.base ? JSON.stringify(study.base) : null,
-        current: study.current ? JSON.stringify(study.current) : null,
-      },
       corrections: study.corrections.map((c) => JSON.stringify(c)),
     };
   }
@@ -258,33 +248,59 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
         study.revision,
         recordColumn(study),
       );
-      this.writeParts(study, undefined);
+      this.writeCorrections(study, undefined);
     })();
     super.add(study);
     this.written.set(study.id, this.snapshot(study));
   }
 
-  override save(study: StudyRecord): void {
+  override save(study: StudyRecord, findings?: Partial<StudyFindings>): void {
     if (this.closed || this.get(study.id) !== study) return;
     const before = this.written.get(study.id);
     const after = this.snapshot(study);
+    const merged = findings ? mergeFindings(study.id, this.findings(study.id), findings) : undefined;
     this.db.transaction(() => {
       if (before?.record !== after.record) {
         this.statements.updateStudy.run(study.status, study.studyInstanceUid, study.revision, after.record, study.id);
       }
-      this.writeParts(study, before, after);
+      for (const kind of FINDINGS_KINDS) {
+        const document = findings?.[kind];
+        if (document) this.statements.upsertFindings.run(study.id, kind, JSON.stringify(document));
+      }
+      this.writeCorrections(study, before, after);
     })();
     this.written.set(study.id, after);
+    if (merged) this.remember(study.id, merged);
   }
 
-  /** Writes the findings and corrections that differ from `before` (all of them without it). */
-  private writeParts(study: StudyRecord, before: Written | undefined, after = this.snapshot(study)): void {
-    for (const kind of FINDINGS_KINDS) {
-      const text = after.findings[kind];
-      if (before && before.findings[kind] === text) continue;
-      if (text === null) this.statements.deleteFindings.run(study.id, kind);
-      else this.statements.upsertFindings.run(study.id, kind, text);
+  override findings(id: string): StudyFindings | undefined {
+    const kept = this.recentFindings.get(id);
+    if (kept) {
+      this.remember(id, kept);
+      return kept;
     }
+    if (this.closed || !this.get(id)) return undefined;
+    const rows = this.statements.findings.all(id) as { kind: (typeof FINDINGS_KINDS)[number]; document: string }[];
+    const documents = Object.fromEntries(
+      rows.map((row) => [row.kind, JSON.parse(row.document)]),
+    ) as Partial<StudyFindings>;
+    if (!documents.original || !documents.base || !documents.current) return undefined;
+    const read = { original: documents.original, base: documents.base, current: documents.current };
+    this.remember(id, read);
+    return read;
+  }
+
+  /** Keeps a study's findings as the most recent, forgetting the oldest beyond {@link FINDINGS_KEPT}. */
+  private remember(id: string, findings: StudyFindings): void {
+    this.recentFindings.delete(id);
+    this.recentFindings.set(id, findings);
+    while (this.recentFindings.size > FINDINGS_KEPT) {
+      this.recentFindings.delete(this.recentFindings.keys().next().value as string);
+    }
+  }
+
+  /** Writes the corrections that differ from `before` (all of them without it). */
+  private writeCorrections(study: StudyRecord, before: Written | undefined, after = this.snapshot(study)): void {
     after.corrections.forEach((text, seq) => {
       if (before?.corrections[seq] === text) return;
       const c = study.corrections[seq] as Correction;
@@ -310,6 +326,7 @@ export class SqliteStudyRepository extends InMemoryStudyRepository {
     this.statements.deleteStudy.run(id);
     super.delete(id);
     this.written.delete(id);
+    this.recentFindings.delete(id);
   }
 
   override saveJob(view: JobView): void {

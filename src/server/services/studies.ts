@@ -19,7 +19,7 @@ import {
   writeStream,
 } from '../files.js';
 import type { JobQueue, JobView } from '../queue.js';
-import type { AnalysisStatus, StudyRecord, StudyRepository, StudyStatus } from './repository.js';
+import type { AnalysisStatus, StudyFindings, StudyRecord, StudyRepository, StudyStatus } from './repository.js';
 
 /** A study as the API shows it. */
 export interface StudyView {
@@ -109,6 +109,8 @@ export class StudyService {
   private readonly forgetters: ((id: string) => void)[] = [];
   /** Aborts of the PACS imports in progress. */
   private readonly imports = new Map<string, AbortController>();
+  /** Studies made by {@link create} and not yet registered or discarded: they count toward the limit. */
+  private readonly unlisted = new Set<string>();
 
   constructor(options: StudyServiceOptions) {
     this.options = options;
@@ -138,9 +140,9 @@ export class StudyService {
     return this.repository.list();
   }
 
-  /** Writes the changes made to a study. */
-  save(study: StudyRecord): void {
-    this.repository.save(study);
+  /** Writes the changes made to a study and, when given, its new findings documents. */
+  save(study: StudyRecord, findings?: Partial<StudyFindings>): void {
+    this.repository.save(study, findings);
   }
 
   /** A job as the store last wrote it (one of an earlier run of the server too), or undefined. */
@@ -250,7 +252,8 @@ export class StudyService {
 
   /** Creates an empty study folder (not yet listed); throws `TOO_MANY_STUDIES` when the server holds its limit. */
   async create(source: 'upload' | 'dicomweb'): Promise<StudyRecord> {
-    const held = this.repository.count();
+    // Uploads in progress count, so concurrent uploads cannot pass the limit together.
+    const held = this.repository.count() + this.unlisted.size;
     if (held >= this.options.maxStudies) {
       throw new ServiceError(
         'TOO_MANY_STUDIES',
@@ -260,9 +263,11 @@ export class StudyService {
     const id = `s-${randomBytes(6).toString('hex')}`;
     const dir = join(this.options.workDir, id);
     const filesDir = join(dir, 'files');
+    this.unlisted.add(id);
     try {
       await mkdir(filesDir, { recursive: true, mode: 0o700 });
     } catch (error) {
+      this.unlisted.delete(id);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw toServiceError(error);
     }
@@ -283,9 +288,6 @@ export class StudyService {
       revision: 0,
       generation: 0,
       analyzedAt: null,
-      original: null,
-      base: null,
-      current: null,
       levelOverride: null,
       corrections: [],
       heatmaps: [],
@@ -303,12 +305,14 @@ export class StudyService {
 
   /** Lists a study made by {@link create}. */
   register(study: StudyRecord): void {
+    this.unlisted.delete(study.id);
     this.repository.add(study);
     this.options.log(`study ${study.id} created (${study.source}, ${study.files.length} files)`);
   }
 
   /** Removes a study's folder (it was never registered, or is being deleted). */
   async discard(study: StudyRecord): Promise<void> {
+    this.unlisted.delete(study.id);
     await rm(study.dir, { recursive: true, force: true });
   }
 
@@ -445,9 +449,10 @@ export class StudyService {
     }
   }
 
-  /** Throws `NOT_ANALYZED` (with what to do) before a study's first analysis has finished. */
-  requireAnalyzed(study: StudyRecord): void {
-    if (study.current) return;
+  /** The study's findings; throws `NOT_ANALYZED` (with what to do) before its first analysis has finished. */
+  requireAnalyzed(study: StudyRecord): StudyFindings {
+    const findings = this.repository.findings(study.id);
+    if (findings) return findings;
     const status = this.analysisStatus(study);
     const hint =
       status === 'queued' || status === 'running'
