@@ -12,7 +12,7 @@
  * ones most.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,7 @@ import { disposeGrader, GRADER_NETWORK_OUTPUTS, gradeSeriesDiscs, loadGrader } f
 import { gradeVolume } from '../dist/grade/volume.js';
 import { loadSingleVolume } from '../dist/io/load.js';
 import { LEVEL_NETWORK_OUTPUTS } from '../dist/localize/levels.js';
+import { readModelMetadata } from '../dist/models/modelJson.js';
 import { LOCALIZER_OUTPUTS, loadLocalizer } from '../dist/localize/localizer.js';
 import { loadNetwork } from '../dist/models/network.js';
 import { initTf, tf } from '../dist/models/tf/backend.js';
@@ -240,7 +241,7 @@ async function inferenceBenchmark() {
 async function enginesBenchmark() {
   const levelsDir = resolve('models/localizer-levels');
   const levelCanvas = existsSync(join(levelsDir, 'model.json'))
-    ? JSON.parse(readFileSync(join(levelsDir, 'model.json'), 'utf8')).userDefinedMetadata?.levelNetworkConfig?.size
+    ? (await readModelMetadata(levelsDir)).levelNetworkConfig?.size
     : undefined;
   const networks = [
     {

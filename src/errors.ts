@@ -52,12 +52,15 @@ export class SpinegradeError extends Error {
   readonly kind: ProblemKind;
   /** The file or folder the problem is about, when there is one. */
   readonly path: string | undefined;
+  /** The problem without the path (`message` is `<path>: <detail>` when there is a path). */
+  readonly detail: string;
 
   constructor(kind: ProblemKind, message: string, path?: string, options?: { cause?: unknown }) {
     super(path === undefined ? message : `${path}: ${message}`, options);
     this.name = 'SpinegradeError';
     this.kind = kind;
     this.path = path;
+    this.detail = message;
   }
 
   /** The process exit code for this problem. */

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { RESEARCH_USE_DISCLAIMER, SPIDER_CREDIT } from '../report/findings.js';
 import { escapeHtml, SELF_CONTAINED_HTML_START } from '../report/html.js';
 import { pfirrmannColour } from '../report/overlayImage.js';
+import { percentiles } from '../transforms/intensity.js';
 import type { CohortRow } from './cohort.js';
 
 /** What the page says about the run besides the rows. */
@@ -33,26 +34,12 @@ export interface BoxSummary {
   max: number;
 }
 
-/** Quantile `q` of sorted values, linear interpolation between order statistics. */
-function quantile(sorted: readonly number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const low = Math.floor(position);
-  const high = Math.ceil(position);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
-}
-
 /** The five-number summary of `values`, or undefined when there are none. */
 export function boxSummary(values: readonly number[]): BoxSummary | undefined {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return undefined;
-  return {
-    n: sorted.length,
-    min: sorted[0]!,
-    q1: quantile(sorted, 0.25),
-    median: quantile(sorted, 0.5),
-    q3: quantile(sorted, 0.75),
-    max: sorted[sorted.length - 1]!,
-  };
+  const [q1, median, q3] = percentiles(sorted, [25, 50, 75]) as [number, number, number];
+  return { n: sorted.length, min: sorted[0]!, q1, median, q3, max: sorted[sorted.length - 1]! };
 }
 
 /** The figures the page draws, computed from the rows (exported for tests and the Node API). */

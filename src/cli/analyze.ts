@@ -9,8 +9,9 @@ import { checkOutputTarget, findingsJson, outputTarget, writeAnalysisOutputs } f
 import { SpinegradeError } from '../errors.js';
 import { type LoadedInput, loadStudies } from '../io/load.js';
 import { type LevelOverride, parseLevelOverride } from '../localize/override.js';
-import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/engine.js';
+import type { EngineChoice } from '../models/engine.js';
 import type { Progress } from '../util/progress.js';
+import { engineOption } from './args.js';
 import { terminalProgress } from './progress.js';
 
 /** Output formats of `analyze` on stdout. */
@@ -72,7 +73,11 @@ function stageProgress(quiet: boolean): {
 }
 
 /** Checks the options that need no file access (format, level override). */
-function checkOptions(options: AnalyzeCommandOptions): { format: 'table' | 'json'; levelOverride?: LevelOverride } {
+function checkOptions(options: AnalyzeCommandOptions): {
+  format: 'table' | 'json';
+  levelOverride?: LevelOverride;
+  engine?: EngineChoice;
+} {
   const format = options.format ?? 'table';
   if (!(ANALYZE_FORMATS as readonly string[]).includes(format)) {
     throw new SpinegradeError('USAGE', `--format wants ${ANALYZE_FORMATS.join(' or ')}, got "${format}"`);
@@ -82,10 +87,12 @@ function checkOptions(options: AnalyzeCommandOptions): { format: 'table' | 'json
   }
   const levelOverride =
     options.levels === undefined ? undefined : parseLevelOverride(options.levels, options.levelsSeries);
-  if (options.engine !== undefined && !isEngineChoice(options.engine)) {
-    throw new SpinegradeError('USAGE', `--engine wants ${ENGINE_CHOICES.join(', ')}, got "${options.engine}"`);
-  }
-  return { format: format as 'table' | 'json', ...(levelOverride ? { levelOverride } : {}) };
+  const engine = engineOption(options.engine);
+  return {
+    format: format as 'table' | 'json',
+    ...(levelOverride ? { levelOverride } : {}),
+    ...(engine ? { engine } : {}),
+  };
 }
 
 /** Runs `analyze`; returns what to print. */
@@ -94,7 +101,7 @@ export async function runAnalyze(
   options: AnalyzeCommandOptions,
 ): Promise<AnalyzeCommandOutput> {
   if (paths.length === 0) throw new SpinegradeError('USAGE', 'analyze needs at least one file or folder');
-  const { format, levelOverride } = checkOptions(options);
+  const { format, levelOverride, engine } = checkOptions(options);
   const overwrite = options.overwrite === true;
   const target = options.out === undefined ? undefined : outputTarget(options.out);
   if (target) await checkOutputTarget(target, overwrite);
@@ -104,7 +111,7 @@ export async function runAnalyze(
   const loading = createAnalyzer({
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
-    ...(options.engine !== undefined ? { engine: options.engine as EngineChoice } : {}),
+    ...(engine ? { engine } : {}),
   });
   // Handled here so a failing model load cannot become an unhandled rejection while the input is read.
   loading.catch(() => undefined);

@@ -1,6 +1,7 @@
 /** Parsing of option values shared by the commands. */
 import { parseArgs } from 'node:util';
 import { SpinegradeError } from '../errors.js';
+import { ENGINE_CHOICES, type EngineChoice, isEngineChoice } from '../models/engine.js';
 
 /** Option definitions of a command (`--help` and `--quiet` are always added). */
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -86,4 +87,12 @@ export function positiveInteger(text: string | undefined, name: string, fallback
   if (!Number.isInteger(value) || value <= 0)
     throw new SpinegradeError('USAGE', `${name} wants a positive whole number, got "${text}"`);
   return value;
+}
+
+/** The `--engine` value, checked; undefined when the option is absent. A bad value is a usage error. */
+export function engineOption(text: string | undefined): EngineChoice | undefined {
+  if (text === undefined) return undefined;
+  if (!isEngineChoice(text))
+    throw new SpinegradeError('USAGE', `--engine wants ${ENGINE_CHOICES.join(', ')}, got "${text}"`);
+  return text;
 }

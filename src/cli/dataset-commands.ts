@@ -7,19 +7,24 @@ import { datasetName, describeAccount, restrictToPatients } from '../datasets/co
 import { readDataset } from '../datasets/index.js';
 import type { MaskSliceRecord, SpineDataset } from '../datasets/types.js';
 import { type PredictionLine, readPredictions, toJsonLines } from '../disc/predictions.js';
-import { type ModelIdentity, patientsInTraining } from '../disc/provenance.js';
+import type { ModelIdentity } from '../disc/provenance.js';
 import { SpinegradeError } from '../errors.js';
-import { type DatasetPredictions, type PredictionPlan, predictWithProgress } from '../evaluation/predict.js';
+import {
+  type DatasetPredictions,
+  localizerInSamplePatients,
+  type PredictionPlan,
+  predictWithProgress,
+} from '../evaluation/predict.js';
 import { type Evaluation, evaluatePredictions } from '../evaluation/score.js';
 import { formatEvaluation } from '../evaluation/table.js';
 import { assertWritableTarget, writeFileAtomic } from '../io/atomic.js';
 import { writeGreyPng } from '../io/png.js';
 import { type Localizer, loadLocalizer, localizerForPatient, predictSemanticMask } from '../localize/localizer.js';
-import { ENGINE_CHOICES, type EngineChoice, engineFromEnvironment, isEngineChoice } from '../models/engine.js';
-import { identityOfManifest, type ModelManifest, readManifest, trainingOfRecord } from '../models/manifest.js';
+import { type EngineChoice, engineFromEnvironment } from '../models/engine.js';
+import { identityOfManifest, type ModelManifest, readManifest } from '../models/manifest.js';
 import { DEFAULT_LOCALIZER_DIR, DEFAULT_MODEL_DIR, readModel } from '../store/store.js';
 import type { Progress } from '../util/progress.js';
-import { positiveInteger } from './args.js';
+import { engineOption, positiveInteger } from './args.js';
 
 /** Options shared by predict and evaluate. */
 export interface PlanOptions {
@@ -39,10 +44,7 @@ export interface PlanOptions {
 
 /** The engine of the options, checked, or the environment's. */
 function engineOf(option: string | undefined): EngineChoice {
-  if (option === undefined) return engineFromEnvironment();
-  if (!isEngineChoice(option))
-    throw new SpinegradeError('USAGE', `--engine wants ${ENGINE_CHOICES.join(', ')}, got "${option}"`);
-  return option;
+  return engineOption(option) ?? engineFromEnvironment();
 }
 
 /** The localisers of the options: the given folder(s), the bundled one when present, or none. */
@@ -218,13 +220,10 @@ export async function runEvaluate(
       : [];
   let dataset = await readDataset(datasetDir);
   if (options.heldOutOnly) {
-    const name = datasetName(dataset);
-    const sets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
-    const seenByAll = (patient: string): boolean =>
-      sets.length > 0 && sets.every((set) => patientsInTraining(name, [patient], [set]).length > 0);
+    const seen = new Set(localizerInSamplePatients(dataset, localizers));
     dataset = restrictToPatients(
       dataset,
-      new Set(dataset.patients.filter((p) => !seenByAll(p))),
+      new Set(dataset.patients.filter((p) => !seen.has(p))),
       "in the localiser's training data (--held-out-only)",
     );
     if (dataset.patients.length === 0) {

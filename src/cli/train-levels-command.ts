@@ -8,6 +8,7 @@ import { DEFAULT_LEVEL_NETWORK_CONFIG, type LevelNetworkConfig } from '../locali
 import { type LevelTrainingSettings, trainLevelsOnDataset } from '../training/localizer/levelPipeline.js';
 import type { Progress } from '../util/progress.js';
 import { positiveInteger } from './args.js';
+import { workersOption } from './train-options.js';
 
 /** Options of `train levels`, as given on the command line. */
 export interface TrainLevelsCliOptions {
@@ -74,8 +75,7 @@ export function levelTrainingSettings(
   const seed = positiveInteger(options.seed, '--seed', 1);
   const folds = positiveInteger(options.folds, '--folds', 5);
   const epochs = positiveInteger(options.epochs, '--epochs', 16);
-  const workers = positiveInteger(options.workers, '--workers', 2);
-  if (workers > 2) throw new SpinegradeError('USAGE', '--workers must be 1 or 2');
+  const workers = workersOption(options.workers);
   const config: LevelNetworkConfig = {
     ...DEFAULT_LEVEL_NETWORK_CONFIG,
     size: positiveInteger(options.canvas, '--canvas', DEFAULT_LEVEL_NETWORK_CONFIG.size),
@@ -93,7 +93,7 @@ export function levelTrainingSettings(
     epochs,
     folds,
     seed,
-    workers: workers as 1 | 2,
+    workers,
     resamples: positiveInteger(options.resamples, '--resamples', 2000),
     workDir: options.workDir ?? join('.cache', 'levels-folds'),
     final: yesNo(options.final, '--final', true),

@@ -41,7 +41,7 @@ export function graderTrainingSettings(options: TrainGraderCliOptions): GraderTr
       `--review-threshold wants a probability in [0, 1], got "${options.reviewThreshold}"`,
     );
   return {
-    localizerDirs: (options.localizer ?? DEFAULT_LOCALIZER_DIR).split(',').filter((d) => d.length > 0),
+    localizerDirs: localizerDirsOf(options.localizer),
     engine: engineFromEnvironment(),
     epochs: positiveInteger(options.epochs, '--epochs', 12),
     contextEpochs: positiveInteger(options.contextEpochs, '--context-epochs', 30),

@@ -11,7 +11,7 @@ import { MASK_VALUES } from '../datasets/types.js';
 import { isLumbarIvdLabel } from '../disc/levels.js';
 import { measureCanal } from '../grade/canal.js';
 import { type Localizer, localizeImages } from '../localize/localizer.js';
-import { type BootstrapResult, bootstrapCi } from '../metrics/bootstrap.js';
+import { type BootstrapResult, bootstrapCi, groupByPatient } from '../metrics/bootstrap.js';
 
 /** One measure on one disc level, on the predicted and on the expert mask. */
 export interface CanalPair {
@@ -38,15 +38,17 @@ export interface CanalValidation {
   meanDifferenceMm: number;
 }
 
-/** The middle slice of each series' stack (by the slice number in the record's id). */
-export function middleSlices(records: readonly MaskSliceRecord[]): MaskSliceRecord[] {
+/** Each series' slices in stack order (by the slice number in the record's id), series in first-seen order. */
+export function sortedStacks(records: readonly MaskSliceRecord[]): MaskSliceRecord[][] {
   const bySeries = new Map<string, MaskSliceRecord[]>();
   const sliceNumber = (r: MaskSliceRecord) => Number(/slice(\d+)/.exec(r.id)?.[1] ?? Number.NaN);
   for (const r of records) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
-  return [...bySeries.values()].map((stack) => {
-    const sorted = [...stack].sort((a, b) => sliceNumber(a) - sliceNumber(b));
-    return sorted[Math.floor((sorted.length - 1) / 2)] as MaskSliceRecord;
-  });
+  return [...bySeries.values()].map((stack) => [...stack].sort((a, b) => sliceNumber(a) - sliceNumber(b)));
+}
+
+/** The middle slice of each series' stack (by the slice number in the record's id). */
+export function middleSlices(records: readonly MaskSliceRecord[]): MaskSliceRecord[] {
+  return sortedStacks(records).map((sorted) => sorted[Math.floor((sorted.length - 1) / 2)] as MaskSliceRecord);
 }
 
 /** SPIDER mask values (0 / 29 / 76 / 150) as the localiser's classes (0 / 1 / 2 / 3). */
@@ -102,14 +104,9 @@ export async function validateCanalMeasures(
       }
     }
   }
-  const byPatient = (subset: readonly CanalPair[]) => {
-    const groups = new Map<string, CanalPair[]>();
-    for (const p of subset) groups.set(p.patient, [...(groups.get(p.patient) ?? []), p]);
-    return [...groups.values()];
-  };
   const ci = (subset: readonly CanalPair[]) =>
     subset.length
-      ? bootstrapCi(byPatient(subset), meanAbsolute, { resamples: options.resamples })
+      ? bootstrapCi(groupByPatient(subset), meanAbsolute, { resamples: options.resamples })
       : { estimate: Number.NaN, lower: Number.NaN, upper: Number.NaN, resamples: 0 };
   return {
     patients: [...new Set(slices.map((s) => s.patient))].sort((a, b) => Number(a) - Number(b)),

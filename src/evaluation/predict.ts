@@ -102,6 +102,17 @@ async function predictSeriesLines(
   return lines.sort((a, b) => (order.get(a.series ?? '') ?? 0) - (order.get(b.series ?? '') ?? 0));
 }
 
+/**
+ * The dataset's patients in the localisers' training data: those every localiser saw (with one
+ * localiser per fold, none); none without localisers.
+ */
+export function localizerInSamplePatients(dataset: SpineDataset, localizers: readonly Localizer[]): string[] {
+  const name = datasetName(dataset);
+  const sets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
+  if (sets.length === 0) return [];
+  return dataset.patients.filter((p) => sets.every((set) => patientsInTraining(name, [p], [set]).length > 0));
+}
+
 /** Predicts every series of the dataset and appends one fused line per patient. */
 export async function predictDataset(
   dataset: SpineDataset,
@@ -112,13 +123,7 @@ export async function predictDataset(
   const total = dataset.series.length;
   const tick = (): void => onProgress?.(++done, total);
   const localizers = plan.localizers ?? [];
-  const name = datasetName(dataset);
-  // A patient is in the localisers' training data when every localiser saw them (with one per fold, none did).
-  const localizerSets = localizers.map((l) => trainingOfRecord(l.metadata.trainedOn));
-  const localizerPatients =
-    localizerSets.length === 0
-      ? []
-      : dataset.patients.filter((p) => localizerSets.every((sets) => patientsInTraining(name, [p], [sets]).length > 0));
+  const localizerPatients = localizerInSamplePatients(dataset, localizers);
   const localizerNote =
     localizers.length === 0
       ? '; no localiser (no disc geometry)'
@@ -128,7 +133,7 @@ export async function predictDataset(
   if (plan.mode === 'model') {
     const modelSets: readonly TrainingPatients[] =
       plan.manifest?.trainingData ?? trainingOfRecord(plan.model.trainedOn);
-    const modelPatients = patientsInTraining(name, dataset.patients, [modelSets]);
+    const modelPatients = patientsInTraining(datasetName(dataset), dataset.patients, [modelSets]);
     const inSample = new Set([...modelPatients, ...localizerPatients]);
     return {
       lines: withPatientLines(

@@ -12,11 +12,13 @@ import { isLumbarIvdLabel } from '../disc/levels.js';
 import type { DiscMeasures } from '../disc/measures.js';
 import { measureDisc } from '../grade/measures.js';
 import { type Localizer, localizeImages } from '../localize/localizer.js';
+import { COMPARED_MEASURES } from '../report/compare.js';
 import type { Image2D } from '../transforms/resample.js';
 import { sampleBilinear } from '../transforms/sample.js';
+import { sortedStacks } from './canal.js';
 
-/** The measures whose repeatability is measured (the ones `compare` reports). */
-export const REPEATABLE_MEASURES = ['discHeightMm', 'discHeightIndex', 'signalIntensityRatio', 'canalApMm'] as const;
+/** The measures whose repeatability is measured: the ones `compare` reports. */
+export const REPEATABLE_MEASURES = COMPARED_MEASURES;
 
 /** A measure `compare` reports a change in. */
 export type RepeatableMeasure = (typeof REPEATABLE_MEASURES)[number];
@@ -119,16 +121,12 @@ export async function measureRepeatability(
 ): Promise<RepeatabilityTable> {
   const shift = options.shiftPx ?? 6;
   const rotation = options.rotationDeg ?? 3;
-  const bySeries = new Map<string, MaskSliceRecord[]>();
-  const sliceNumber = (r: MaskSliceRecord) => Number(/slice(\d+)/.exec(r.id)?.[1] ?? Number.NaN);
-  for (const r of records) bySeries.set(r.series, [...(bySeries.get(r.series) ?? []), r]);
   const groups = Object.fromEntries(REPEATABLE_MEASURES.map((m) => [m, [] as number[][]])) as Record<
     RepeatableMeasure,
     number[][]
   >;
   const patients = new Set<string>();
-  for (const stack of bySeries.values()) {
-    const sorted = [...stack].sort((a, b) => sliceNumber(a) - sliceNumber(b));
+  for (const sorted of sortedStacks(records)) {
     const middle = Math.floor((sorted.length - 1) / 2);
     const chosen = [sorted[middle - 1], sorted[middle], sorted[middle + 1]].filter(
       (r): r is MaskSliceRecord => r !== undefined,

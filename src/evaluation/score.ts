@@ -30,6 +30,7 @@ import {
   dice,
   distanceToPolygon,
   expectedCalibrationError,
+  groupByPatient,
   linsCcc,
   meanAbsoluteError,
   multiclassBrierScore,
@@ -180,16 +181,6 @@ function binaryItem(patient: string, truth: number, probability: number | undefi
   return probability === undefined
     ? { patient, truth, probability: 1 - truth, missed: true }
     : { patient, truth, probability, missed: false };
-}
-
-function groupByPatient<T extends { patient: string }>(items: readonly T[]): T[][] {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(item.patient) ?? [];
-    list.push(item);
-    groups.set(item.patient, list);
-  }
-  return [...groups.values()];
 }
 
 function row<T extends { patient: string }>(

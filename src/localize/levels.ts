@@ -14,9 +14,7 @@
 import { levelOfIvdLabel } from '../disc/levels.js';
 import { SpinegradeError } from '../errors.js';
 import { distanceToPolygon } from '../metrics/detection.js';
-import type { EngineChoice, Network } from '../models/engine.js';
-import { readModelMetadata } from '../models/modelJson.js';
-import { loadNetwork } from '../models/network.js';
+import type { Network } from '../models/engine.js';
 import { type CanvasGeometry, toCanvas } from '../transforms/canvas.js';
 import type { Image2D } from '../transforms/resample.js';
 import { normalizeCanvasImage } from './samples.js';
@@ -422,53 +420,6 @@ export function predictLevelHeatmaps(network: Network, images: readonly Float32A
     chunk.forEach((_, n) => out.push(maps.data.slice(n * per, (n + 1) * per)));
   }
   return out;
-}
-
-/** A loaded level network. */
-export interface LevelNetwork {
-  readonly network: Network;
-  readonly config: LevelNetworkConfig;
-  readonly dir: string;
-  readonly metadata: Record<string, unknown>;
-}
-
-/** Loads a level network saved by `train levels` (config in the metadata), run on `options.engine`. */
-export async function loadLevelNetwork(dir: string, options: { engine: EngineChoice }): Promise<LevelNetwork> {
-  const metadata = await readModelMetadata(dir);
-  const config = metadata.levelNetworkConfig as LevelNetworkConfig | undefined;
-  if (!config || typeof config.size !== 'number') {
-    throw new SpinegradeError(
-      'INVALID_HEADER',
-      'not a spinegrade level network (no levelNetworkConfig in its metadata)',
-      dir,
-    );
-  }
-  return { network: await loadNetwork(dir, LEVEL_NETWORK_OUTPUTS, options.engine), config, dir, metadata };
-}
-
-/** Options of {@link predictLevels}. */
-export interface PredictLevelsOptions extends ChainOptions {
-  /** How each slice's width is placed (default 'stretch', right for PNGs). */
-  readonly pixelAspect?: PixelAspect;
-}
-
-/** The five (or fewer) lumbar level points of each slice, in the slice's own pixels. */
-export function predictLevels(
-  levelNetwork: Pick<LevelNetwork, 'network' | 'config'>,
-  images: readonly Image2D[],
-  options: PredictLevelsOptions = {},
-): LevelPoint[][] {
-  const { size, outputStride } = levelNetwork.config;
-  const canvases = images.map((image) => levelCanvas(image, size, options.pixelAspect));
-  const heatmaps = predictLevelHeatmaps(
-    levelNetwork.network,
-    canvases.map((c) => c.image),
-    size,
-  );
-  const mapSize = size / outputStride;
-  return heatmaps.map((maps, n) =>
-    levelPointsOnImage(decodeLevelChain(maps, mapSize, options), (canvases[n] as LevelCanvas).geometry, outputStride),
-  );
 }
 
 /** A disc outline to name by level points (e.g. a disc the localiser's U-Net outlined). */

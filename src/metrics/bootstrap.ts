@@ -78,6 +78,17 @@ export function bootstrapCi<T>(
   };
 }
 
+/** Items grouped by `patient`, groups in order of each patient's first item and items in input order. */
+export function groupByPatient<T extends { patient: string }>(items: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(item.patient) ?? [];
+    list.push(item);
+    groups.set(item.patient, list);
+  }
+  return [...groups.values()];
+}
+
 /** The q-quantile (0-1) of sorted values, interpolating linearly between order statistics. */
 function interpolatedPercentile(sorted: Float64Array, q: number): number {
   const rank = q * (sorted.length - 1);

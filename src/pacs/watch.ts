@@ -215,50 +215,58 @@ export async function pollOnce(options: WatchOptions): Promise<PollSummary> {
   const studies = await listMrStudies(options.client, options.signal);
   const summary: PollSummary = { seen: studies.size, processed: [], skipped: [], failed: [], waiting: [] };
   const clock = options.now ?? Date.now;
-  for (const [uid, instances] of studies) {
-    options.signal?.throwIfAborted();
-    const known = state.studies[uid];
-    if (known && known.status !== 'waiting' && (known.status !== 'failed' || known.attempts >= maxAttempts)) continue;
-    if (
-      (!known || known.status === 'waiting') &&
-      !settled(state, uid, instances, options.settleMs ?? 0, clock(), log)
-    ) {
-      summary.waiting.push(uid);
-      await writeWatchState(options.statePath, state);
-      continue;
-    }
-    const now = new Date(clock()).toISOString();
-    const entry: WatchStudyState = known ?? { status: 'running', attempts: 0, firstSeen: now, lastAttempt: null };
-    delete entry.instances;
-    delete entry.stableSince;
-    entry.status = 'running';
-    entry.attempts += 1;
-    entry.lastAttempt = now;
-    delete entry.reason;
-    state.studies[uid] = entry;
-    await writeWatchState(options.statePath, state);
-    try {
-      const outcome = await processStudy(uid, options, log);
-      entry.status = outcome.status;
-      if (outcome.reason) entry.reason = outcome.reason;
-      if (outcome.series) entry.series = outcome.series;
-      if (outcome.stored) entry.stored = outcome.stored;
-      (outcome.status === 'done' ? summary.processed : summary.skipped).push(uid);
-      log(`study ${uid}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ''}`);
-    } catch (error) {
-      if (options.signal?.aborted) {
-        entry.status = 'failed';
-        entry.reason = 'interrupted';
-        await writeWatchState(options.statePath, state);
-        throw error;
+  // Waiting studies newly recorded (or grown) since the state was last written: written with the next
+  // write, or once after the loop — not once per study, as a first poll may list thousands.
+  let waitingChanged = false;
+  try {
+    for (const [uid, instances] of studies) {
+      options.signal?.throwIfAborted();
+      const known = state.studies[uid];
+      if (known && known.status !== 'waiting' && (known.status !== 'failed' || known.attempts >= maxAttempts)) continue;
+      if (
+        (!known || known.status === 'waiting') &&
+        !settled(state, uid, instances, options.settleMs ?? 0, clock(), log)
+      ) {
+        summary.waiting.push(uid);
+        if (state.studies[uid] !== known) waitingChanged = true;
+        continue;
       }
-      entry.status = 'failed';
-      entry.reason = describeError(error).slice(0, 500);
-      summary.failed.push(uid);
-      const last = entry.attempts >= maxAttempts ? `; giving up after ${entry.attempts} tries` : '';
-      log(`study ${uid}: failed (try ${entry.attempts}${last}): ${entry.reason}`);
+      const now = new Date(clock()).toISOString();
+      const entry: WatchStudyState = known ?? { status: 'running', attempts: 0, firstSeen: now, lastAttempt: null };
+      delete entry.instances;
+      delete entry.stableSince;
+      entry.status = 'running';
+      entry.attempts += 1;
+      entry.lastAttempt = now;
+      delete entry.reason;
+      state.studies[uid] = entry;
+      await writeWatchState(options.statePath, state);
+      waitingChanged = false;
+      try {
+        const outcome = await processStudy(uid, options, log);
+        entry.status = outcome.status;
+        if (outcome.reason) entry.reason = outcome.reason;
+        if (outcome.series) entry.series = outcome.series;
+        if (outcome.stored) entry.stored = outcome.stored;
+        (outcome.status === 'done' ? summary.processed : summary.skipped).push(uid);
+        log(`study ${uid}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+      } catch (error) {
+        if (options.signal?.aborted) {
+          entry.status = 'failed';
+          entry.reason = 'interrupted';
+          await writeWatchState(options.statePath, state);
+          throw error;
+        }
+        entry.status = 'failed';
+        entry.reason = describeError(error).slice(0, 500);
+        summary.failed.push(uid);
+        const last = entry.attempts >= maxAttempts ? `; giving up after ${entry.attempts} tries` : '';
+        log(`study ${uid}: failed (try ${entry.attempts}${last}): ${entry.reason}`);
+      }
+      await writeWatchState(options.statePath, state);
     }
-    await writeWatchState(options.statePath, state);
+  } finally {
+    if (waitingChanged) await writeWatchState(options.statePath, state);
   }
   return summary;
 }

@@ -64,10 +64,26 @@ export function heatFileName(level: string): string {
   return `${level.replace(/[^A-Za-z0-9]+/g, '-')}.png`;
 }
 
+/** How many analysis results an engine keeps for re-making exports (the pool routes re-renders by it). */
+export const RESULTS_KEPT = 2;
+
+/** `make` called once (again after a failure). */
+export function onceAnalyzer(make: () => Promise<Analyzer>): () => Promise<Analyzer> {
+  let made: Promise<Analyzer> | undefined;
+  return () => {
+    if (!made) {
+      made = make();
+      made.catch(() => {
+        made = undefined;
+      });
+    }
+    return made;
+  };
+}
+
 /** The analysis work on one analyzer, with the last few results kept for re-making exports. */
 export class AnalysisEngine {
   private readonly results = new Map<string, AnalysisResult>();
-  private static readonly RESULTS_KEPT = 2;
 
   constructor(private readonly analyzer: () => Promise<Analyzer>) {}
 
@@ -126,7 +142,7 @@ export class AnalysisEngine {
     });
     this.results.delete(inputs.key);
     this.results.set(inputs.key, result);
-    while (this.results.size > AnalysisEngine.RESULTS_KEPT) {
+    while (this.results.size > RESULTS_KEPT) {
       this.results.delete(this.results.keys().next().value as string);
     }
     return result;
@@ -176,8 +192,7 @@ export interface ErrorData {
 /** `error` as {@link ErrorData}. */
 export function errorToData(error: unknown): ErrorData {
   if (isSpinegradeError(error)) {
-    const message =
-      error.path === undefined ? error.message : error.message.slice(error.path.length + 2) || error.message;
+    const message = error.detail || error.message;
     return { kind: 'spinegrade', code: error.kind, message, ...(error.path !== undefined ? { path: error.path } : {}) };
   }
   if (error instanceof ServiceError) return { kind: 'service', code: error.code, message: error.message };

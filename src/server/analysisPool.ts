@@ -14,6 +14,7 @@ import {
   type ErrorData,
   errorFromData,
   type ProgressReport,
+  RESULTS_KEPT,
 } from './analysisEngine.js';
 import type { AnalysisWorkerData, WorkerTask } from './analysisWorker.js';
 import { ServiceError } from './errors.js';
@@ -137,7 +138,7 @@ export class WorkerPoolRunner implements AnalysisRunner {
       slot.task = undefined;
       if ('error' in message) task.reject(errorFromData(message.error));
       else {
-        slot.keys = [...slot.keys.filter((k) => k !== task.inputs.key), task.inputs.key].slice(-2);
+        slot.keys = [...slot.keys.filter((k) => k !== task.inputs.key), task.inputs.key].slice(-RESULTS_KEPT);
         task.resolve(message.result);
       }
       this.pump();

@@ -6,8 +6,8 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Analyzer, createAnalyzer } from '../analyze/analyze.js';
-import { AnalysisEngine, errorToData, type ProgressReport } from './analysisEngine.js';
+import { createAnalyzer } from '../analyze/analyze.js';
+import { AnalysisEngine, errorToData, onceAnalyzer, type ProgressReport } from './analysisEngine.js';
 
 /** The models this worker loads (the server's `--model` and `--localizer`). */
 export interface AnalysisWorkerData {
@@ -34,17 +34,7 @@ if (port) {
     // Not allowed here (or not per thread on this system): the analyses run at the process's priority.
   }
   const options = (workerData ?? {}) as AnalysisWorkerData;
-  let analyzer: Promise<Analyzer> | undefined;
-  const engine = new AnalysisEngine(() => {
-    analyzer ??= createAnalyzer({
-      ...(options.model !== undefined ? { model: options.model } : {}),
-      ...(options.localizer !== undefined ? { localizer: options.localizer } : {}),
-    });
-    analyzer.catch(() => {
-      analyzer = undefined;
-    });
-    return analyzer;
-  });
+  const engine = new AnalysisEngine(onceAnalyzer(() => createAnalyzer(options)));
   port.on('message', (task: WorkerTask) => {
     const progress: ProgressReport = (stage, done, total) =>
       port.postMessage({ id: task.id, progress: { stage, done, total } });

@@ -18,7 +18,7 @@ import type { Analyzer } from '../analyze/analyze.js';
 import { SpinegradeError } from '../errors.js';
 import { DicomwebClient } from '../pacs/client.js';
 import { packageRoot } from '../util/package.js';
-import { type AnalysisRunner, InThreadRunner } from './analysisEngine.js';
+import { type AnalysisRunner, InThreadRunner, onceAnalyzer } from './analysisEngine.js';
 import { WorkerPoolRunner } from './analysisPool.js';
 import { TOKEN_VARIABLE } from './constants.js';
 import type { UploadLimits } from './files.js';
@@ -36,20 +36,6 @@ import { studyRoutes } from './routes/studies.js';
 import { createServices, type ServerServices } from './services/index.js';
 import type { StudyRepository } from './services/repository.js';
 import { SqliteStudyRepository } from './services/sqliteRepository.js';
-
-/** `make` called once (again after a failure). */
-function onceAnalyzer(make: () => Promise<Analyzer>): () => Promise<Analyzer> {
-  let made: Promise<Analyzer> | undefined;
-  return () => {
-    if (!made) {
-      made = make();
-      made.catch(() => {
-        made = undefined;
-      });
-    }
-    return made;
-  };
-}
 
 /** Options of the server. */
 export interface ServerOptions {

@@ -140,8 +140,7 @@ async function dicomProblem(path: string): Promise<{ problem?: string; studyInst
   try {
     file = await readDicomFile(path);
   } catch (error) {
-    if (isSpinegradeError(error))
-      return { problem: error.path === undefined ? error.message : error.message.slice(error.path.length + 2) };
+    if (isSpinegradeError(error)) return { problem: error.detail };
     throw error;
   }
   if (file.isImage && file.dataset.PixelData === undefined) {

@@ -7,10 +7,7 @@ import { redraw } from './viewport.js';
 /** Levels with a Grad-CAM map on the series shown (the series' `heatmaps`, see docs/api.md). */
 function heatLevels(): string[] {
   const current = currentStudy();
-  const info = current?.series.find((s) => s.index === current?.seriesIndex) as
-    | (api.SeriesInfo & { heatmaps?: unknown })
-    | undefined;
-  return Array.isArray(info?.heatmaps) ? info.heatmaps.filter((l): l is string => typeof l === 'string') : [];
+  return current?.series.find((s) => s.index === current.seriesIndex)?.heatmaps ?? [];
 }
 
 /** Enables the Grad-CAM toggle where the server offers maps for the series shown. */

@@ -51,8 +51,9 @@ export class ImageService {
     this.loaded.set(study.id, entry);
     while (this.loaded.size > ImageService.SERIES_KEPT) this.loaded.delete(this.loaded.keys().next().value as string);
     const loaded = await entry;
-    if (study.studyInstanceUid === null) {
-      study.studyInstanceUid = loaded[0]?.volume.metadata.studyInstanceUid ?? null;
+    const studyInstanceUid = loaded[0]?.volume.metadata.studyInstanceUid;
+    if (study.studyInstanceUid === null && studyInstanceUid) {
+      study.studyInstanceUid = studyInstanceUid;
       this.studies.save(study);
     }
     return loaded.map((l) => {

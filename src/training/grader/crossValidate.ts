@@ -27,15 +27,16 @@ import {
   type V2Temperatures,
 } from '../../grade/v2.js';
 import { packV2Inputs, V2_CHANNELS, type V2Contrast, type V2CropConfig } from '../../grade/v2Crops.js';
-import { mulberry32, shuffleInPlace } from '../../metrics/random.js';
+import { mulberry32 } from '../../metrics/random.js';
 import { saveModel } from '../../models/tf/io.js';
 import { layersNetwork } from '../../models/tf/network.js';
 import { trainModel } from '../../models/tf/train.js';
 import type { Batch, TensorData } from '../../models/tf/trainCore.js';
 import { augmentSample } from '../../transforms/augment.js';
+import { shuffledBatches, trainerOptions } from '../common/trainer.js';
 import { chooseReviewThreshold, figuresOf, type ScoredDisc, scored, type V2Figures } from './figures.js';
 import type { V2NetworkConfig } from './model.js';
-import { augmentCrop, graderBatch, lossWeightsFor } from './train.js';
+import { augmentCrop, CROP_AUGMENTATION, graderBatch, lossWeightsFor } from './train.js';
 import type { V2Sample } from './v2Samples.js';
 
 /** A training recipe: everything an ablation row changes. */
@@ -67,7 +68,7 @@ export interface V2Recipe {
 /** The v1 crop augmentation without contrast curves (intensity order kept). */
 export function augmentCropMonotone(crop: Float32Array, size: number, random: () => number): Float32Array {
   return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
-    ...V1_GEOMETRY,
+    ...CROP_AUGMENTATION,
     contrastCurve: { probability: 0 },
   }).image;
 }
@@ -75,19 +76,10 @@ export function augmentCropMonotone(crop: Float32Array, size: number, random: ()
 /** The v1 crop augmentation's geometric part only (intensities untouched). */
 export function augmentCropGeometric(crop: Float32Array, size: number, random: () => number): Float32Array {
   return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
-    ...V1_GEOMETRY,
+    ...CROP_AUGMENTATION,
     photometric: false,
   }).image;
 }
-
-/** The geometric settings of the v1 crop augmentation (`grade/train.augmentCrop`). */
-const V1_GEOMETRY = {
-  rotation: { maxDegrees: 10 },
-  scale: { min: 0.9, max: 1.12 },
-  translation: { maxFraction: 0.06 },
-  elastic: { amplitudePx: 1.5 },
-  cropOut: { probability: 0 },
-} as const;
 
 const AUGMENTERS = {
   v1: augmentCrop,
@@ -406,22 +398,24 @@ export async function crossValidateV2(
     const result = await trainModel({
       model: { module: new URL('./model.js', import.meta.url).href, config },
       nextEpoch: function* () {
-        const order = shuffleInPlace([...train], random);
-        for (let at = 0; at + 2 <= order.length; at += recipe.batchSize)
-          yield v2Batch(order.slice(at, at + recipe.batchSize), recipe, gradeWeights, size, random);
+        for (const chunk of shuffledBatches(train, recipe.batchSize, random))
+          yield v2Batch(chunk, recipe, gradeWeights, size, random);
       },
-      epochs: recipe.epochs,
-      learningRate: recipe.learningRate,
-      schedule: { kind: 'cosine', warmupEpochs: 1, minLearningRate: 5e-5 },
-      clipGradientNorm: 5,
-      workers: options.workers,
+      ...trainerOptions(
+        {
+          epochs: recipe.epochs,
+          learningRate: recipe.learningRate,
+          workers: options.workers,
+          onProgress: (p) => {
+            if (p.step === 1 && p.epoch > 0)
+              log(
+                `${recipe.name}: fold ${fold.fold + 1}, epoch ${p.epoch}/${p.epochs} done, ${p.samplesPerSecond.toFixed(0)} discs/s`,
+              );
+          },
+        },
+        5e-5,
+      ),
       restoreBest: false,
-      onProgress: (p) => {
-        if (p.step === 1 && p.epoch > 0)
-          log(
-            `${recipe.name}: fold ${fold.fold + 1}, epoch ${p.epoch}/${p.epochs} done, ${p.samplesPerSecond.toFixed(0)} discs/s`,
-          );
-      },
     });
     const network = layersNetwork(result.model, V2_OUTPUTS);
     const { single, tta } = predictFold(network, test, size);

@@ -8,7 +8,7 @@ import { BINARY_FINDINGS } from '../../disc/findings.js';
 import { coverageAccuracyCurve } from '../../grade/calibration.js';
 import { topGrade, type V2FusedGrades, type V2Grades } from '../../grade/v2.js';
 import { accuracy, balancedAccuracy, cohenKappa, confusionMatrix, withinOneRate } from '../../metrics/agreement.js';
-import { type BootstrapResult, bootstrapCi } from '../../metrics/bootstrap.js';
+import { type BootstrapResult, bootstrapCi, groupByPatient } from '../../metrics/bootstrap.js';
 import { expectedCalibrationError, rocAuc } from '../../metrics/probabilistic.js';
 
 /** One scored disc: its grades (calibrated) and truth. */
@@ -83,13 +83,7 @@ const HERNIATION = BINARY_FINDINGS.indexOf('herniation');
 
 /** The figures of a set of scored discs, intervals by resampling patients. */
 export function figuresOf(items: readonly ScoredDisc[], resamples = 1000): V2Figures {
-  const byPatient = new Map<string, ScoredDisc[]>();
-  for (const d of items) {
-    const list = byPatient.get(d.patient) ?? [];
-    list.push(d);
-    byPatient.set(d.patient, list);
-  }
-  const groups = [...byPatient.values()];
+  const groups = groupByPatient(items);
   const ci = (statistic: (items: ScoredDisc[]) => number): Figure => bootstrapCi(groups, statistic, { resamples });
   const onGraded =
     (f: (t: number[], p: number[]) => number) =>

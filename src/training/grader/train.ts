@@ -94,15 +94,19 @@ export function graderBatch(crops: readonly { pixels: Float32Array; label: DiscL
   };
 }
 
+/** The settings of {@link augmentCrop}: small rotations, zoom, shifts, elastic, no crop-out (photometric defaults). */
+export const CROP_AUGMENTATION = {
+  rotation: { maxDegrees: 10 },
+  scale: { min: 0.9, max: 1.12 },
+  translation: { maxFraction: 0.06 },
+  elastic: { amplitudePx: 1.5 },
+  cropOut: { probability: 0 },
+} as const;
+
 /** Crop augmentation: small rotations, zoom, shifts, elastic, and the photometric changes (no flips, no crop-out). */
 export function augmentCrop(crop: Float32Array, size: number, random: () => number): Float32Array {
-  return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, {
-    rotation: { maxDegrees: 10 },
-    scale: { min: 0.9, max: 1.12 },
-    translation: { maxFraction: 0.06 },
-    elastic: { amplitudePx: 1.5 },
-    cropOut: { probability: 0 },
-  }).image;
+  return augmentSample({ image: crop, semantic: null, keypoints: null, canvas: { size } }, random, CROP_AUGMENTATION)
+    .image;
 }
 
 /** Figures of a grader on labelled crops (per crop): Pfirrmann linear κ and the mean AUC of the binary findings. */

@@ -5,7 +5,7 @@
  * not fully right, so the next change can be judged by what it fixes.
  */
 import { levelOfIvdLabel } from '../../disc/levels.js';
-import { bootstrapCi } from '../../metrics/bootstrap.js';
+import { bootstrapCi, groupByPatient } from '../../metrics/bootstrap.js';
 import type { LevelPrediction } from './levelTrain.js';
 
 /** The distance within which a level point counts as on the keypoint's disc, mm. */
@@ -109,16 +109,11 @@ export function rateWithCi<T extends { patient: string }>(
   value: (item: T) => number,
   resamples: number,
 ): RateWithCi {
-  const byPatient = new Map<string, T[]>();
-  for (const item of items) {
-    const list = byPatient.get(item.patient);
-    if (list) list.push(item);
-    else byPatient.set(item.patient, [item]);
-  }
+  const groups = groupByPatient(items);
   const mean = (xs: T[]): number => (xs.length ? xs.reduce((s, x) => s + value(x), 0) / xs.length : Number.NaN);
   if (items.length === 0) return { estimate: Number.NaN, lower: Number.NaN, upper: Number.NaN, n: 0, patients: 0 };
-  const ci = bootstrapCi([...byPatient.values()], mean, { resamples });
-  return { estimate: ci.estimate, lower: ci.lower, upper: ci.upper, n: items.length, patients: byPatient.size };
+  const ci = bootstrapCi(groups, mean, { resamples });
+  return { estimate: ci.estimate, lower: ci.lower, upper: ci.upper, n: items.length, patients: groups.length };
 }
 
 /** The figures of one group of predictions (T2 with own keypoints, or T1 with carried ones). */

@@ -146,7 +146,9 @@ export async function trainLocalizerOnDataset(
   let crossValidation: LocalizerCardInput['crossValidation'];
   if (settings.crossValidate !== undefined) {
     const localizers: Localizer[] = [];
-    for (const dir of foldDirs) localizers.push(await loadLocalizer(dir, { engine }));
+    // foldDirs[foldIndex] is `out`, whose localiser is already loaded.
+    for (const [n, dir] of foldDirs.entries())
+      localizers.push(n === foldIndex ? localizer : await loadLocalizer(dir, { engine }));
     const predictions = await predictWithProgress(
       dataset,
       { mode: 'cross-validate', folds, seed, localizers },
