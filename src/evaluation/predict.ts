@@ -185,7 +185,9 @@ export async function predictWithProgress(
   plan: PredictionPlan,
   progress: Progress,
 ): Promise<DatasetPredictions> {
-  const predictions = predictDataset(dataset, plan, progress.update);
-  progress.finish();
-  return predictions;
+  try {
+    return await predictDataset(dataset, plan, progress.update);
+  } finally {
+    progress.finish();
+  }
 }

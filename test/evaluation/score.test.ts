@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { DiscLabel, SeriesRecord, SpineDataset } from '../../src/datasets/types.js';
 import { levelOfIvdLabel } from '../../src/disc/levels.js';
 import { type DiscPrediction, fusePatients, type PredictionLine } from '../../src/disc/predictions.js';
-import { predictDataset } from '../../src/evaluation/predict.js';
+import { predictDataset, predictWithProgress } from '../../src/evaluation/predict.js';
 import { evaluatePredictions } from '../../src/evaluation/score.js';
 import { fitClassPrior } from '../../src/grade/prior.js';
 
@@ -235,4 +235,17 @@ test('a model fitted on the evaluated patients is reported as in-sample', async 
   const predictions = await predictDataset(data, { mode: 'model', model });
   assert.equal(predictions.inSamplePatients, 2);
   assert.equal(predictions.lines.filter((l) => l.series === null).length, 6);
+});
+
+test('predictWithProgress finishes its progress after the last series, not before the first', async () => {
+  const data = dataset();
+  const events: string[] = [];
+  const progress = {
+    update: (done: number, total: number) => events.push(`${done}/${total}`),
+    finish: () => events.push('finish'),
+  };
+  await predictWithProgress(data, { mode: 'cross-validate', folds: 3, seed: 7 }, progress);
+  assert.equal(events.at(-1), 'finish');
+  assert.equal(events.at(-2), `${data.series.length}/${data.series.length}`);
+  assert.equal(events.filter((e) => e === 'finish').length, 1);
 });
